@@ -1,0 +1,357 @@
+//! Typed authorizer configuration, read once at start from the environment.
+//!
+//! A missing or bad setting fails start-up with a message that names the variable. Every default
+//! is documented on its field.
+
+use std::time::Duration;
+
+use jsonwebtoken::Algorithm;
+
+/// A configuration problem, naming the variable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{var}: {problem}")]
+pub struct ConfigError {
+    /// The environment variable at fault.
+    pub var: &'static str,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+impl ConfigError {
+    fn new(var: &'static str, problem: impl Into<String>) -> Self {
+        Self {
+            var,
+            problem: problem.into(),
+        }
+    }
+}
+
+/// Cognito's `token_use` claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenUse {
+    /// Access tokens (`client_id` claim, often no `aud`).
+    Access,
+    /// ID tokens (`aud` is the app client ID).
+    Id,
+}
+
+impl TokenUse {
+    /// The claim value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenUse::Access => "access",
+            TokenUse::Id => "id",
+        }
+    }
+}
+
+/// How the JWKS cache behaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwksSettings {
+    /// The issuer's JWKS. `WSAUTH_JWKS_URL`; default `${WSAUTH_ISSUER}/.well-known/jwks.json`.
+    /// Must be `https://` except on loopback.
+    pub url: String,
+    /// Age after which a request triggers a background refresh (the request does not wait).
+    /// `WSAUTH_JWKS_REFRESH_SECONDS`; default 300.
+    pub refresh_after: Duration,
+    /// Age after which cached keys are no longer used: with the IdP down past this, handshakes
+    /// fail closed (500). `WSAUTH_JWKS_MAX_STALE_SECONDS`; default 21600 (6 h).
+    pub max_staleness: Duration,
+    /// Least time between two refetches triggered by an unknown `kid` (the negative cache).
+    /// `WSAUTH_JWKS_COOLDOWN_SECONDS`; default 10.
+    pub unknown_kid_cooldown: Duration,
+    /// Time limit of one JWKS fetch. `WSAUTH_JWKS_TIMEOUT_MS`; default 3000.
+    pub fetch_timeout: Duration,
+    /// Largest JWKS body read; a larger one is a failed fetch. Default 256 KiB.
+    pub max_body_bytes: usize,
+}
+
+/// Everything the verifier and the authorizer handler need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizerConfig {
+    /// The expected `iss`, exact match. `WSAUTH_ISSUER`; required.
+    pub issuer: String,
+    /// Accepted audiences; `aud` must contain one. `WSAUTH_AUDIENCE` (comma-separated); required.
+    pub audiences: Vec<String>,
+    /// Accepted `alg` values. `WSAUTH_ALGORITHMS`; default `RS256,ES256,EdDSA`. HS* and `none`
+    /// are refused at start: a JWKS-verified token is never symmetric.
+    pub algorithms: Vec<Algorithm>,
+    /// Clock skew allowed on `exp`, `nbf`, `iat`. `WSAUTH_LEEWAY_SECONDS`; default 30.
+    pub leeway_seconds: u64,
+    /// Scopes needed to connect at all (Deny → 403). `WSAUTH_CONNECT_SCOPES` (space-separated);
+    /// default none.
+    pub connect_scopes: Vec<String>,
+    /// Cognito `token_use` to require. `WSAUTH_TOKEN_USE` (`access` or `id`); default unchecked.
+    pub token_use: Option<TokenUse>,
+    /// Cognito app client IDs. `WSAUTH_CLIENT_ID` (comma-separated); default unchecked.
+    pub client_ids: Vec<String>,
+    /// The JWKS cache.
+    pub jwks: JwksSettings,
+}
+
+/// Largest accepted token, in bytes; refused before any parsing.
+pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+/// Largest accepted base64url header segment.
+pub const MAX_HEADER_B64: usize = 2048;
+/// Largest accepted `kid`.
+pub const MAX_KID_BYTES: usize = 256;
+
+const SUPPORTED: [Algorithm; 9] = [
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+];
+
+/// Parses an `alg` name exactly as JOSE spells it; only asymmetric algorithms are known.
+pub fn parse_algorithm(name: &str) -> Option<Algorithm> {
+    SUPPORTED.iter().copied().find(|a| alg_name(*a) == name)
+}
+
+/// The JOSE name of an algorithm.
+pub fn alg_name(a: Algorithm) -> &'static str {
+    match a {
+        Algorithm::HS256 => "HS256",
+        Algorithm::HS384 => "HS384",
+        Algorithm::HS512 => "HS512",
+        Algorithm::RS256 => "RS256",
+        Algorithm::RS384 => "RS384",
+        Algorithm::RS512 => "RS512",
+        Algorithm::PS256 => "PS256",
+        Algorithm::PS384 => "PS384",
+        Algorithm::PS512 => "PS512",
+        Algorithm::ES256 => "ES256",
+        Algorithm::ES384 => "ES384",
+        Algorithm::EdDSA => "EdDSA",
+        _ => "unsupported",
+    }
+}
+
+/// Whether `url` may serve a JWKS: `https://`, or `http://` on a loopback host only.
+pub fn check_jwks_url(url: &str) -> Result<(), String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("not a URL ({e})"))?;
+    let host = parsed.host_str().unwrap_or_default();
+    match parsed.scheme() {
+        "https" if !host.is_empty() => Ok(()),
+        "http" if matches!(host, "127.0.0.1" | "[::1]" | "::1" | "localhost") => Ok(()),
+        "http" => Err("must be https:// (plain http is allowed on loopback only)".into()),
+        _ => Err("must be an https:// URL".into()),
+    }
+}
+
+fn list(v: &str, sep: impl Fn(char) -> bool) -> Vec<String> {
+    v.split(sep)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn seconds(
+    get: &dyn Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: u64,
+) -> Result<u64, ConfigError> {
+    match get(var) {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse::<u64>()
+            .map_err(|_| ConfigError::new(var, format!("expected a whole number, got {v:?}"))),
+    }
+}
+
+impl AuthorizerConfig {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(&|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
+    }
+
+    /// Reads configuration through `get` (unset variables answer `None`).
+    pub fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let issuer = get("WSAUTH_ISSUER")
+            .map(|s| s.trim().to_owned())
+            .ok_or_else(|| ConfigError::new("WSAUTH_ISSUER", "required (the expected `iss`)"))?;
+        let audiences = get("WSAUTH_AUDIENCE")
+            .map(|v| list(&v, |c| c == ','))
+            .unwrap_or_default();
+        if audiences.is_empty() {
+            return Err(ConfigError::new(
+                "WSAUTH_AUDIENCE",
+                "required (comma-separated accepted audiences)",
+            ));
+        }
+        let url = get("WSAUTH_JWKS_URL").map(|s| s.trim().to_owned()).unwrap_or_else(|| {
+            format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/'))
+        });
+        let var = if get("WSAUTH_JWKS_URL").is_some() {
+            "WSAUTH_JWKS_URL"
+        } else {
+            "WSAUTH_ISSUER"
+        };
+        check_jwks_url(&url).map_err(|p| ConfigError::new(var, format!("JWKS URL {url}: {p}")))?;
+
+        let algorithms = match get("WSAUTH_ALGORITHMS") {
+            None => vec![Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA],
+            Some(v) => {
+                let mut algs = Vec::new();
+                for name in list(&v, |c| c == ',' || c.is_whitespace()) {
+                    let alg = parse_algorithm(&name).ok_or_else(|| {
+                        ConfigError::new(
+                            "WSAUTH_ALGORITHMS",
+                            format!(
+                                "{name:?} is not accepted (use RS256, RS384, RS512, PS256, PS384, \
+                                 PS512, ES256, ES384, EdDSA; symmetric and `none` never are)"
+                            ),
+                        )
+                    })?;
+                    algs.push(alg);
+                }
+                if algs.is_empty() {
+                    return Err(ConfigError::new("WSAUTH_ALGORITHMS", "names no algorithm"));
+                }
+                algs
+            }
+        };
+        let token_use = match get("WSAUTH_TOKEN_USE").as_deref().map(str::trim) {
+            None => None,
+            Some("access") => Some(TokenUse::Access),
+            Some("id") => Some(TokenUse::Id),
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "WSAUTH_TOKEN_USE",
+                    format!("must be `access` or `id`, got {other:?}"),
+                ));
+            }
+        };
+        let jwks = JwksSettings {
+            url,
+            refresh_after: Duration::from_secs(seconds(get, "WSAUTH_JWKS_REFRESH_SECONDS", 300)?),
+            max_staleness: Duration::from_secs(seconds(
+                get,
+                "WSAUTH_JWKS_MAX_STALE_SECONDS",
+                21_600,
+            )?),
+            unknown_kid_cooldown: Duration::from_secs(seconds(
+                get,
+                "WSAUTH_JWKS_COOLDOWN_SECONDS",
+                10,
+            )?),
+            fetch_timeout: Duration::from_millis(seconds(get, "WSAUTH_JWKS_TIMEOUT_MS", 3000)?),
+            max_body_bytes: 256 * 1024,
+        };
+        Ok(Self {
+            issuer,
+            audiences,
+            algorithms,
+            leeway_seconds: seconds(get, "WSAUTH_LEEWAY_SECONDS", 30)?,
+            connect_scopes: get("WSAUTH_CONNECT_SCOPES")
+                .map(|v| list(&v, char::is_whitespace))
+                .unwrap_or_default(),
+            token_use,
+            client_ids: get("WSAUTH_CLIENT_ID")
+                .map(|v| list(&v, |c| c == ','))
+                .unwrap_or_default(),
+            jwks,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<AuthorizerConfig, ConfigError> {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        AuthorizerConfig::from_lookup(&move |k| m.get(k).cloned())
+    }
+
+    const BASE: [(&str, &str); 2] = [
+        ("WSAUTH_ISSUER", "https://issuer.example.com/"),
+        ("WSAUTH_AUDIENCE", "api, web"),
+    ];
+
+    #[test]
+    fn defaults_are_strict_and_documented() {
+        let c = cfg(&BASE).unwrap();
+        assert_eq!(c.audiences, vec!["api", "web"]);
+        assert_eq!(
+            c.algorithms,
+            vec![Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA]
+        );
+        assert_eq!(c.leeway_seconds, 30);
+        assert_eq!(
+            c.jwks.url,
+            "https://issuer.example.com/.well-known/jwks.json"
+        );
+        assert!(c.connect_scopes.is_empty());
+        assert_eq!(c.token_use, None);
+    }
+
+    #[test]
+    fn missing_issuer_or_audience_names_the_variable() {
+        let e = cfg(&[("WSAUTH_AUDIENCE", "a")]).unwrap_err();
+        assert_eq!(e.var, "WSAUTH_ISSUER");
+        let e = cfg(&[("WSAUTH_ISSUER", "https://i")]).unwrap_err();
+        assert_eq!(e.var, "WSAUTH_AUDIENCE");
+        assert!(e.to_string().starts_with("WSAUTH_AUDIENCE: "));
+    }
+
+    #[test]
+    fn symmetric_and_none_algorithms_are_refused_at_start() {
+        for bad in ["HS256", "none", "RS256,HS512", "rs256"] {
+            let mut p = BASE.to_vec();
+            p.push(("WSAUTH_ALGORITHMS", bad));
+            assert_eq!(cfg(&p).unwrap_err().var, "WSAUTH_ALGORITHMS", "{bad}");
+        }
+    }
+
+    #[test]
+    fn plain_http_jwks_is_refused_except_on_loopback() {
+        let mut p = BASE.to_vec();
+        p.push(("WSAUTH_JWKS_URL", "http://idp.example.com/jwks"));
+        assert_eq!(cfg(&p).unwrap_err().var, "WSAUTH_JWKS_URL");
+        for ok in [
+            "http://127.0.0.1:9/jwks",
+            "http://localhost/jwks",
+            "http://[::1]:80/j",
+        ] {
+            let mut p = BASE.to_vec();
+            p.push(("WSAUTH_JWKS_URL", ok));
+            assert!(cfg(&p).is_ok(), "{ok}");
+        }
+        let e = cfg(&[("WSAUTH_ISSUER", "http://idp"), ("WSAUTH_AUDIENCE", "a")]).unwrap_err();
+        assert_eq!(e.var, "WSAUTH_ISSUER");
+    }
+
+    #[test]
+    fn cognito_and_scope_settings_parse() {
+        let mut p = BASE.to_vec();
+        p.extend([
+            ("WSAUTH_TOKEN_USE", "access"),
+            ("WSAUTH_CLIENT_ID", "c1,c2"),
+            ("WSAUTH_CONNECT_SCOPES", "ws:connect  chat"),
+            ("WSAUTH_LEEWAY_SECONDS", "5"),
+        ]);
+        let c = cfg(&p).unwrap();
+        assert_eq!(c.token_use, Some(TokenUse::Access));
+        assert_eq!(c.client_ids, vec!["c1", "c2"]);
+        assert_eq!(c.connect_scopes, vec!["ws:connect", "chat"]);
+        assert_eq!(c.leeway_seconds, 5);
+        let mut p = BASE.to_vec();
+        p.push(("WSAUTH_TOKEN_USE", "refresh"));
+        assert_eq!(cfg(&p).unwrap_err().var, "WSAUTH_TOKEN_USE");
+        let mut p = BASE.to_vec();
+        p.push(("WSAUTH_LEEWAY_SECONDS", "-1"));
+        assert_eq!(cfg(&p).unwrap_err().var, "WSAUTH_LEEWAY_SECONDS");
+    }
+}

@@ -1,0 +1,228 @@
+//! The REQUEST authorizer event API Gateway sends for a WebSocket `$connect`, the response it
+//! expects, and the identity sources a token may come from.
+//!
+//! Identity sources, first found wins: query `token`; `Authorization: Bearer <jwt>`;
+//! `Sec-WebSocket-Protocol` offering `bearer.<jwt>` (browsers cannot set headers). Header names
+//! compare case-insensitively. A source that is present twice (two `token` parameters, two
+//! `bearer.` subprotocols, two `Authorization` headers) is refused as ambiguous rather than
+//! guessed at.
+
+use std::collections::HashMap;
+
+use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequestContext;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use wsauth_policy::PolicyDocument;
+
+use crate::error::AuthError;
+
+/// The subprotocol a client offers (and `$connect` selects) alongside `bearer.<jwt>`.
+pub const SUBPROTOCOL: &str = "wsauth";
+/// The prefix of the subprotocol entry that carries the token.
+pub const BEARER_PROTOCOL_PREFIX: &str = "bearer.";
+
+/// A WebSocket `$connect` REQUEST authorizer event, as API Gateway sends it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WebSocketAuthorizerRequest {
+    /// Always `REQUEST`.
+    #[serde(rename = "type", default)]
+    pub kind: Option<String>,
+    /// `arn:aws:execute-api:{region}:{account}:{apiId}/{stage}/$connect`.
+    #[serde(default)]
+    pub method_arn: Option<String>,
+    /// Headers, last value wins.
+    #[serde(default)]
+    pub headers: Option<HashMap<String, String>>,
+    /// Headers, every value.
+    #[serde(default)]
+    pub multi_value_headers: Option<HashMap<String, Vec<String>>>,
+    /// Query string, last value wins.
+    #[serde(default)]
+    pub query_string_parameters: Option<HashMap<String, String>>,
+    /// Query string, every value.
+    #[serde(default)]
+    pub multi_value_query_string_parameters: Option<HashMap<String, Vec<String>>>,
+    /// Stage variables.
+    #[serde(default)]
+    pub stage_variables: Option<HashMap<String, String>>,
+    /// Connection ID, route key, domain, stage, … (kept whole).
+    #[serde(default)]
+    pub request_context: Option<ApiGatewayWebsocketProxyRequestContext>,
+}
+
+/// Where a token was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum TokenSource {
+    /// `?token=`.
+    Query,
+    /// `Authorization: Bearer`.
+    AuthorizationHeader,
+    /// `Sec-WebSocket-Protocol: wsauth, bearer.<jwt>`.
+    Subprotocol,
+}
+
+impl WebSocketAuthorizerRequest {
+    /// Every value of header `name` (case-insensitive), from `multiValueHeaders` when present.
+    pub fn header_values(&self, name: &str) -> Vec<&str> {
+        if let Some(m) = &self.multi_value_headers {
+            let v: Vec<&str> = m
+                .iter()
+                .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+                .flat_map(|(_, v)| v.iter().map(String::as_str))
+                .collect();
+            if !v.is_empty() {
+                return v;
+            }
+        }
+        self.headers
+            .iter()
+            .flatten()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    fn query_values(&self, name: &str) -> Vec<&str> {
+        if let Some(m) = &self.multi_value_query_string_parameters
+            && let Some(v) = m.get(name)
+            && !v.is_empty()
+        {
+            return v.iter().map(String::as_str).collect();
+        }
+        self.query_string_parameters
+            .as_ref()
+            .and_then(|m| m.get(name))
+            .map(|v| vec![v.as_str()])
+            .unwrap_or_default()
+    }
+
+    /// The token and where it came from.
+    pub fn token(&self) -> Result<(&str, TokenSource), AuthError> {
+        let q: Vec<&str> = self
+            .query_values("token")
+            .into_iter()
+            .filter(|t| !t.is_empty())
+            .collect();
+        match q.as_slice() {
+            [t] => return Ok((t, TokenSource::Query)),
+            [] => {}
+            _ => return Err(AuthError::AmbiguousToken),
+        }
+        let bearer: Vec<&str> = self
+            .header_values("authorization")
+            .into_iter()
+            .filter_map(|v| {
+                let (scheme, rest) = v.trim().split_once(' ')?;
+                scheme
+                    .eq_ignore_ascii_case("bearer")
+                    .then(|| rest.trim())
+                    .filter(|t| !t.is_empty())
+            })
+            .collect();
+        match bearer.as_slice() {
+            [t] => return Ok((t, TokenSource::AuthorizationHeader)),
+            [] => {}
+            _ => return Err(AuthError::AmbiguousToken),
+        }
+        let protos: Vec<&str> = offered_protocols(self.header_values("sec-websocket-protocol"))
+            .filter_map(|p| p.strip_prefix(BEARER_PROTOCOL_PREFIX))
+            .filter(|t| !t.is_empty())
+            .collect();
+        match protos.as_slice() {
+            [t] => Ok((t, TokenSource::Subprotocol)),
+            [] => Err(AuthError::NoToken),
+            _ => Err(AuthError::AmbiguousToken),
+        }
+    }
+
+    /// The connection ID, for logs.
+    pub fn connection_id(&self) -> Option<&str> {
+        self.request_context
+            .as_ref()
+            .and_then(|c| c.connection_id.as_deref())
+    }
+}
+
+/// Splits `Sec-WebSocket-Protocol` values into the protocols offered.
+pub fn offered_protocols<'a>(values: impl IntoIterator<Item = &'a str>) -> impl Iterator<Item = &'a str> {
+    values
+        .into_iter()
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+}
+
+/// What the authorizer Lambda answers API Gateway.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthorizerResponse {
+    /// The user (`sub`).
+    pub principal_id: String,
+    /// Allow or Deny `execute-api:Invoke` on the `methodArn`.
+    pub policy_document: PolicyDocument,
+    /// Flat context: strings, numbers, booleans only.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub context: Map<String, Value>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event(v: Value) -> WebSocketAuthorizerRequest {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn query_token_wins_over_headers() {
+        let e = event(json!({"queryStringParameters":{"token":"q"},
+            "headers":{"Authorization":"Bearer h","Sec-WebSocket-Protocol":"wsauth, bearer.p"}}));
+        assert_eq!(e.token().unwrap(), ("q", TokenSource::Query));
+    }
+
+    #[test]
+    fn authorization_header_is_read_case_insensitively() {
+        let e = event(json!({"headers":{"AUTHORIZATION":"bearer  h1 ","sec-websocket-protocol":"wsauth, bearer.p"}}));
+        assert_eq!(e.token().unwrap(), ("h1", TokenSource::AuthorizationHeader));
+        let basic = event(json!({"headers":{"Authorization":"Basic xyz"}}));
+        assert_eq!(basic.token(), Err(AuthError::NoToken));
+    }
+
+    #[test]
+    fn subprotocol_token_is_found_among_offers() {
+        let e = event(json!({"multiValueHeaders":{"Sec-WebSocket-Protocol":["wsauth, bearer.abc.def.ghi"]}}));
+        assert_eq!(e.token().unwrap(), ("abc.def.ghi", TokenSource::Subprotocol));
+    }
+
+    #[test]
+    fn no_source_is_no_token_and_null_maps_are_fine() {
+        let e = event(json!({"headers":null,"queryStringParameters":null,"multiValueHeaders":null}));
+        assert_eq!(e.token(), Err(AuthError::NoToken));
+        let empty = event(json!({"queryStringParameters":{"token":""}}));
+        assert_eq!(empty.token(), Err(AuthError::NoToken));
+    }
+
+    #[test]
+    fn duplicated_sources_are_refused_as_ambiguous() {
+        let e = event(json!({"multiValueQueryStringParameters":{"token":["a","b"]},
+                             "queryStringParameters":{"token":"b"}}));
+        assert_eq!(e.token(), Err(AuthError::AmbiguousToken));
+        let e = event(json!({"headers":{"Sec-WebSocket-Protocol":"wsauth, bearer.a, bearer.b"}}));
+        assert_eq!(e.token(), Err(AuthError::AmbiguousToken));
+    }
+
+    #[test]
+    fn the_api_gateway_fixture_keeps_its_request_context() {
+        let raw = include_str!("../tests/data/authorizer-request.json");
+        let e: WebSocketAuthorizerRequest = serde_json::from_str(raw).unwrap();
+        let ctx = e.request_context.as_ref().unwrap();
+        assert_eq!(ctx.connection_id.as_deref(), Some("L0SM9cOFvHcCIhw="));
+        assert_eq!(ctx.route_key.as_deref(), Some("$connect"));
+        assert_eq!(ctx.domain_name.as_deref(), Some("abcdef123.execute-api.us-east-1.amazonaws.com"));
+        assert_eq!(ctx.stage.as_deref(), Some("dev"));
+        assert_eq!(e.token().unwrap(), ("TOKEN", TokenSource::Query));
+    }
+}

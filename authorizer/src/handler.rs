@@ -1,0 +1,123 @@
+//! The authorizer handler: event in, policy (or refusal) out.
+//!
+//! Allow → an IAM policy allowing `execute-api:Invoke` on the `methodArn`, plus the flat context
+//! (`userId`, `scopes`, `expiresAt`, `sessionId`, `issuer`). A valid token without the connect
+//! scopes → a Deny policy (403). Anything wrong with the token → the error `Unauthorized` (401).
+//! No usable key, or an event that is not a WebSocket REQUEST authorizer event → another error
+//! (500). Each decision is logged with its reason code, the user when known, the connection ID
+//! and the token's source, never the token.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use wsauth_policy::{ExecuteApiArn, PolicyDocument};
+
+use crate::config::AuthorizerConfig;
+use crate::error::{AuthError, LambdaRefusal, Outcome};
+use crate::event::{AuthorizerResponse, WebSocketAuthorizerRequest};
+use crate::jwks::{FetchError, JwksCache};
+use crate::verify::{Verified, Verifier};
+
+/// Seconds since the Unix epoch, now.
+pub fn now_epoch() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// The `$connect` authorizer: a verifier and the connect-scope rule.
+pub struct Authorizer {
+    verifier: Arc<Verifier>,
+}
+
+impl Authorizer {
+    /// Builds the JWKS cache and fetches the keys once (cold start). A failed first fetch is
+    /// logged, not fatal: lookups fetch again, and fail closed (500) while nothing is usable.
+    pub async fn init(config: AuthorizerConfig) -> Result<Self, FetchError> {
+        let jwks = Arc::new(JwksCache::new(&config.issuer, config.jwks.clone())?);
+        match jwks.prime().await {
+            Ok(n) => tracing::info!(issuer = %config.issuer, keys = n, "JWKS loaded at start"),
+            Err(e) => tracing::warn!(issuer = %config.issuer, error = %e, "JWKS not loaded at start; will retry on demand"),
+        }
+        Ok(Self::with_verifier(Arc::new(Verifier::new(config, jwks))))
+    }
+
+    /// An authorizer over an existing verifier (shared with the `refresh` route).
+    pub fn with_verifier(verifier: Arc<Verifier>) -> Self {
+        Self { verifier }
+    }
+
+    /// The verifier.
+    pub fn verifier(&self) -> &Arc<Verifier> {
+        &self.verifier
+    }
+
+    async fn verify_event(
+        &self,
+        event: &WebSocketAuthorizerRequest,
+        now: i64,
+    ) -> Result<(String, Verified), AuthError> {
+        let arn = event
+            .method_arn
+            .as_deref()
+            .ok_or(AuthError::BadEvent("no methodArn"))?;
+        ExecuteApiArn::parse(arn).map_err(|_| AuthError::BadEvent("methodArn is not an execute-api ARN"))?;
+        let (token, _source) = event.token()?;
+        let verified = self.verifier.verify(token, now).await?;
+        if !verified
+            .identity
+            .has_scopes(&self.verifier.config().connect_scopes)
+        {
+            return Err(AuthError::MissingScopes(verified.identity.user_id));
+        }
+        Ok((arn.to_owned(), verified))
+    }
+
+    /// Decides one handshake at `now` (epoch seconds).
+    pub async fn handle_at(
+        &self,
+        event: &WebSocketAuthorizerRequest,
+        now: i64,
+    ) -> Result<AuthorizerResponse, LambdaRefusal> {
+        let connection_id = event.connection_id().unwrap_or("-");
+        let source = event.token().ok().map(|(_, s)| s);
+        match self.verify_event(event, now).await {
+            Ok((arn, v)) => {
+                tracing::info!(decision = "allow", user = %v.identity.user_id, connection_id,
+                    source = ?source, kid = %v.kid, "handshake authorized");
+                Ok(AuthorizerResponse {
+                    principal_id: v.identity.user_id.clone(),
+                    policy_document: PolicyDocument::allow_invoke(&arn),
+                    context: v.identity.to_context(),
+                })
+            }
+            Err(e) => {
+                let outcome = e.outcome();
+                tracing::info!(decision = ?outcome, reason = e.reason(), detail = %e, connection_id,
+                    source = ?source, "handshake refused");
+                match (outcome, e) {
+                    // Only a verified token reaches the scope check, so a Deny names its user.
+                    (Outcome::Forbidden, AuthError::MissingScopes(user)) => {
+                        let arn = event.method_arn.clone().unwrap_or_default();
+                        Ok(AuthorizerResponse {
+                            principal_id: user,
+                            policy_document: PolicyDocument::deny_invoke(&arn),
+                            context: Default::default(),
+                        })
+                    }
+                    (Outcome::Unauthorized, _) => Err(LambdaRefusal::Unauthorized),
+                    (Outcome::Forbidden | Outcome::Internal, _) => Err(LambdaRefusal::Internal),
+                }
+            }
+        }
+    }
+
+    /// Decides one handshake now.
+    pub async fn handle(
+        &self,
+        event: &WebSocketAuthorizerRequest,
+    ) -> Result<AuthorizerResponse, LambdaRefusal> {
+        self.handle_at(event, now_epoch()).await
+    }
+}

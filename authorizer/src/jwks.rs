@@ -1,0 +1,589 @@
+//! The JWKS cache: the issuer's public keys, fetched, vetted one by one, and kept trustworthy.
+//!
+//! - Keys are stored by (issuer, kid), never by kid alone.
+//! - Fetched at cold start ([`JwksCache::prime`]); once older than `refresh_after`, a request
+//!   triggers a background refresh and goes on with the keys it has.
+//! - An unknown `kid` triggers at most one refetch at a time (single flight: concurrent callers
+//!   wait for the fetch in progress instead of starting their own) and at most one per
+//!   `unknown_kid_cooldown` (the negative cache), so a flood of random `kid`s costs the IdP nothing.
+//! - A failed fetch never empties the cache: the last good keys keep working up to
+//!   `max_staleness`, then lookups fail closed ([`AuthError::JwksUnavailable`] → 500).
+//! - Unusable keys are skipped one by one, never the whole set: `oct`, `use` other than `sig`,
+//!   RSA under 2048 bits, unknown `kty`/`crv`, a declared `alg` that does not fit the key.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, DecodingKey};
+use serde_json::Value;
+
+use crate::config::{JwksSettings, parse_algorithm};
+use crate::error::AuthError;
+
+/// The family a key belongs to, which decides the algorithms it may verify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// RSA, with its modulus size in bytes.
+    Rsa {
+        /// Modulus length in bytes (256 for 2048-bit).
+        modulus_bytes: usize,
+    },
+    /// ECDSA on P-256.
+    P256,
+    /// ECDSA on P-384.
+    P384,
+    /// Ed25519.
+    Ed25519,
+}
+
+impl KeyKind {
+    /// Whether a token signed with `alg` may be verified by a key of this kind.
+    pub fn fits(self, alg: Algorithm) -> bool {
+        matches!(
+            (self, alg),
+            (
+                KeyKind::Rsa { .. },
+                Algorithm::RS256
+                    | Algorithm::RS384
+                    | Algorithm::RS512
+                    | Algorithm::PS256
+                    | Algorithm::PS384
+                    | Algorithm::PS512
+            ) | (KeyKind::P256, Algorithm::ES256)
+                | (KeyKind::P384, Algorithm::ES384)
+                | (KeyKind::Ed25519, Algorithm::EdDSA)
+        )
+    }
+
+    /// The exact signature length a token of this key must carry.
+    pub fn signature_len(self) -> usize {
+        match self {
+            KeyKind::Rsa { modulus_bytes } => modulus_bytes,
+            KeyKind::P256 | KeyKind::Ed25519 => 64,
+            KeyKind::P384 => 96,
+        }
+    }
+}
+
+/// A vetted public key, ready to verify.
+#[derive(Clone)]
+pub struct VerifyingKey {
+    /// The issuer whose JWKS published it.
+    pub issuer: String,
+    /// Its `kid`.
+    pub kid: String,
+    /// Its family.
+    pub kind: KeyKind,
+    /// The `alg` the JWK declared, if any: then only that algorithm is accepted.
+    pub alg: Option<Algorithm>,
+    /// The key in the form `jsonwebtoken` verifies with.
+    pub decoding: DecodingKey,
+}
+
+impl std::fmt::Debug for VerifyingKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifyingKey")
+            .field("issuer", &self.issuer)
+            .field("kid", &self.kid)
+            .field("kind", &self.kind)
+            .field("alg", &self.alg)
+            .finish()
+    }
+}
+
+impl VerifyingKey {
+    /// Whether this key may verify a token signed with `alg`.
+    pub fn accepts(&self, alg: Algorithm) -> bool {
+        self.kind.fits(alg) && self.alg.is_none_or(|a| a == alg)
+    }
+}
+
+/// Why one JWK was skipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SkipReason {
+    /// Not a JSON object, or a member of the wrong type.
+    Malformed,
+    /// No `kid`, or one longer than the cap: tokens could not name it.
+    NoKid,
+    /// A symmetric (`oct`) key: never trusted from a JWKS.
+    Symmetric,
+    /// `use` is not `sig`.
+    NotForSignatures,
+    /// `kty` or `crv` not supported.
+    UnknownType,
+    /// RSA modulus under 2048 bits.
+    WeakRsa,
+    /// The declared `alg` is unknown or does not fit the key type or curve.
+    AlgMismatch,
+    /// The same `kid` appeared earlier in the set; the first wins.
+    DuplicateKid,
+}
+
+/// Why a whole fetch failed (the cache keeps what it had).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    /// Connection refused, timed out, TLS failure…
+    #[error("JWKS request failed: {0}")]
+    Transport(String),
+    /// A status other than 200.
+    #[error("JWKS answered HTTP {0}")]
+    Status(u16),
+    /// Larger than the body cap.
+    #[error("JWKS body larger than {0} bytes")]
+    TooLarge(usize),
+    /// Not a JSON object with a `keys` array.
+    #[error("JWKS is not a JSON key set")]
+    NotAKeySet,
+    /// A key set in which no key is usable.
+    #[error("JWKS has no usable key")]
+    NoUsableKey,
+}
+
+fn b64(v: &Value, member: &str) -> Result<Vec<u8>, SkipReason> {
+    let s = v
+        .get(member)
+        .and_then(Value::as_str)
+        .ok_or(SkipReason::Malformed)?;
+    URL_SAFE_NO_PAD
+        .decode(s)
+        .map_err(|_| SkipReason::Malformed)
+}
+
+fn opt_str<'a>(v: &'a Value, member: &str) -> Result<Option<&'a str>, SkipReason> {
+    match v.get(member) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(SkipReason::Malformed),
+    }
+}
+
+/// Vets one JWK and turns it into a [`VerifyingKey`] of `issuer`.
+pub fn parse_jwk(issuer: &str, jwk: &Value) -> Result<VerifyingKey, SkipReason> {
+    if !jwk.is_object() {
+        return Err(SkipReason::Malformed);
+    }
+    let kty = opt_str(jwk, "kty")?.ok_or(SkipReason::Malformed)?;
+    if kty == "oct" {
+        return Err(SkipReason::Symmetric);
+    }
+    if let Some(u) = opt_str(jwk, "use")?
+        && u != "sig"
+    {
+        return Err(SkipReason::NotForSignatures);
+    }
+    let kid = opt_str(jwk, "kid")?
+        .filter(|k| !k.is_empty() && k.len() <= crate::config::MAX_KID_BYTES)
+        .ok_or(SkipReason::NoKid)?;
+    let alg = match opt_str(jwk, "alg")? {
+        None => None,
+        Some(a) => Some(parse_algorithm(a).ok_or(SkipReason::AlgMismatch)?),
+    };
+    let (kind, decoding) = match kty {
+        "RSA" => {
+            let n = b64(jwk, "n")?;
+            let e = b64(jwk, "e")?;
+            let n = strip_leading_zeros(&n);
+            let e = strip_leading_zeros(&e);
+            if e.is_empty() || n.is_empty() {
+                return Err(SkipReason::Malformed);
+            }
+            if n.len() * 8 < 2048 || (n.len() == 256 && n[0] < 0x80) {
+                return Err(SkipReason::WeakRsa);
+            }
+            (
+                KeyKind::Rsa {
+                    modulus_bytes: n.len(),
+                },
+                DecodingKey::from_rsa_raw_components(n, e),
+            )
+        }
+        "EC" => {
+            let (kind, len) = match opt_str(jwk, "crv")? {
+                Some("P-256") => (KeyKind::P256, 32),
+                Some("P-384") => (KeyKind::P384, 48),
+                _ => return Err(SkipReason::UnknownType),
+            };
+            let x = b64(jwk, "x")?;
+            let y = b64(jwk, "y")?;
+            if x.len() != len || y.len() != len {
+                return Err(SkipReason::Malformed);
+            }
+            let mut point = Vec::with_capacity(1 + 2 * len);
+            point.push(0x04);
+            point.extend_from_slice(&x);
+            point.extend_from_slice(&y);
+            (kind, DecodingKey::from_ec_der(&point))
+        }
+        "OKP" => {
+            if opt_str(jwk, "crv")? != Some("Ed25519") {
+                return Err(SkipReason::UnknownType);
+            }
+            let x = b64(jwk, "x")?;
+            if x.len() != 32 {
+                return Err(SkipReason::Malformed);
+            }
+            (KeyKind::Ed25519, DecodingKey::from_ed_der(&x))
+        }
+        _ => return Err(SkipReason::UnknownType),
+    };
+    if let Some(a) = alg
+        && !kind.fits(a)
+    {
+        return Err(SkipReason::AlgMismatch);
+    }
+    Ok(VerifyingKey {
+        issuer: issuer.to_owned(),
+        kid: kid.to_owned(),
+        kind,
+        alg,
+        decoding,
+    })
+}
+
+fn strip_leading_zeros(b: &[u8]) -> &[u8] {
+    let first = b.iter().position(|&x| x != 0).unwrap_or(b.len());
+    &b[first..]
+}
+
+/// Keys by (issuer, kid).
+pub type KeyMap = HashMap<(String, String), Arc<VerifyingKey>>;
+
+/// Parses a whole JWKS body, skipping unusable keys one by one.
+/// Returns the usable keys and the skipped ones with their reasons.
+pub fn parse_jwks(
+    issuer: &str,
+    body: &[u8],
+) -> Result<(KeyMap, Vec<(Option<String>, SkipReason)>), FetchError> {
+    #[derive(serde::Deserialize)]
+    struct Set {
+        keys: Vec<Value>,
+    }
+    let set: Set = serde_json::from_slice(body).map_err(|_| FetchError::NotAKeySet)?;
+    let mut keys = KeyMap::new();
+    let mut skipped = Vec::new();
+    for jwk in &set.keys {
+        let kid = jwk.get("kid").and_then(Value::as_str).map(str::to_owned);
+        match parse_jwk(issuer, jwk) {
+            Ok(k) => {
+                let id = (k.issuer.clone(), k.kid.clone());
+                if keys.contains_key(&id) {
+                    skipped.push((kid, SkipReason::DuplicateKid));
+                } else {
+                    keys.insert(id, Arc::new(k));
+                }
+            }
+            Err(reason) => skipped.push((kid, reason)),
+        }
+    }
+    if keys.is_empty() {
+        return Err(FetchError::NoUsableKey);
+    }
+    Ok((keys, skipped))
+}
+
+struct KeySet {
+    keys: KeyMap,
+    fetched_at: Instant,
+}
+
+/// The cache of one issuer's JWKS. Cheap to share (`Arc`); all methods take `&self` or
+/// `self: &Arc<Self>`.
+pub struct JwksCache {
+    issuer: String,
+    settings: JwksSettings,
+    client: reqwest::Client,
+    current: RwLock<Option<Arc<KeySet>>>,
+    /// Held while a fetch is in flight: the single-flight gate.
+    fetch_gate: tokio::sync::Mutex<()>,
+    /// Bumped after every fetch attempt, success or failure.
+    generation: AtomicU64,
+    /// When the last unknown-kid refetch was attempted.
+    last_unknown_kid_fetch: RwLock<Option<Instant>>,
+    background_refresh: AtomicBool,
+    fetches: AtomicU64,
+}
+
+/// What a fetch did, for metrics and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FetchStats {
+    /// HTTP fetches attempted since start.
+    pub fetches: u64,
+    /// Keys now cached.
+    pub keys: usize,
+}
+
+impl JwksCache {
+    /// A cache for `issuer`'s JWKS; nothing is fetched until [`prime`](Self::prime) or a lookup.
+    pub fn new(issuer: &str, settings: JwksSettings) -> Result<Self, FetchError> {
+        let client = reqwest::Client::builder()
+            .timeout(settings.fetch_timeout)
+            .connect_timeout(settings.fetch_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("wsauth/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| FetchError::Transport(e.to_string()))?;
+        Ok(Self {
+            issuer: issuer.to_owned(),
+            settings,
+            client,
+            current: RwLock::new(None),
+            fetch_gate: tokio::sync::Mutex::new(()),
+            generation: AtomicU64::new(0),
+            last_unknown_kid_fetch: RwLock::new(None),
+            background_refresh: AtomicBool::new(false),
+            fetches: AtomicU64::new(0),
+        })
+    }
+
+    /// The issuer whose keys this cache holds.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// Fetches now (cold start). A failure is returned for logging; lookups will retry.
+    pub async fn prime(&self) -> Result<usize, FetchError> {
+        let generation = self.generation.load(Ordering::Acquire);
+        self.fetch_single_flight(generation).await
+    }
+
+    /// Counters for metrics and tests.
+    pub fn stats(&self) -> FetchStats {
+        FetchStats {
+            fetches: self.fetches.load(Ordering::Relaxed),
+            keys: self.snapshot().map_or(0, |s| s.keys.len()),
+        }
+    }
+
+    fn snapshot(&self) -> Option<Arc<KeySet>> {
+        self.current.read().ok().and_then(|g| g.clone())
+    }
+
+    /// The key `kid` of this cache's issuer, fetching as the rules above allow.
+    pub async fn key(self: &Arc<Self>, kid: &str) -> Result<Arc<VerifyingKey>, AuthError> {
+        let id = (self.issuer.clone(), kid.to_owned());
+        let generation = self.generation.load(Ordering::Acquire);
+        let snapshot = self.snapshot();
+        let usable = snapshot
+            .as_ref()
+            .filter(|s| s.fetched_at.elapsed() <= self.settings.max_staleness);
+        match usable {
+            Some(set) => {
+                if set.fetched_at.elapsed() > self.settings.refresh_after {
+                    self.spawn_background_refresh();
+                }
+                if let Some(k) = set.keys.get(&id) {
+                    return Ok(k.clone());
+                }
+                // Unknown kid: maybe a rotation. Refetch, unless one ran within the cooldown.
+                let _ = self.refetch_for_unknown_kid(generation).await;
+            }
+            None => {
+                // Nothing usable at all: fetch now (single flight), else fail closed.
+                if let Err(e) = self.fetch_single_flight(generation).await {
+                    tracing::warn!(issuer = %self.issuer, error = %e, "JWKS fetch failed");
+                }
+            }
+        }
+        let set = self
+            .snapshot()
+            .filter(|s| s.fetched_at.elapsed() <= self.settings.max_staleness)
+            .ok_or(AuthError::JwksUnavailable)?;
+        set.keys.get(&id).cloned().ok_or(AuthError::UnknownKid)
+    }
+
+    async fn refetch_for_unknown_kid(&self, generation: u64) -> Result<usize, FetchError> {
+        let _gate = self.fetch_gate.lock().await;
+        if self.generation.load(Ordering::Acquire) != generation {
+            return Ok(0); // another caller fetched while we waited: use its result
+        }
+        let recent = self
+            .last_unknown_kid_fetch
+            .read()
+            .ok()
+            .and_then(|g| *g)
+            .is_some_and(|t| t.elapsed() < self.settings.unknown_kid_cooldown);
+        if recent {
+            return Ok(0);
+        }
+        if let Ok(mut g) = self.last_unknown_kid_fetch.write() {
+            *g = Some(Instant::now());
+        }
+        self.fetch_locked().await
+    }
+
+    async fn fetch_single_flight(&self, generation: u64) -> Result<usize, FetchError> {
+        let _gate = self.fetch_gate.lock().await;
+        if self.generation.load(Ordering::Acquire) != generation {
+            return Ok(0);
+        }
+        self.fetch_locked().await
+    }
+
+    fn spawn_background_refresh(self: &Arc<Self>) {
+        if self.background_refresh.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let this = Arc::clone(self);
+        tokio::spawn(async move {
+            let generation = this.generation.load(Ordering::Acquire);
+            if let Err(e) = this.fetch_single_flight(generation).await {
+                tracing::warn!(issuer = %this.issuer, error = %e, "background JWKS refresh failed; keeping cached keys");
+            }
+            this.background_refresh.store(false, Ordering::Release);
+        });
+    }
+
+    /// One fetch; the caller holds the gate. On success the key set is replaced whole; on
+    /// failure it is left as it was.
+    async fn fetch_locked(&self) -> Result<usize, FetchError> {
+        self.fetches.fetch_add(1, Ordering::Relaxed);
+        let result = self.download().await.and_then(|body| parse_jwks(&self.issuer, &body));
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        let (keys, skipped) = result?;
+        for (kid, reason) in &skipped {
+            tracing::info!(issuer = %self.issuer, kid = kid.as_deref().unwrap_or("-"), reason = ?reason, "JWKS key skipped");
+        }
+        let n = keys.len();
+        if let Ok(mut g) = self.current.write() {
+            *g = Some(Arc::new(KeySet {
+                keys,
+                fetched_at: Instant::now(),
+            }));
+        }
+        tracing::info!(issuer = %self.issuer, keys = n, skipped = skipped.len(), "JWKS refreshed");
+        Ok(n)
+    }
+
+    async fn download(&self) -> Result<Vec<u8>, FetchError> {
+        let transport = |e: reqwest::Error| FetchError::Transport(e.without_url().to_string());
+        let mut resp = self
+            .client
+            .get(&self.settings.url)
+            .header("accept", "application/json")
+            .send()
+            .await
+            .map_err(transport)?;
+        if resp.status() != reqwest::StatusCode::OK {
+            return Err(FetchError::Status(resp.status().as_u16()));
+        }
+        let cap = self.settings.max_body_bytes;
+        if resp.content_length().is_some_and(|n| n > cap as u64) {
+            return Err(FetchError::TooLarge(cap));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(transport)? {
+            if body.len() + chunk.len() > cap {
+                return Err(FetchError::TooLarge(cap));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+
+    /// Seconds since the last successful fetch, if any.
+    pub fn age(&self) -> Option<Duration> {
+        self.snapshot().map(|s| s.fetched_at.elapsed())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const ISS: &str = "https://issuer.example.com";
+
+    fn rsa_n(bits: usize) -> String {
+        let mut n = vec![0xC5u8; bits / 8];
+        n[bits / 8 - 1] |= 1;
+        URL_SAFE_NO_PAD.encode(n)
+    }
+
+    fn ec(crv: &str, len: usize) -> Value {
+        json!({"kty":"EC","crv":crv,"kid":"ec","x":URL_SAFE_NO_PAD.encode(vec![1u8; len]),
+               "y":URL_SAFE_NO_PAD.encode(vec![2u8; len])})
+    }
+
+    #[test]
+    fn rsa_2048_key_is_usable_and_keyed_by_issuer_and_kid() {
+        let jwk = json!({"kty":"RSA","kid":"r1","use":"sig","alg":"RS256","n":rsa_n(2048),"e":"AQAB"});
+        let k = parse_jwk(ISS, &jwk).unwrap();
+        assert_eq!((k.issuer.as_str(), k.kid.as_str()), (ISS, "r1"));
+        assert_eq!(k.kind, KeyKind::Rsa { modulus_bytes: 256 });
+        assert!(k.accepts(Algorithm::RS256));
+        assert!(!k.accepts(Algorithm::RS512), "declared alg binds the key");
+        assert!(!k.accepts(Algorithm::ES256));
+    }
+
+    #[test]
+    fn unusable_keys_are_skipped_with_a_reason() {
+        let cases = [
+            (json!({"kty":"oct","kid":"h","k":"c2VjcmV0"}), SkipReason::Symmetric),
+            (json!({"kty":"RSA","kid":"e","use":"enc","n":rsa_n(2048),"e":"AQAB"}), SkipReason::NotForSignatures),
+            (json!({"kty":"RSA","kid":"w","n":rsa_n(1024),"e":"AQAB"}), SkipReason::WeakRsa),
+            (json!({"kty":"XYZ","kid":"u"}), SkipReason::UnknownType),
+            (json!({"kty":"OKP","kid":"x","crv":"X25519","x":URL_SAFE_NO_PAD.encode([1u8;32])}), SkipReason::UnknownType),
+            (json!({"kty":"RSA","n":rsa_n(2048),"e":"AQAB"}), SkipReason::NoKid),
+            (json!({"kty":"RSA","kid":"a","alg":"ES256","n":rsa_n(2048),"e":"AQAB"}), SkipReason::AlgMismatch),
+            (json!({"kty":"RSA","kid":"a","alg":"HS256","n":rsa_n(2048),"e":"AQAB"}), SkipReason::AlgMismatch),
+            (json!("not an object"), SkipReason::Malformed),
+            (json!({"kty":"RSA","kid":"a","n":42,"e":"AQAB"}), SkipReason::Malformed),
+        ];
+        for (jwk, reason) in cases {
+            assert_eq!(parse_jwk(ISS, &jwk).unwrap_err(), reason, "{jwk}");
+        }
+        let mut p384_as_es256 = ec("P-384", 48);
+        p384_as_es256["alg"] = json!("ES256");
+        assert_eq!(parse_jwk(ISS, &p384_as_es256).unwrap_err(), SkipReason::AlgMismatch);
+        assert_eq!(parse_jwk(ISS, &ec("P-256", 31)).unwrap_err(), SkipReason::Malformed);
+        assert_eq!(parse_jwk(ISS, &ec("P-521", 66)).unwrap_err(), SkipReason::UnknownType);
+        assert_eq!(parse_jwk(ISS, &ec("P-256", 32)).unwrap().kind, KeyKind::P256);
+    }
+
+    #[test]
+    fn a_bad_key_never_spoils_the_set() {
+        let body = json!({"keys":[
+            {"kty":"oct","kid":"h","k":"c2VjcmV0"},
+            {"kty":"RSA","kid":"good","n":rsa_n(2048),"e":"AQAB"},
+            {"kty":"RSA","kid":"weak","n":rsa_n(1024),"e":"AQAB"},
+            {"kty":"RSA","kid":"good","n":rsa_n(4096),"e":"AQAB"},
+            17
+        ]});
+        let (keys, skipped) = parse_jwks(ISS, body.to_string().as_bytes()).unwrap();
+        assert_eq!(keys.len(), 1);
+        assert!(keys.contains_key(&(ISS.to_string(), "good".to_string())));
+        assert_eq!(skipped.len(), 4);
+        assert!(skipped.contains(&(Some("good".into()), SkipReason::DuplicateKid)));
+    }
+
+    #[test]
+    fn garbage_and_empty_sets_are_fetch_errors() {
+        assert_eq!(parse_jwks(ISS, b"<html>").unwrap_err(), FetchError::NotAKeySet);
+        assert_eq!(parse_jwks(ISS, br#"{"keys":{}}"#).unwrap_err(), FetchError::NotAKeySet);
+        assert_eq!(parse_jwks(ISS, br#"{"keys":[]}"#).unwrap_err(), FetchError::NoUsableKey);
+    }
+
+    mod prop {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn parsing_any_bytes_as_a_jwks_never_panics(body in proptest::collection::vec(any::<u8>(), 0..512)) {
+                let _ = parse_jwks("https://i", &body);
+            }
+
+            #[test]
+            fn parsing_any_jwk_shaped_json_never_panics(kty in "(RSA|EC|OKP|oct|[a-z]{0,3})",
+                    crv in "(P-256|P-384|Ed25519|.{0,6})", n in "[A-Za-z0-9_-]{0,400}",
+                    x in "[A-Za-z0-9_-]{0,90}", alg in "(RS256|ES256|EdDSA|none|.{0,5})") {
+                let jwk = serde_json::json!({"kty":kty,"kid":"k","crv":crv,"n":n,"e":"AQAB","x":x,"y":x,"alg":alg});
+                let _ = parse_jwk("https://i", &jwk);
+            }
+        }
+    }
+}

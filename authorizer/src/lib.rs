@@ -1,0 +1,26 @@
+//! wsauth's `$connect` authorizer for API Gateway WebSocket APIs.
+//!
+//! - [`event`]: the REQUEST authorizer event, its identity sources, the response.
+//! - [`verify`]: strict JWT verification against the issuer's JWKS.
+//! - [`jwks`]: the JWKS cache (by issuer and kid, single-flight refetch, negative cache,
+//!   bounded staleness, key-by-key vetting).
+//! - [`handler`]: event in, Allow/Deny policy or `Unauthorized` out.
+//! - [`config`]: typed configuration from the environment.
+//! - [`issuer`]: a signing issuer for the local dev issuer, tests and benchmarks.
+//! - [`error`]: the one error enum and its single mapping to a handshake status.
+
+pub mod config;
+pub mod error;
+pub mod event;
+pub mod handler;
+pub mod issuer;
+pub mod jwks;
+pub mod telemetry;
+pub mod verify;
+
+pub use config::AuthorizerConfig;
+pub use error::{AuthError, LambdaRefusal, Outcome};
+pub use event::{AuthorizerResponse, WebSocketAuthorizerRequest};
+pub use handler::Authorizer;
+pub use jwks::JwksCache;
+pub use verify::{Verified, Verifier};

@@ -1,0 +1,17 @@
+//! The `$connect` authorizer Lambda: config and JWKS loaded once at cold start.
+
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use wsauth_authorizer::{Authorizer, AuthorizerConfig, WebSocketAuthorizerRequest};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    wsauth_authorizer::telemetry::init_lambda_tracing();
+    let config = AuthorizerConfig::from_env()?;
+    let authorizer = &Authorizer::init(config).await?;
+    run(service_fn(
+        move |event: LambdaEvent<WebSocketAuthorizerRequest>| async move {
+            authorizer.handle(&event.payload).await
+        },
+    ))
+    .await
+}

@@ -1,0 +1,360 @@
+//! JWT verification, strict by default.
+//!
+//! Order of checks, cheapest and most dangerous first, so that hostile input costs little:
+//! size caps → three base64url segments → header (`alg` allowlist, `none` and HS* refused, `crit`
+//! refused, `kid` required; `jku`/`x5u`/`jwk`/`x5c` ignored) → key by (issuer, kid) from the
+//! JWKS cache, bound to the `alg` → signature form (exact length; ECDSA r and s non-zero, so
+//! DER and CVE-2022-21449 forgeries never reach the crypto) → signature → claims (`iss`, `aud`,
+//! `exp` required; `nbf` and `iat` with leeway; `sub` non-empty; Cognito checks when configured).
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::Algorithm;
+use serde::Deserialize;
+use wsauth_policy::Identity;
+
+use crate::config::{
+    AuthorizerConfig, MAX_HEADER_B64, MAX_KID_BYTES, MAX_TOKEN_BYTES, TokenUse, alg_name,
+    parse_algorithm,
+};
+use crate::error::AuthError;
+use crate::jwks::{JwksCache, KeyKind};
+
+/// The JOSE header members wsauth reads. Key-carrying members (`jku`, `x5u`, `jwk`, `x5c`)
+/// are deliberately absent: keys come only from the configured JWKS.
+#[derive(Deserialize)]
+struct Header {
+    alg: String,
+    #[serde(default)]
+    kid: Option<String>,
+    #[serde(default)]
+    crit: Option<serde_json::Value>,
+}
+
+/// A NumericDate: a JSON number (integer or not). A string is refused.
+#[derive(Deserialize)]
+#[serde(transparent)]
+struct NumericDate(serde_json::Number);
+
+impl NumericDate {
+    fn secs(&self) -> Result<i64, AuthError> {
+        if let Some(i) = self.0.as_i64() {
+            return Ok(i);
+        }
+        match self.0.as_f64() {
+            Some(f) if f.is_finite() && f.abs() < 1e15 => Ok(f.floor() as i64),
+            _ => Err(AuthError::Malformed("numeric date out of range")),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum StrOrList {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl StrOrList {
+    fn contains_any(&self, wanted: &[String]) -> bool {
+        match self {
+            StrOrList::One(s) => wanted.contains(s),
+            StrOrList::Many(v) => v.iter().any(|s| wanted.contains(s)),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Claims {
+    #[serde(default)]
+    iss: Option<String>,
+    #[serde(default)]
+    sub: Option<String>,
+    #[serde(default)]
+    aud: Option<StrOrList>,
+    #[serde(default)]
+    exp: Option<NumericDate>,
+    #[serde(default)]
+    nbf: Option<NumericDate>,
+    #[serde(default)]
+    iat: Option<NumericDate>,
+    #[serde(default)]
+    scope: Option<String>,
+    #[serde(default)]
+    scp: Option<StrOrList>,
+    #[serde(default)]
+    token_use: Option<String>,
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    sid: Option<String>,
+    #[serde(default)]
+    jti: Option<String>,
+}
+
+/// A token that verified: who, and with what rights.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    /// The identity to bind (user, scopes, expiry, session, issuer).
+    pub identity: Identity,
+    /// The algorithm the token was signed with.
+    pub alg: Algorithm,
+    /// The key that verified it.
+    pub kid: String,
+}
+
+/// Verifies tokens against one issuer's JWKS.
+pub struct Verifier {
+    config: AuthorizerConfig,
+    jwks: Arc<JwksCache>,
+}
+
+fn decode_segment(seg: &str, what: &'static str) -> Result<Vec<u8>, AuthError> {
+    // Strict base64url: no padding, no non-canonical trailing bits, URL alphabet only.
+    URL_SAFE_NO_PAD
+        .decode(seg)
+        .map_err(|_| AuthError::Malformed(what))
+}
+
+impl Verifier {
+    /// A verifier for `config`, reading keys from `jwks` (which must be of the same issuer).
+    pub fn new(config: AuthorizerConfig, jwks: Arc<JwksCache>) -> Self {
+        Self { config, jwks }
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &AuthorizerConfig {
+        &self.config
+    }
+
+    /// The JWKS cache.
+    pub fn jwks(&self) -> &Arc<JwksCache> {
+        &self.jwks
+    }
+
+    /// Verifies `token` at `now` (epoch seconds).
+    pub async fn verify(&self, token: &str, now: i64) -> Result<Verified, AuthError> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(AuthError::TokenTooLarge);
+        }
+        let mut parts = token.split('.');
+        let (Some(h64), Some(p64), Some(s64), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(AuthError::Malformed("not three segments"));
+        };
+        if h64.len() > MAX_HEADER_B64 {
+            return Err(AuthError::Malformed("header too large"));
+        }
+        let header: Header = serde_json::from_slice(&decode_segment(h64, "header encoding")?)
+            .map_err(|_| AuthError::Malformed("header"))?;
+        if header.alg.eq_ignore_ascii_case("none") {
+            return Err(AuthError::AlgNone);
+        }
+        let alg = parse_algorithm(&header.alg)
+            .filter(|a| self.config.algorithms.contains(a))
+            .ok_or(AuthError::AlgNotAllowed)?;
+        if header.crit.is_some() {
+            return Err(AuthError::CritUnsupported);
+        }
+        let kid = header
+            .kid
+            .filter(|k| !k.is_empty())
+            .ok_or(AuthError::MissingKid)?;
+        if kid.len() > MAX_KID_BYTES {
+            return Err(AuthError::Malformed("kid too long"));
+        }
+        let signature = decode_segment(s64, "signature encoding")?;
+        let payload = decode_segment(p64, "payload encoding")?;
+
+        let key = self.jwks.key(&kid).await?;
+        if !key.accepts(alg) {
+            return Err(AuthError::KeyAlgMismatch);
+        }
+        check_signature_form(key.kind, &signature)?;
+        let message_len = h64.len() + 1 + p64.len();
+        let ok = jsonwebtoken::crypto::verify(
+            s64,
+            &token.as_bytes()[..message_len],
+            &key.decoding,
+            alg,
+        )
+        .map_err(|_| AuthError::BadSignature)?;
+        if !ok {
+            return Err(AuthError::BadSignature);
+        }
+
+        let claims: Claims =
+            serde_json::from_slice(&payload).map_err(|_| AuthError::Malformed("claims"))?;
+        let identity = self.check_claims(claims, token, now)?;
+        Ok(Verified { identity, alg, kid })
+    }
+
+    fn check_claims(&self, c: Claims, token: &str, now: i64) -> Result<Identity, AuthError> {
+        let cfg = &self.config;
+        let leeway = i64::try_from(cfg.leeway_seconds).unwrap_or(i64::MAX);
+        let iss = c.iss.ok_or(AuthError::MissingClaim("iss"))?;
+        if iss != cfg.issuer {
+            return Err(AuthError::IssuerMismatch);
+        }
+        let exp = c.exp.ok_or(AuthError::MissingClaim("exp"))?.secs()?;
+        if now > exp.saturating_add(leeway) {
+            return Err(AuthError::Expired);
+        }
+        if let Some(nbf) = &c.nbf
+            && nbf.secs()? > now.saturating_add(leeway)
+        {
+            return Err(AuthError::NotYetValid);
+        }
+        if let Some(iat) = &c.iat
+            && iat.secs()? > now.saturating_add(leeway)
+        {
+            return Err(AuthError::IssuedInFuture);
+        }
+        // Audience: `aud` must contain a configured audience. Cognito access tokens carry no
+        // `aud` but a `client_id`; with WSAUTH_TOKEN_USE=access that claim stands in for it.
+        let aud_ok = match (&c.aud, cfg.token_use, &c.client_id) {
+            (Some(aud), _, _) => aud.contains_any(&cfg.audiences),
+            (None, Some(TokenUse::Access), Some(cid)) => cfg.audiences.contains(cid),
+            (None, _, _) => return Err(AuthError::MissingClaim("aud")),
+        };
+        if !aud_ok {
+            return Err(AuthError::AudienceMismatch);
+        }
+        if let Some(want) = cfg.token_use {
+            if c.token_use.as_deref() != Some(want.as_str()) {
+                return Err(AuthError::TokenUseMismatch);
+            }
+            if !cfg.client_ids.is_empty() {
+                let ok = match want {
+                    TokenUse::Access => c
+                        .client_id
+                        .as_ref()
+                        .is_some_and(|id| cfg.client_ids.contains(id)),
+                    TokenUse::Id => c
+                        .aud
+                        .as_ref()
+                        .is_some_and(|a| a.contains_any(&cfg.client_ids)),
+                };
+                if !ok {
+                    return Err(AuthError::ClientIdMismatch);
+                }
+            }
+        } else if !cfg.client_ids.is_empty() {
+            let ok = c
+                .client_id
+                .as_ref()
+                .is_some_and(|id| cfg.client_ids.contains(id))
+                || c
+                    .aud
+                    .as_ref()
+                    .is_some_and(|a| a.contains_any(&cfg.client_ids));
+            if !ok {
+                return Err(AuthError::ClientIdMismatch);
+            }
+        }
+        let sub = c
+            .sub
+            .filter(|s| !s.trim().is_empty())
+            .ok_or(AuthError::MissingClaim("sub"))?;
+        let mut scopes: Vec<String> = Vec::new();
+        if let Some(s) = &c.scope {
+            scopes.extend(s.split_whitespace().map(str::to_owned));
+        }
+        match &c.scp {
+            Some(StrOrList::One(s)) => scopes.extend(s.split_whitespace().map(str::to_owned)),
+            Some(StrOrList::Many(v)) => scopes.extend(
+                v.iter()
+                    .filter(|s| !s.is_empty() && !s.contains(char::is_whitespace))
+                    .cloned(),
+            ),
+            None => {}
+        }
+        scopes.dedup();
+        let session_id = c
+            .sid
+            .filter(|s| !s.is_empty())
+            .or(c.jti.filter(|s| !s.is_empty()))
+            .unwrap_or_else(|| token_hash(token));
+        Ok(Identity {
+            user_id: sub,
+            scopes,
+            expires_at: exp,
+            session_id,
+            issuer: iss,
+        })
+    }
+}
+
+/// A short stable hash of a token, used as a session ID when it carries neither `sid` nor `jti`.
+/// Not reversible: the token itself is never stored or logged.
+pub fn token_hash(token: &str) -> String {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+    URL_SAFE_NO_PAD.encode(&d.as_ref()[..18])
+}
+
+/// Refuses a signature whose form does not fit the key before any crypto runs: wrong length
+/// (which catches DER-encoded ECDSA signatures), or an ECDSA r or s of zero (CVE-2022-21449).
+pub fn check_signature_form(kind: KeyKind, sig: &[u8]) -> Result<(), AuthError> {
+    if sig.len() != kind.signature_len() {
+        return Err(AuthError::SignatureEncoding);
+    }
+    if matches!(kind, KeyKind::P256 | KeyKind::P384) {
+        let (r, s) = sig.split_at(sig.len() / 2);
+        if r.iter().all(|&b| b == 0) || s.iter().all(|&b| b == 0) {
+            return Err(AuthError::SignatureEncoding);
+        }
+    }
+    Ok(())
+}
+
+/// The JOSE name of `alg` (re-exported for callers that log it).
+pub fn algorithm_name(alg: Algorithm) -> &'static str {
+    alg_name(alg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ecdsa_zero_and_der_signatures_are_refused_before_crypto() {
+        assert_eq!(
+            check_signature_form(KeyKind::P256, &[0u8; 64]),
+            Err(AuthError::SignatureEncoding)
+        );
+        let mut r_zero = [1u8; 64];
+        r_zero[..32].fill(0);
+        assert_eq!(
+            check_signature_form(KeyKind::P256, &r_zero),
+            Err(AuthError::SignatureEncoding)
+        );
+        let mut s_zero = [1u8; 64];
+        s_zero[32..].fill(0);
+        assert_eq!(
+            check_signature_form(KeyKind::P256, &s_zero),
+            Err(AuthError::SignatureEncoding)
+        );
+        let der = [0x30u8; 71];
+        assert_eq!(
+            check_signature_form(KeyKind::P256, &der),
+            Err(AuthError::SignatureEncoding)
+        );
+        assert!(check_signature_form(KeyKind::P256, &[1u8; 64]).is_ok());
+        assert!(check_signature_form(KeyKind::Ed25519, &[0u8; 64]).is_ok());
+        assert_eq!(
+            check_signature_form(KeyKind::Rsa { modulus_bytes: 256 }, &[1u8; 255]),
+            Err(AuthError::SignatureEncoding)
+        );
+    }
+
+    #[test]
+    fn token_hash_is_stable_and_does_not_contain_the_token() {
+        let h = token_hash("a.b.c");
+        assert_eq!(h, token_hash("a.b.c"));
+        assert_ne!(h, token_hash("a.b.d"));
+        assert_eq!(h.len(), 24);
+    }
+}

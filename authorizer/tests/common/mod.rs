@@ -1,0 +1,169 @@
+//! Test support: a real JWKS server on 127.0.0.1 (port 0) whose behaviour a test switches, and
+//! an issuer whose keys it serves.
+
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use jsonwebtoken::Algorithm;
+use serde_json::{Value, json};
+use wsauth_authorizer::issuer::{SigningKey, jwks_json};
+use wsauth_authorizer::{AuthorizerConfig, JwksCache, Verifier};
+
+pub const ISSUER: &str = "https://issuer.test";
+pub const AUDIENCE: &str = "wsauth-api";
+
+/// What the JWKS endpoint answers.
+#[derive(Clone)]
+pub enum Mode {
+    Json(Value),
+    Status(u16),
+    Body(Vec<u8>),
+}
+
+#[derive(Clone)]
+pub struct JwksServer {
+    pub url: String,
+    mode: Arc<Mutex<Mode>>,
+    hits: Arc<AtomicU64>,
+}
+
+async fn serve_jwks(State(s): State<JwksServer>) -> Response {
+    s.hits.fetch_add(1, Ordering::SeqCst);
+    let mode = s.mode.lock().unwrap().clone();
+    match mode {
+        Mode::Json(v) => (StatusCode::OK, axum::Json(v)).into_response(),
+        Mode::Status(code) => StatusCode::from_u16(code).unwrap().into_response(),
+        Mode::Body(b) => (StatusCode::OK, b).into_response(),
+    }
+}
+
+impl JwksServer {
+    pub async fn start(initial: Value) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/.well-known/jwks.json", listener.local_addr().unwrap());
+        let server = JwksServer {
+            url,
+            mode: Arc::new(Mutex::new(Mode::Json(initial))),
+            hits: Arc::new(AtomicU64::new(0)),
+        };
+        let app = Router::new()
+            .route("/.well-known/jwks.json", get(serve_jwks))
+            .with_state(server.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        server
+    }
+
+    pub fn set(&self, mode: Mode) {
+        *self.mode.lock().unwrap() = mode;
+    }
+
+    pub fn hits(&self) -> u64 {
+        self.hits.load(Ordering::SeqCst)
+    }
+}
+
+pub fn now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+/// Keys of the three algorithms, kids `rsa-1`, `ec-1`, `ed-1`.
+pub struct Keys {
+    pub rsa: SigningKey,
+    pub ec: SigningKey,
+    pub ed: SigningKey,
+}
+
+impl Keys {
+    pub fn new() -> Self {
+        Self {
+            rsa: SigningKey::generate(Algorithm::RS256, "rsa-1").unwrap(),
+            ec: SigningKey::generate(Algorithm::ES256, "ec-1").unwrap(),
+            ed: SigningKey::generate(Algorithm::EdDSA, "ed-1").unwrap(),
+        }
+    }
+
+    pub fn jwks(&self) -> Value {
+        jwks_json([&self.rsa, &self.ec, &self.ed])
+    }
+
+    pub fn all(&self) -> [&SigningKey; 3] {
+        [&self.rsa, &self.ec, &self.ed]
+    }
+}
+
+/// Claims that verify under [`config`].
+pub fn claims(sub: &str) -> Value {
+    let now = now();
+    json!({"iss": ISSUER, "aud": AUDIENCE, "sub": sub, "iat": now, "nbf": now,
+           "exp": now + 600, "scope": "messages:send profile", "jti": format!("jti-{sub}")})
+}
+
+pub fn config(url: &str, extra: &[(&str, &str)]) -> AuthorizerConfig {
+    let mut vars: Vec<(String, String)> = vec![
+        ("WSAUTH_ISSUER".into(), ISSUER.into()),
+        ("WSAUTH_AUDIENCE".into(), AUDIENCE.into()),
+        ("WSAUTH_JWKS_URL".into(), url.into()),
+        ("WSAUTH_JWKS_TIMEOUT_MS".into(), "1000".into()),
+    ];
+    for (k, v) in extra {
+        vars.retain(|(k2, _)| k2 != k);
+        vars.push((k.to_string(), v.to_string()));
+    }
+    AuthorizerConfig::from_lookup(&move |k| {
+        vars.iter().find(|(k2, _)| k2 == k).map(|(_, v)| v.clone())
+    })
+    .unwrap()
+}
+
+pub fn verifier(cfg: AuthorizerConfig) -> Verifier {
+    let cache = Arc::new(JwksCache::new(&cfg.issuer, cfg.jwks.clone()).unwrap());
+    Verifier::new(cfg, cache)
+}
+
+/// A running JWKS server with the three keys, and a verifier on it.
+pub async fn setup(extra: &[(&str, &str)]) -> (Keys, JwksServer, Verifier) {
+    let keys = Keys::new();
+    let server = JwksServer::start(keys.jwks()).await;
+    let v = verifier(config(&server.url, extra));
+    (keys, server, v)
+}
+
+pub fn b64(v: impl AsRef<[u8]>) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v)
+}
+
+pub fn unb64(s: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).unwrap()
+}
+
+/// The API Gateway REQUEST authorizer fixture with `token` in the query string.
+pub fn authorizer_event(token: Option<&str>) -> wsauth_authorizer::WebSocketAuthorizerRequest {
+    let raw = include_str!("../data/authorizer-request.json");
+    let mut v: Value = serde_json::from_str(raw).unwrap();
+    match token {
+        Some(t) => {
+            v["queryStringParameters"]["token"] = json!(t);
+            v["multiValueQueryStringParameters"]["token"] = json!([t]);
+            let proto = format!("wsauth, bearer.{t}");
+            v["headers"]["Sec-WebSocket-Protocol"] = json!(proto);
+            v["multiValueHeaders"]["Sec-WebSocket-Protocol"] = json!([proto]);
+        }
+        None => {
+            v["queryStringParameters"] = Value::Null;
+            v["multiValueQueryStringParameters"] = Value::Null;
+            v["headers"].as_object_mut().unwrap().remove("Sec-WebSocket-Protocol");
+            v["multiValueHeaders"].as_object_mut().unwrap().remove("Sec-WebSocket-Protocol");
+        }
+    }
+    serde_json::from_value(v).unwrap()
+}

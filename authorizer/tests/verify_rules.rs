@@ -1,0 +1,329 @@
+//! One test per verification rule, against a real JWKS served over HTTP on 127.0.0.1.
+
+mod common;
+
+use common::*;
+use jsonwebtoken::Algorithm;
+use serde_json::json;
+use wsauth_authorizer::AuthError;
+use wsauth_authorizer::issuer::SigningKey;
+
+async fn refused(v: &wsauth_authorizer::Verifier, token: &str) -> AuthError {
+    v.verify(token, now()).await.expect_err("token must be refused")
+}
+
+#[tokio::test]
+async fn valid_tokens_of_each_algorithm_are_accepted_with_their_identity() {
+    let (keys, _s, v) = setup(&[]).await;
+    for k in keys.all() {
+        let t = k.mint(&claims("alice")).unwrap();
+        let ok = v.verify(&t, now()).await.unwrap();
+        assert_eq!(ok.alg, k.alg());
+        assert_eq!(ok.kid, k.kid());
+        assert_eq!(ok.identity.user_id, "alice");
+        assert_eq!(ok.identity.issuer, ISSUER);
+        assert_eq!(ok.identity.scopes, vec!["messages:send", "profile"]);
+        assert_eq!(ok.identity.session_id, "jti-alice");
+    }
+}
+
+#[tokio::test]
+async fn alg_none_in_any_case_is_rejected_with_or_without_signature() {
+    let (keys, _s, v) = setup(&[]).await;
+    let body = b64(claims("alice").to_string());
+    for alg in ["none", "None", "NONE", "nOnE"] {
+        let h = b64(json!({"alg": alg, "kid": "rsa-1"}).to_string());
+        assert_eq!(refused(&v, &format!("{h}.{body}.")).await, AuthError::AlgNone);
+        let signed = keys.rsa.sign_parts(&json!({"alg": alg, "kid": "rsa-1"}), &claims("alice")).unwrap();
+        assert_eq!(refused(&v, &signed).await, AuthError::AlgNone);
+    }
+}
+
+#[tokio::test]
+async fn hs256_signed_with_the_public_key_is_rejected_before_any_crypto() {
+    use aws_lc_rs::hmac;
+    let (keys, server, v) = setup(&[]).await;
+    for pubkey in [keys.rsa.public_jwk(), keys.ec.public_jwk()] {
+        let h = b64(json!({"alg":"HS256","kid": pubkey["kid"]}).to_string());
+        let p = b64(claims("mallory").to_string());
+        let k = hmac::Key::new(hmac::HMAC_SHA256, pubkey.to_string().as_bytes());
+        let sig = hmac::sign(&k, format!("{h}.{p}").as_bytes());
+        let t = format!("{h}.{p}.{}", b64(sig.as_ref()));
+        assert_eq!(refused(&v, &t).await, AuthError::AlgNotAllowed);
+    }
+    assert_eq!(server.hits(), 0, "refused before any key lookup");
+}
+
+#[tokio::test]
+async fn algorithm_outside_the_allowlist_is_rejected() {
+    let (keys, _s, v) = setup(&[("WSAUTH_ALGORITHMS", "ES256")]).await;
+    let t = keys.rsa.mint(&claims("alice")).unwrap();
+    assert_eq!(refused(&v, &t).await, AuthError::AlgNotAllowed);
+    assert!(v.verify(&keys.ec.mint(&claims("alice")).unwrap(), now()).await.is_ok());
+}
+
+#[tokio::test]
+async fn alg_must_fit_the_key_type() {
+    let (keys, _s, v) = setup(&[]).await;
+    // An ES256 token naming the RSA key's kid.
+    let t = keys.ec.sign_parts(&json!({"alg":"ES256","kid":"rsa-1"}), &claims("alice")).unwrap();
+    assert_eq!(refused(&v, &t).await, AuthError::KeyAlgMismatch);
+    let t = keys.rsa.sign_parts(&json!({"alg":"EdDSA","kid":"ed-1"}), &claims("alice")).unwrap();
+    assert_eq!(refused(&v, &t).await, AuthError::SignatureEncoding);
+}
+
+#[tokio::test]
+async fn crit_header_is_rejected() {
+    let (keys, _s, v) = setup(&[]).await;
+    let mut h = keys.rsa.header();
+    h["crit"] = json!(["exp-ext"]);
+    h["exp-ext"] = json!(true);
+    let t = keys.rsa.sign_parts(&h, &claims("alice")).unwrap();
+    assert_eq!(refused(&v, &t).await, AuthError::CritUnsupported);
+}
+
+#[tokio::test]
+async fn embedded_and_remote_key_headers_are_ignored() {
+    let (_keys, server, v) = setup(&[]).await;
+    let attacker = SigningKey::generate(Algorithm::RS256, "rsa-1").unwrap();
+    for extra in [
+        json!({"jku": "http://127.0.0.1:1/evil.json"}),
+        json!({"x5u": "http://127.0.0.1:1/evil.pem"}),
+        json!({"jwk": attacker.public_jwk()}),
+        json!({"x5c": ["MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA"]}),
+    ] {
+        let mut h = attacker.header();
+        for (k, val) in extra.as_object().unwrap() {
+            h[k] = val.clone();
+        }
+        let t = attacker.sign_parts(&h, &claims("mallory")).unwrap();
+        assert_eq!(refused(&v, &t).await, AuthError::BadSignature, "{extra}");
+    }
+    assert_eq!(server.hits(), 1, "only the configured JWKS was fetched");
+}
+
+#[tokio::test]
+async fn expiry_is_enforced_with_the_leeway() {
+    let (keys, _s, v) = setup(&[("WSAUTH_LEEWAY_SECONDS", "30")]).await;
+    let mut c = claims("alice");
+    c["exp"] = json!(now() - 20);
+    assert!(v.verify(&keys.rsa.mint(&c).unwrap(), now()).await.is_ok(), "within leeway");
+    c["exp"] = json!(now() - 31);
+    assert_eq!(refused(&v, &keys.rsa.mint(&c).unwrap()).await, AuthError::Expired);
+}
+
+#[tokio::test]
+async fn future_nbf_and_future_iat_are_rejected() {
+    let (keys, _s, v) = setup(&[]).await;
+    let mut c = claims("alice");
+    c["nbf"] = json!(now() + 120);
+    assert_eq!(refused(&v, &keys.ec.mint(&c).unwrap()).await, AuthError::NotYetValid);
+    let mut c = claims("alice");
+    c["iat"] = json!(now() + 120);
+    assert_eq!(refused(&v, &keys.ec.mint(&c).unwrap()).await, AuthError::IssuedInFuture);
+    let mut c = claims("alice");
+    c["iat"] = json!(now() + 10);
+    assert!(v.verify(&keys.ec.mint(&c).unwrap(), now()).await.is_ok(), "within leeway");
+}
+
+#[tokio::test]
+async fn missing_exp_and_string_exp_are_rejected() {
+    let (keys, _s, v) = setup(&[]).await;
+    let mut c = claims("alice");
+    c.as_object_mut().unwrap().remove("exp");
+    assert_eq!(refused(&v, &keys.ed.mint(&c).unwrap()).await, AuthError::MissingClaim("exp"));
+    c["exp"] = json!((now() + 600).to_string());
+    assert!(matches!(refused(&v, &keys.ed.mint(&c).unwrap()).await, AuthError::Malformed(_)));
+}
+
+#[tokio::test]
+async fn issuer_must_match_exactly() {
+    let (keys, _s, v) = setup(&[]).await;
+    for (iss, err) in [
+        (json!("https://evil.test"), AuthError::IssuerMismatch),
+        (json!(format!("{ISSUER}/")), AuthError::IssuerMismatch),
+        (json!(null), AuthError::MissingClaim("iss")),
+    ] {
+        let mut c = claims("alice");
+        if iss.is_null() {
+            c.as_object_mut().unwrap().remove("iss");
+        } else {
+            c["iss"] = iss;
+        }
+        assert_eq!(refused(&v, &keys.rsa.mint(&c).unwrap()).await, err);
+    }
+}
+
+#[tokio::test]
+async fn audience_must_contain_a_configured_one() {
+    let (keys, _s, v) = setup(&[]).await;
+    let mut c = claims("alice");
+    c["aud"] = json!("other-api");
+    assert_eq!(refused(&v, &keys.rsa.mint(&c).unwrap()).await, AuthError::AudienceMismatch);
+    c["aud"] = json!(["other-api", AUDIENCE]);
+    assert!(v.verify(&keys.rsa.mint(&c).unwrap(), now()).await.is_ok());
+    c.as_object_mut().unwrap().remove("aud");
+    assert_eq!(refused(&v, &keys.rsa.mint(&c).unwrap()).await, AuthError::MissingClaim("aud"));
+}
+
+#[tokio::test]
+async fn cognito_token_use_and_client_id_are_enforced_when_configured() {
+    let (keys, _s, v) = setup(&[
+        ("WSAUTH_TOKEN_USE", "access"),
+        ("WSAUTH_CLIENT_ID", "app-client"),
+        ("WSAUTH_AUDIENCE", "app-client"),
+    ])
+    .await;
+    let now = now();
+    // A Cognito access token: no aud, client_id instead.
+    let access = json!({"iss": ISSUER, "sub": "alice", "exp": now + 600, "iat": now,
+        "token_use": "access", "client_id": "app-client", "scope": "messages:send"});
+    assert!(v.verify(&keys.rsa.mint(&access).unwrap(), now).await.is_ok());
+    let mut id = access.clone();
+    id["token_use"] = json!("id");
+    id["aud"] = json!("app-client");
+    assert_eq!(refused(&v, &keys.rsa.mint(&id).unwrap()).await, AuthError::TokenUseMismatch);
+    let mut other = access.clone();
+    other["client_id"] = json!("another-client");
+    other["aud"] = json!("app-client");
+    assert_eq!(refused(&v, &keys.rsa.mint(&other).unwrap()).await, AuthError::ClientIdMismatch);
+}
+
+#[tokio::test]
+async fn stripped_or_altered_tokens_are_rejected() {
+    let (keys, _s, v) = setup(&[]).await;
+    let t = keys.rsa.mint(&claims("alice")).unwrap();
+    let (signing_input, _sig) = t.rsplit_once('.').unwrap();
+    assert_eq!(refused(&v, &format!("{signing_input}.")).await, AuthError::SignatureEncoding);
+    assert!(matches!(refused(&v, signing_input).await, AuthError::Malformed(_)));
+    let parts: Vec<&str> = t.split('.').collect();
+    let forged = b64(claims("mallory").to_string());
+    assert_eq!(
+        refused(&v, &format!("{}.{forged}.{}", parts[0], parts[2])).await,
+        AuthError::BadSignature
+    );
+    let mut h = keys.rsa.header();
+    h["typ"] = json!("at+jwt");
+    let altered_header = b64(h.to_string());
+    assert_eq!(
+        refused(&v, &format!("{altered_header}.{}.{}", parts[1], parts[2])).await,
+        AuthError::BadSignature
+    );
+    assert!(matches!(refused(&v, &format!("{t}.x.y")).await, AuthError::Malformed(_)));
+}
+
+#[tokio::test]
+async fn ecdsa_zero_signature_cve_2022_21449_is_rejected() {
+    let (keys, _s, v) = setup(&[]).await;
+    let t = keys.ec.mint(&claims("alice")).unwrap();
+    let (si, _) = t.rsplit_once('.').unwrap();
+    let zero = b64([0u8; 64]);
+    assert_eq!(refused(&v, &format!("{si}.{zero}")).await, AuthError::SignatureEncoding);
+}
+
+#[tokio::test]
+async fn der_encoded_ecdsa_signature_is_rejected() {
+    let (keys, _s, v) = setup(&[]).await;
+    let t = keys.ec.mint(&claims("alice")).unwrap();
+    let (si, sig) = t.rsplit_once('.').unwrap();
+    let raw = unb64(sig);
+    let der_int = |x: &[u8]| {
+        let mut v = x.to_vec();
+        if v[0] & 0x80 != 0 {
+            v.insert(0, 0);
+        }
+        let mut out = vec![0x02, v.len() as u8];
+        out.extend(v);
+        out
+    };
+    let (r, s) = raw.split_at(32);
+    let mut body = der_int(r);
+    body.extend(der_int(s));
+    let mut der = vec![0x30, body.len() as u8];
+    der.extend(body);
+    assert_eq!(refused(&v, &format!("{si}.{}", b64(der))).await, AuthError::SignatureEncoding);
+}
+
+#[tokio::test]
+async fn non_canonical_base64url_is_rejected() {
+    let (keys, _s, v) = setup(&[]).await;
+    let t = keys.ed.mint(&claims("alice")).unwrap();
+    let (si, sig) = t.rsplit_once('.').unwrap();
+    // 64 bytes encode to 86 chars whose last char carries 4 unused bits; set one of them.
+    let last = sig.chars().last().unwrap();
+    let alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let idx = alphabet.find(last).unwrap();
+    let tweaked = alphabet.chars().nth(idx | 1).unwrap();
+    let noncanon = format!("{}{}", &sig[..sig.len() - 1], tweaked);
+    assert_ne!(noncanon, sig);
+    assert!(matches!(refused(&v, &format!("{si}.{noncanon}")).await, AuthError::Malformed(_)));
+    assert!(matches!(refused(&v, &format!("{si}.{sig}==")).await, AuthError::Malformed(_)));
+    let std_alphabet = sig.replace('-', "+").replace('_', "/");
+    if std_alphabet != sig {
+        assert!(matches!(refused(&v, &format!("{si}.{std_alphabet}")).await, AuthError::Malformed(_)));
+    }
+}
+
+#[tokio::test]
+async fn a_one_megabyte_token_is_refused_before_parsing() {
+    let (_keys, server, v) = setup(&[]).await;
+    let huge = format!("{}.{}.{}", "a".repeat(1000), "b".repeat(1_048_576), "c");
+    assert_eq!(refused(&v, &huge).await, AuthError::TokenTooLarge);
+    let big_kid = SigningKey::generate(Algorithm::EdDSA, &"k".repeat(10_240)).unwrap();
+    let t = big_kid.mint(&claims("alice")).unwrap();
+    assert!(matches!(refused(&v, &t).await, AuthError::TokenTooLarge | AuthError::Malformed(_)));
+    assert_eq!(server.hits(), 0, "no key lookup for oversized input");
+}
+
+#[tokio::test]
+async fn a_token_without_kid_is_rejected() {
+    let (keys, _s, v) = setup(&[]).await;
+    let t = keys.rsa.sign_parts(&json!({"alg":"RS256"}), &claims("alice")).unwrap();
+    assert_eq!(refused(&v, &t).await, AuthError::MissingKid);
+}
+
+#[tokio::test]
+async fn another_issuers_key_with_the_same_kid_is_rejected() {
+    let (_keys, _s, v) = setup(&[]).await;
+    let other_issuer_key = SigningKey::generate(Algorithm::RS256, "rsa-1").unwrap();
+    let t = other_issuer_key.mint(&claims("alice")).unwrap();
+    assert_eq!(refused(&v, &t).await, AuthError::BadSignature);
+}
+
+#[tokio::test]
+async fn empty_subject_is_rejected() {
+    let (keys, _s, v) = setup(&[]).await;
+    for sub in [json!(""), json!("  "), json!(null)] {
+        let mut c = claims("x");
+        c["sub"] = sub;
+        let err = refused(&v, &keys.rsa.mint(&c).unwrap()).await;
+        assert!(matches!(err, AuthError::MissingClaim("sub") | AuthError::Malformed(_)), "{err:?}");
+    }
+}
+
+#[tokio::test]
+async fn scopes_come_from_scope_or_scp_and_session_from_sid_jti_or_hash() {
+    let (keys, _s, v) = setup(&[]).await;
+    let mut c = claims("alice");
+    c.as_object_mut().unwrap().remove("scope");
+    c["scp"] = json!(["a:read", "b:write"]);
+    c["sid"] = json!("sess-1");
+    let id = v.verify(&keys.rsa.mint(&c).unwrap(), now()).await.unwrap().identity;
+    assert_eq!(id.scopes, vec!["a:read", "b:write"]);
+    assert_eq!(id.session_id, "sess-1");
+    let mut c = claims("alice");
+    c.as_object_mut().unwrap().remove("jti");
+    let t = keys.rsa.mint(&c).unwrap();
+    let id = v.verify(&t, now()).await.unwrap().identity;
+    assert_eq!(id.session_id.len(), 24);
+    assert!(!t.contains(&id.session_id));
+}
+
+#[tokio::test]
+async fn unknown_kid_is_rejected_with_401_class_error() {
+    let (_keys, _s, v) = setup(&[]).await;
+    let stranger = SigningKey::generate(Algorithm::ES256, "who-knows").unwrap();
+    let err = refused(&v, &stranger.mint(&claims("alice")).unwrap()).await;
+    assert_eq!(err, AuthError::UnknownKid);
+    assert_eq!(err.outcome(), wsauth_authorizer::Outcome::Unauthorized);
+}

@@ -1,0 +1,182 @@
+//! Who a connection belongs to, and its flat encoding in the authorizer context.
+//!
+//! API Gateway passes an authorizer's `context` to every later event of the connection as
+//! `requestContext.authorizer`, but only string, number and boolean values survive. The identity
+//! is therefore encoded flat: `userId`, `scopes` (space-joined), `expiresAt` (epoch seconds),
+//! `sessionId`, `issuer`. Decoding accepts a number sent as a string (API Gateway may stringify)
+//! and refuses anything missing or malformed: an identity is never half-read.
+
+use serde_json::{Map, Value};
+
+/// The identity a token established, as bound to a connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// The token's `sub`.
+    pub user_id: String,
+    /// Granted scopes (from `scope` or `scp`).
+    pub scopes: Vec<String>,
+    /// The token's `exp`, epoch seconds.
+    pub expires_at: i64,
+    /// `sid`, else `jti`, else a hash of the token.
+    pub session_id: String,
+    /// The token's `iss`.
+    pub issuer: String,
+}
+
+/// Why an authorizer context could not be read as an [`Identity`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ContextError {
+    /// A required key is absent or empty.
+    #[error("authorizer context lacks `{0}`")]
+    Missing(&'static str),
+    /// A key has a value of the wrong type or form.
+    #[error("authorizer context has a malformed `{0}`")]
+    Malformed(&'static str),
+}
+
+impl Identity {
+    /// Whether every scope in `required` was granted.
+    pub fn has_scopes<S: AsRef<str>>(&self, required: &[S]) -> bool {
+        required
+            .iter()
+            .all(|r| self.scopes.iter().any(|s| s == r.as_ref()))
+    }
+
+    /// The scopes joined by single spaces, as carried in the context.
+    pub fn scopes_joined(&self) -> String {
+        self.scopes.join(" ")
+    }
+
+    /// The flat authorizer context: strings and numbers only.
+    pub fn to_context(&self) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("userId".into(), Value::String(self.user_id.clone()));
+        m.insert("scopes".into(), Value::String(self.scopes_joined()));
+        m.insert("expiresAt".into(), Value::from(self.expires_at));
+        m.insert("sessionId".into(), Value::String(self.session_id.clone()));
+        m.insert("issuer".into(), Value::String(self.issuer.clone()));
+        m
+    }
+
+    /// Reads an identity back from a flat context (`requestContext.authorizer`).
+    pub fn from_context<'a, I>(context: I) -> Result<Self, ContextError>
+    where
+        I: IntoIterator<Item = (&'a String, &'a Value)>,
+    {
+        let (mut user, mut scopes, mut exp, mut sid, mut iss) = (None, None, None, None, None);
+        for (k, v) in context {
+            match k.as_str() {
+                "userId" => user = Some(v),
+                "scopes" => scopes = Some(v),
+                "expiresAt" => exp = Some(v),
+                "sessionId" => sid = Some(v),
+                "issuer" => iss = Some(v),
+                _ => {}
+            }
+        }
+        let user_id = non_empty_str(user, "userId")?;
+        let session_id = non_empty_str(sid, "sessionId")?;
+        let issuer = non_empty_str(iss, "issuer")?;
+        let scopes = match scopes {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
+            Some(_) => return Err(ContextError::Malformed("scopes")),
+        };
+        let expires_at = match exp {
+            None | Some(Value::Null) => return Err(ContextError::Missing("expiresAt")),
+            Some(Value::Number(n)) => n.as_i64(),
+            Some(Value::String(s)) => s.trim().parse::<i64>().ok(),
+            Some(_) => None,
+        }
+        .filter(|e| *e > 0)
+        .ok_or(ContextError::Malformed("expiresAt"))?;
+        Ok(Self {
+            user_id,
+            scopes,
+            expires_at,
+            session_id,
+            issuer,
+        })
+    }
+}
+
+fn non_empty_str(v: Option<&Value>, key: &'static str) -> Result<String, ContextError> {
+    match v {
+        None | Some(Value::Null) => Err(ContextError::Missing(key)),
+        Some(Value::String(s)) if s.is_empty() => Err(ContextError::Missing(key)),
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(_) => Err(ContextError::Malformed(key)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn alice() -> Identity {
+        Identity {
+            user_id: "alice".into(),
+            scopes: vec!["messages:send".into(), "profile".into()],
+            expires_at: 1_795_604_400,
+            session_id: "b1f0c8e2".into(),
+            issuer: "https://issuer.example.com".into(),
+        }
+    }
+
+    #[test]
+    fn context_is_flat_and_round_trips() {
+        let ctx = alice().to_context();
+        assert!(ctx.values().all(|v| v.is_string() || v.is_number()));
+        assert_eq!(ctx["scopes"], json!("messages:send profile"));
+        assert_eq!(Identity::from_context(&ctx).unwrap(), alice());
+    }
+
+    #[test]
+    fn api_gateway_context_with_extra_keys_and_string_numbers_is_read() {
+        let ctx = json!({"principalId":"alice","userId":"alice","scopes":"messages:send",
+            "expiresAt":"1795604400","sessionId":"b1f0c8e2","issuer":"https://i",
+            "integrationLatency":12});
+        let id = Identity::from_context(ctx.as_object().unwrap()).unwrap();
+        assert_eq!(id.expires_at, 1_795_604_400);
+        assert_eq!(id.scopes, vec!["messages:send"]);
+    }
+
+    #[test]
+    fn missing_or_malformed_context_is_refused() {
+        let mut ctx = alice().to_context();
+        ctx.remove("userId");
+        assert_eq!(
+            Identity::from_context(&ctx),
+            Err(ContextError::Missing("userId"))
+        );
+        let mut ctx = alice().to_context();
+        ctx.insert("userId".into(), json!(""));
+        assert_eq!(
+            Identity::from_context(&ctx),
+            Err(ContextError::Missing("userId"))
+        );
+        let mut ctx = alice().to_context();
+        ctx.insert("expiresAt".into(), json!("soon"));
+        assert_eq!(
+            Identity::from_context(&ctx),
+            Err(ContextError::Malformed("expiresAt"))
+        );
+        let mut ctx = alice().to_context();
+        ctx.insert("scopes".into(), json!(["a"]));
+        assert_eq!(
+            Identity::from_context(&ctx),
+            Err(ContextError::Malformed("scopes"))
+        );
+        assert!(Identity::from_context(&Map::new()).is_err());
+    }
+
+    #[test]
+    fn has_scopes_requires_every_scope() {
+        let id = alice();
+        assert!(id.has_scopes::<&str>(&[]));
+        assert!(id.has_scopes(&["messages:send"]));
+        assert!(!id.has_scopes(&["messages:send", "messages:broadcast"]));
+        assert!(!id.has_scopes(&["messages"]));
+    }
+}
