@@ -186,9 +186,9 @@ impl AuthorizerConfig {
                 "required (comma-separated accepted audiences)",
             ));
         }
-        let url = get("WSAUTH_JWKS_URL").map(|s| s.trim().to_owned()).unwrap_or_else(|| {
-            format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/'))
-        });
+        let url = get("WSAUTH_JWKS_URL")
+            .map(|s| s.trim().to_owned())
+            .unwrap_or_else(|| format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/')));
         let var = if get("WSAUTH_JWKS_URL").is_some() {
             "WSAUTH_JWKS_URL"
         } else {

@@ -171,7 +171,10 @@ mod tests {
         assert_eq!(AuthError::Expired.outcome(), Outcome::Unauthorized);
         assert_eq!(AuthError::NoToken.outcome(), Outcome::Unauthorized);
         assert_eq!(AuthError::UnknownKid.outcome(), Outcome::Unauthorized);
-        assert_eq!(AuthError::MissingScopes("a".into()).outcome(), Outcome::Forbidden);
+        assert_eq!(
+            AuthError::MissingScopes("a".into()).outcome(),
+            Outcome::Forbidden
+        );
         assert_eq!(AuthError::JwksUnavailable.outcome(), Outcome::Internal);
     }
 }

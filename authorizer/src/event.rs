@@ -146,7 +146,9 @@ impl WebSocketAuthorizerRequest {
 }
 
 /// Splits `Sec-WebSocket-Protocol` values into the protocols offered.
-pub fn offered_protocols<'a>(values: impl IntoIterator<Item = &'a str>) -> impl Iterator<Item = &'a str> {
+pub fn offered_protocols<'a>(
+    values: impl IntoIterator<Item = &'a str>,
+) -> impl Iterator<Item = &'a str> {
     values
         .into_iter()
         .flat_map(|v| v.split(','))
@@ -185,7 +187,9 @@ mod tests {
 
     #[test]
     fn authorization_header_is_read_case_insensitively() {
-        let e = event(json!({"headers":{"AUTHORIZATION":"bearer  h1 ","sec-websocket-protocol":"wsauth, bearer.p"}}));
+        let e = event(
+            json!({"headers":{"AUTHORIZATION":"bearer  h1 ","sec-websocket-protocol":"wsauth, bearer.p"}}),
+        );
         assert_eq!(e.token().unwrap(), ("h1", TokenSource::AuthorizationHeader));
         let basic = event(json!({"headers":{"Authorization":"Basic xyz"}}));
         assert_eq!(basic.token(), Err(AuthError::NoToken));
@@ -193,13 +197,19 @@ mod tests {
 
     #[test]
     fn subprotocol_token_is_found_among_offers() {
-        let e = event(json!({"multiValueHeaders":{"Sec-WebSocket-Protocol":["wsauth, bearer.abc.def.ghi"]}}));
-        assert_eq!(e.token().unwrap(), ("abc.def.ghi", TokenSource::Subprotocol));
+        let e = event(
+            json!({"multiValueHeaders":{"Sec-WebSocket-Protocol":["wsauth, bearer.abc.def.ghi"]}}),
+        );
+        assert_eq!(
+            e.token().unwrap(),
+            ("abc.def.ghi", TokenSource::Subprotocol)
+        );
     }
 
     #[test]
     fn no_source_is_no_token_and_null_maps_are_fine() {
-        let e = event(json!({"headers":null,"queryStringParameters":null,"multiValueHeaders":null}));
+        let e =
+            event(json!({"headers":null,"queryStringParameters":null,"multiValueHeaders":null}));
         assert_eq!(e.token(), Err(AuthError::NoToken));
         let empty = event(json!({"queryStringParameters":{"token":""}}));
         assert_eq!(empty.token(), Err(AuthError::NoToken));
@@ -207,8 +217,10 @@ mod tests {
 
     #[test]
     fn duplicated_sources_are_refused_as_ambiguous() {
-        let e = event(json!({"multiValueQueryStringParameters":{"token":["a","b"]},
-                             "queryStringParameters":{"token":"b"}}));
+        let e = event(
+            json!({"multiValueQueryStringParameters":{"token":["a","b"]},
+                             "queryStringParameters":{"token":"b"}}),
+        );
         assert_eq!(e.token(), Err(AuthError::AmbiguousToken));
         let e = event(json!({"headers":{"Sec-WebSocket-Protocol":"wsauth, bearer.a, bearer.b"}}));
         assert_eq!(e.token(), Err(AuthError::AmbiguousToken));
@@ -221,7 +233,10 @@ mod tests {
         let ctx = e.request_context.as_ref().unwrap();
         assert_eq!(ctx.connection_id.as_deref(), Some("L0SM9cOFvHcCIhw="));
         assert_eq!(ctx.route_key.as_deref(), Some("$connect"));
-        assert_eq!(ctx.domain_name.as_deref(), Some("abcdef123.execute-api.us-east-1.amazonaws.com"));
+        assert_eq!(
+            ctx.domain_name.as_deref(),
+            Some("abcdef123.execute-api.us-east-1.amazonaws.com")
+        );
         assert_eq!(ctx.stage.as_deref(), Some("dev"));
         assert_eq!(e.token().unwrap(), ("TOKEN", TokenSource::Query));
     }

@@ -38,7 +38,9 @@ impl Authorizer {
         let jwks = Arc::new(JwksCache::new(&config.issuer, config.jwks.clone())?);
         match jwks.prime().await {
             Ok(n) => tracing::info!(issuer = %config.issuer, keys = n, "JWKS loaded at start"),
-            Err(e) => tracing::warn!(issuer = %config.issuer, error = %e, "JWKS not loaded at start; will retry on demand"),
+            Err(e) => {
+                tracing::warn!(issuer = %config.issuer, error = %e, "JWKS not loaded at start; will retry on demand")
+            }
         }
         Ok(Self::with_verifier(Arc::new(Verifier::new(config, jwks))))
     }
@@ -62,7 +64,8 @@ impl Authorizer {
             .method_arn
             .as_deref()
             .ok_or(AuthError::BadEvent("no methodArn"))?;
-        ExecuteApiArn::parse(arn).map_err(|_| AuthError::BadEvent("methodArn is not an execute-api ARN"))?;
+        ExecuteApiArn::parse(arn)
+            .map_err(|_| AuthError::BadEvent("methodArn is not an execute-api ARN"))?;
         let (token, _source) = event.token()?;
         let verified = self.verifier.verify(token, now).await?;
         if !verified

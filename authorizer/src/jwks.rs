@@ -12,6 +12,7 @@
 //!   RSA under 2048 bits, unknown `kty`/`crv`, a declared `alg` that does not fit the key.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -148,9 +149,7 @@ fn b64(v: &Value, member: &str) -> Result<Vec<u8>, SkipReason> {
         .get(member)
         .and_then(Value::as_str)
         .ok_or(SkipReason::Malformed)?;
-    URL_SAFE_NO_PAD
-        .decode(s)
-        .map_err(|_| SkipReason::Malformed)
+    URL_SAFE_NO_PAD.decode(s).map_err(|_| SkipReason::Malformed)
 }
 
 fn opt_str<'a>(v: &'a Value, member: &str) -> Result<Option<&'a str>, SkipReason> {
@@ -252,12 +251,12 @@ fn strip_leading_zeros(b: &[u8]) -> &[u8] {
 /// Keys by (issuer, kid).
 pub type KeyMap = HashMap<(String, String), Arc<VerifyingKey>>;
 
+/// Keys skipped while parsing a set: their `kid` (when they had one) and why.
+pub type Skipped = Vec<(Option<String>, SkipReason)>;
+
 /// Parses a whole JWKS body, skipping unusable keys one by one.
 /// Returns the usable keys and the skipped ones with their reasons.
-pub fn parse_jwks(
-    issuer: &str,
-    body: &[u8],
-) -> Result<(KeyMap, Vec<(Option<String>, SkipReason)>), FetchError> {
+pub fn parse_jwks(issuer: &str, body: &[u8]) -> Result<(KeyMap, Skipped), FetchError> {
     #[derive(serde::Deserialize)]
     struct Set {
         keys: Vec<Value>,
@@ -268,14 +267,12 @@ pub fn parse_jwks(
     for jwk in &set.keys {
         let kid = jwk.get("kid").and_then(Value::as_str).map(str::to_owned);
         match parse_jwk(issuer, jwk) {
-            Ok(k) => {
-                let id = (k.issuer.clone(), k.kid.clone());
-                if keys.contains_key(&id) {
-                    skipped.push((kid, SkipReason::DuplicateKid));
-                } else {
-                    keys.insert(id, Arc::new(k));
+            Ok(k) => match keys.entry((k.issuer.clone(), k.kid.clone())) {
+                Entry::Occupied(_) => skipped.push((kid, SkipReason::DuplicateKid)),
+                Entry::Vacant(slot) => {
+                    slot.insert(Arc::new(k));
                 }
-            }
+            },
             Err(reason) => skipped.push((kid, reason)),
         }
     }
@@ -441,7 +438,10 @@ impl JwksCache {
     /// failure it is left as it was.
     async fn fetch_locked(&self) -> Result<usize, FetchError> {
         self.fetches.fetch_add(1, Ordering::Relaxed);
-        let result = self.download().await.and_then(|body| parse_jwks(&self.issuer, &body));
+        let result = self
+            .download()
+            .await
+            .and_then(|body| parse_jwks(&self.issuer, &body));
         self.generation.fetch_add(1, Ordering::AcqRel);
         let (keys, skipped) = result?;
         for (kid, reason) in &skipped {
@@ -510,7 +510,8 @@ mod tests {
 
     #[test]
     fn rsa_2048_key_is_usable_and_keyed_by_issuer_and_kid() {
-        let jwk = json!({"kty":"RSA","kid":"r1","use":"sig","alg":"RS256","n":rsa_n(2048),"e":"AQAB"});
+        let jwk =
+            json!({"kty":"RSA","kid":"r1","use":"sig","alg":"RS256","n":rsa_n(2048),"e":"AQAB"});
         let k = parse_jwk(ISS, &jwk).unwrap();
         assert_eq!((k.issuer.as_str(), k.kid.as_str()), (ISS, "r1"));
         assert_eq!(k.kind, KeyKind::Rsa { modulus_bytes: 256 });
@@ -522,26 +523,62 @@ mod tests {
     #[test]
     fn unusable_keys_are_skipped_with_a_reason() {
         let cases = [
-            (json!({"kty":"oct","kid":"h","k":"c2VjcmV0"}), SkipReason::Symmetric),
-            (json!({"kty":"RSA","kid":"e","use":"enc","n":rsa_n(2048),"e":"AQAB"}), SkipReason::NotForSignatures),
-            (json!({"kty":"RSA","kid":"w","n":rsa_n(1024),"e":"AQAB"}), SkipReason::WeakRsa),
+            (
+                json!({"kty":"oct","kid":"h","k":"c2VjcmV0"}),
+                SkipReason::Symmetric,
+            ),
+            (
+                json!({"kty":"RSA","kid":"e","use":"enc","n":rsa_n(2048),"e":"AQAB"}),
+                SkipReason::NotForSignatures,
+            ),
+            (
+                json!({"kty":"RSA","kid":"w","n":rsa_n(1024),"e":"AQAB"}),
+                SkipReason::WeakRsa,
+            ),
             (json!({"kty":"XYZ","kid":"u"}), SkipReason::UnknownType),
-            (json!({"kty":"OKP","kid":"x","crv":"X25519","x":URL_SAFE_NO_PAD.encode([1u8;32])}), SkipReason::UnknownType),
-            (json!({"kty":"RSA","n":rsa_n(2048),"e":"AQAB"}), SkipReason::NoKid),
-            (json!({"kty":"RSA","kid":"a","alg":"ES256","n":rsa_n(2048),"e":"AQAB"}), SkipReason::AlgMismatch),
-            (json!({"kty":"RSA","kid":"a","alg":"HS256","n":rsa_n(2048),"e":"AQAB"}), SkipReason::AlgMismatch),
+            (
+                json!({"kty":"OKP","kid":"x","crv":"X25519","x":URL_SAFE_NO_PAD.encode([1u8;32])}),
+                SkipReason::UnknownType,
+            ),
+            (
+                json!({"kty":"RSA","n":rsa_n(2048),"e":"AQAB"}),
+                SkipReason::NoKid,
+            ),
+            (
+                json!({"kty":"RSA","kid":"a","alg":"ES256","n":rsa_n(2048),"e":"AQAB"}),
+                SkipReason::AlgMismatch,
+            ),
+            (
+                json!({"kty":"RSA","kid":"a","alg":"HS256","n":rsa_n(2048),"e":"AQAB"}),
+                SkipReason::AlgMismatch,
+            ),
             (json!("not an object"), SkipReason::Malformed),
-            (json!({"kty":"RSA","kid":"a","n":42,"e":"AQAB"}), SkipReason::Malformed),
+            (
+                json!({"kty":"RSA","kid":"a","n":42,"e":"AQAB"}),
+                SkipReason::Malformed,
+            ),
         ];
         for (jwk, reason) in cases {
             assert_eq!(parse_jwk(ISS, &jwk).unwrap_err(), reason, "{jwk}");
         }
         let mut p384_as_es256 = ec("P-384", 48);
         p384_as_es256["alg"] = json!("ES256");
-        assert_eq!(parse_jwk(ISS, &p384_as_es256).unwrap_err(), SkipReason::AlgMismatch);
-        assert_eq!(parse_jwk(ISS, &ec("P-256", 31)).unwrap_err(), SkipReason::Malformed);
-        assert_eq!(parse_jwk(ISS, &ec("P-521", 66)).unwrap_err(), SkipReason::UnknownType);
-        assert_eq!(parse_jwk(ISS, &ec("P-256", 32)).unwrap().kind, KeyKind::P256);
+        assert_eq!(
+            parse_jwk(ISS, &p384_as_es256).unwrap_err(),
+            SkipReason::AlgMismatch
+        );
+        assert_eq!(
+            parse_jwk(ISS, &ec("P-256", 31)).unwrap_err(),
+            SkipReason::Malformed
+        );
+        assert_eq!(
+            parse_jwk(ISS, &ec("P-521", 66)).unwrap_err(),
+            SkipReason::UnknownType
+        );
+        assert_eq!(
+            parse_jwk(ISS, &ec("P-256", 32)).unwrap().kind,
+            KeyKind::P256
+        );
     }
 
     #[test]
@@ -562,9 +599,18 @@ mod tests {
 
     #[test]
     fn garbage_and_empty_sets_are_fetch_errors() {
-        assert_eq!(parse_jwks(ISS, b"<html>").unwrap_err(), FetchError::NotAKeySet);
-        assert_eq!(parse_jwks(ISS, br#"{"keys":{}}"#).unwrap_err(), FetchError::NotAKeySet);
-        assert_eq!(parse_jwks(ISS, br#"{"keys":[]}"#).unwrap_err(), FetchError::NoUsableKey);
+        assert_eq!(
+            parse_jwks(ISS, b"<html>").unwrap_err(),
+            FetchError::NotAKeySet
+        );
+        assert_eq!(
+            parse_jwks(ISS, br#"{"keys":{}}"#).unwrap_err(),
+            FetchError::NotAKeySet
+        );
+        assert_eq!(
+            parse_jwks(ISS, br#"{"keys":[]}"#).unwrap_err(),
+            FetchError::NoUsableKey
+        );
     }
 
     mod prop {

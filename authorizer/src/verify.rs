@@ -175,13 +175,9 @@ impl Verifier {
         }
         check_signature_form(key.kind, &signature)?;
         let message_len = h64.len() + 1 + p64.len();
-        let ok = jsonwebtoken::crypto::verify(
-            s64,
-            &token.as_bytes()[..message_len],
-            &key.decoding,
-            alg,
-        )
-        .map_err(|_| AuthError::BadSignature)?;
+        let ok =
+            jsonwebtoken::crypto::verify(s64, &token.as_bytes()[..message_len], &key.decoding, alg)
+                .map_err(|_| AuthError::BadSignature)?;
         if !ok {
             return Err(AuthError::BadSignature);
         }
@@ -247,8 +243,7 @@ impl Verifier {
                 .client_id
                 .as_ref()
                 .is_some_and(|id| cfg.client_ids.contains(id))
-                || c
-                    .aud
+                || c.aud
                     .as_ref()
                     .is_some_and(|a| a.contains_any(&cfg.client_ids));
             if !ok {

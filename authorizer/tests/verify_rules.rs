@@ -1,5 +1,7 @@
 //! One test per verification rule, against a real JWKS served over HTTP on 127.0.0.1.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::*;
@@ -9,7 +11,9 @@ use wsauth_authorizer::AuthError;
 use wsauth_authorizer::issuer::SigningKey;
 
 async fn refused(v: &wsauth_authorizer::Verifier, token: &str) -> AuthError {
-    v.verify(token, now()).await.expect_err("token must be refused")
+    v.verify(token, now())
+        .await
+        .expect_err("token must be refused")
 }
 
 #[tokio::test]
@@ -33,8 +37,14 @@ async fn alg_none_in_any_case_is_rejected_with_or_without_signature() {
     let body = b64(claims("alice").to_string());
     for alg in ["none", "None", "NONE", "nOnE"] {
         let h = b64(json!({"alg": alg, "kid": "rsa-1"}).to_string());
-        assert_eq!(refused(&v, &format!("{h}.{body}.")).await, AuthError::AlgNone);
-        let signed = keys.rsa.sign_parts(&json!({"alg": alg, "kid": "rsa-1"}), &claims("alice")).unwrap();
+        assert_eq!(
+            refused(&v, &format!("{h}.{body}.")).await,
+            AuthError::AlgNone
+        );
+        let signed = keys
+            .rsa
+            .sign_parts(&json!({"alg": alg, "kid": "rsa-1"}), &claims("alice"))
+            .unwrap();
         assert_eq!(refused(&v, &signed).await, AuthError::AlgNone);
     }
 }
@@ -59,16 +69,26 @@ async fn algorithm_outside_the_allowlist_is_rejected() {
     let (keys, _s, v) = setup(&[("WSAUTH_ALGORITHMS", "ES256")]).await;
     let t = keys.rsa.mint(&claims("alice")).unwrap();
     assert_eq!(refused(&v, &t).await, AuthError::AlgNotAllowed);
-    assert!(v.verify(&keys.ec.mint(&claims("alice")).unwrap(), now()).await.is_ok());
+    assert!(
+        v.verify(&keys.ec.mint(&claims("alice")).unwrap(), now())
+            .await
+            .is_ok()
+    );
 }
 
 #[tokio::test]
 async fn alg_must_fit_the_key_type() {
     let (keys, _s, v) = setup(&[]).await;
     // An ES256 token naming the RSA key's kid.
-    let t = keys.ec.sign_parts(&json!({"alg":"ES256","kid":"rsa-1"}), &claims("alice")).unwrap();
+    let t = keys
+        .ec
+        .sign_parts(&json!({"alg":"ES256","kid":"rsa-1"}), &claims("alice"))
+        .unwrap();
     assert_eq!(refused(&v, &t).await, AuthError::KeyAlgMismatch);
-    let t = keys.rsa.sign_parts(&json!({"alg":"EdDSA","kid":"ed-1"}), &claims("alice")).unwrap();
+    let t = keys
+        .rsa
+        .sign_parts(&json!({"alg":"EdDSA","kid":"ed-1"}), &claims("alice"))
+        .unwrap();
     assert_eq!(refused(&v, &t).await, AuthError::SignatureEncoding);
 }
 
@@ -107,9 +127,15 @@ async fn expiry_is_enforced_with_the_leeway() {
     let (keys, _s, v) = setup(&[("WSAUTH_LEEWAY_SECONDS", "30")]).await;
     let mut c = claims("alice");
     c["exp"] = json!(now() - 20);
-    assert!(v.verify(&keys.rsa.mint(&c).unwrap(), now()).await.is_ok(), "within leeway");
+    assert!(
+        v.verify(&keys.rsa.mint(&c).unwrap(), now()).await.is_ok(),
+        "within leeway"
+    );
     c["exp"] = json!(now() - 31);
-    assert_eq!(refused(&v, &keys.rsa.mint(&c).unwrap()).await, AuthError::Expired);
+    assert_eq!(
+        refused(&v, &keys.rsa.mint(&c).unwrap()).await,
+        AuthError::Expired
+    );
 }
 
 #[tokio::test]
@@ -117,13 +143,22 @@ async fn future_nbf_and_future_iat_are_rejected() {
     let (keys, _s, v) = setup(&[]).await;
     let mut c = claims("alice");
     c["nbf"] = json!(now() + 120);
-    assert_eq!(refused(&v, &keys.ec.mint(&c).unwrap()).await, AuthError::NotYetValid);
+    assert_eq!(
+        refused(&v, &keys.ec.mint(&c).unwrap()).await,
+        AuthError::NotYetValid
+    );
     let mut c = claims("alice");
     c["iat"] = json!(now() + 120);
-    assert_eq!(refused(&v, &keys.ec.mint(&c).unwrap()).await, AuthError::IssuedInFuture);
+    assert_eq!(
+        refused(&v, &keys.ec.mint(&c).unwrap()).await,
+        AuthError::IssuedInFuture
+    );
     let mut c = claims("alice");
     c["iat"] = json!(now() + 10);
-    assert!(v.verify(&keys.ec.mint(&c).unwrap(), now()).await.is_ok(), "within leeway");
+    assert!(
+        v.verify(&keys.ec.mint(&c).unwrap(), now()).await.is_ok(),
+        "within leeway"
+    );
 }
 
 #[tokio::test]
@@ -131,9 +166,15 @@ async fn missing_exp_and_string_exp_are_rejected() {
     let (keys, _s, v) = setup(&[]).await;
     let mut c = claims("alice");
     c.as_object_mut().unwrap().remove("exp");
-    assert_eq!(refused(&v, &keys.ed.mint(&c).unwrap()).await, AuthError::MissingClaim("exp"));
+    assert_eq!(
+        refused(&v, &keys.ed.mint(&c).unwrap()).await,
+        AuthError::MissingClaim("exp")
+    );
     c["exp"] = json!((now() + 600).to_string());
-    assert!(matches!(refused(&v, &keys.ed.mint(&c).unwrap()).await, AuthError::Malformed(_)));
+    assert!(matches!(
+        refused(&v, &keys.ed.mint(&c).unwrap()).await,
+        AuthError::Malformed(_)
+    ));
 }
 
 #[tokio::test]
@@ -159,11 +200,17 @@ async fn audience_must_contain_a_configured_one() {
     let (keys, _s, v) = setup(&[]).await;
     let mut c = claims("alice");
     c["aud"] = json!("other-api");
-    assert_eq!(refused(&v, &keys.rsa.mint(&c).unwrap()).await, AuthError::AudienceMismatch);
+    assert_eq!(
+        refused(&v, &keys.rsa.mint(&c).unwrap()).await,
+        AuthError::AudienceMismatch
+    );
     c["aud"] = json!(["other-api", AUDIENCE]);
     assert!(v.verify(&keys.rsa.mint(&c).unwrap(), now()).await.is_ok());
     c.as_object_mut().unwrap().remove("aud");
-    assert_eq!(refused(&v, &keys.rsa.mint(&c).unwrap()).await, AuthError::MissingClaim("aud"));
+    assert_eq!(
+        refused(&v, &keys.rsa.mint(&c).unwrap()).await,
+        AuthError::MissingClaim("aud")
+    );
 }
 
 #[tokio::test]
@@ -178,15 +225,25 @@ async fn cognito_token_use_and_client_id_are_enforced_when_configured() {
     // A Cognito access token: no aud, client_id instead.
     let access = json!({"iss": ISSUER, "sub": "alice", "exp": now + 600, "iat": now,
         "token_use": "access", "client_id": "app-client", "scope": "messages:send"});
-    assert!(v.verify(&keys.rsa.mint(&access).unwrap(), now).await.is_ok());
+    assert!(
+        v.verify(&keys.rsa.mint(&access).unwrap(), now)
+            .await
+            .is_ok()
+    );
     let mut id = access.clone();
     id["token_use"] = json!("id");
     id["aud"] = json!("app-client");
-    assert_eq!(refused(&v, &keys.rsa.mint(&id).unwrap()).await, AuthError::TokenUseMismatch);
+    assert_eq!(
+        refused(&v, &keys.rsa.mint(&id).unwrap()).await,
+        AuthError::TokenUseMismatch
+    );
     let mut other = access.clone();
     other["client_id"] = json!("another-client");
     other["aud"] = json!("app-client");
-    assert_eq!(refused(&v, &keys.rsa.mint(&other).unwrap()).await, AuthError::ClientIdMismatch);
+    assert_eq!(
+        refused(&v, &keys.rsa.mint(&other).unwrap()).await,
+        AuthError::ClientIdMismatch
+    );
 }
 
 #[tokio::test]
@@ -194,8 +251,14 @@ async fn stripped_or_altered_tokens_are_rejected() {
     let (keys, _s, v) = setup(&[]).await;
     let t = keys.rsa.mint(&claims("alice")).unwrap();
     let (signing_input, _sig) = t.rsplit_once('.').unwrap();
-    assert_eq!(refused(&v, &format!("{signing_input}.")).await, AuthError::SignatureEncoding);
-    assert!(matches!(refused(&v, signing_input).await, AuthError::Malformed(_)));
+    assert_eq!(
+        refused(&v, &format!("{signing_input}.")).await,
+        AuthError::SignatureEncoding
+    );
+    assert!(matches!(
+        refused(&v, signing_input).await,
+        AuthError::Malformed(_)
+    ));
     let parts: Vec<&str> = t.split('.').collect();
     let forged = b64(claims("mallory").to_string());
     assert_eq!(
@@ -209,7 +272,10 @@ async fn stripped_or_altered_tokens_are_rejected() {
         refused(&v, &format!("{altered_header}.{}.{}", parts[1], parts[2])).await,
         AuthError::BadSignature
     );
-    assert!(matches!(refused(&v, &format!("{t}.x.y")).await, AuthError::Malformed(_)));
+    assert!(matches!(
+        refused(&v, &format!("{t}.x.y")).await,
+        AuthError::Malformed(_)
+    ));
 }
 
 #[tokio::test]
@@ -218,7 +284,10 @@ async fn ecdsa_zero_signature_cve_2022_21449_is_rejected() {
     let t = keys.ec.mint(&claims("alice")).unwrap();
     let (si, _) = t.rsplit_once('.').unwrap();
     let zero = b64([0u8; 64]);
-    assert_eq!(refused(&v, &format!("{si}.{zero}")).await, AuthError::SignatureEncoding);
+    assert_eq!(
+        refused(&v, &format!("{si}.{zero}")).await,
+        AuthError::SignatureEncoding
+    );
 }
 
 #[tokio::test]
@@ -241,7 +310,10 @@ async fn der_encoded_ecdsa_signature_is_rejected() {
     body.extend(der_int(s));
     let mut der = vec![0x30, body.len() as u8];
     der.extend(body);
-    assert_eq!(refused(&v, &format!("{si}.{}", b64(der))).await, AuthError::SignatureEncoding);
+    assert_eq!(
+        refused(&v, &format!("{si}.{}", b64(der))).await,
+        AuthError::SignatureEncoding
+    );
 }
 
 #[tokio::test]
@@ -256,11 +328,20 @@ async fn non_canonical_base64url_is_rejected() {
     let tweaked = alphabet.chars().nth(idx | 1).unwrap();
     let noncanon = format!("{}{}", &sig[..sig.len() - 1], tweaked);
     assert_ne!(noncanon, sig);
-    assert!(matches!(refused(&v, &format!("{si}.{noncanon}")).await, AuthError::Malformed(_)));
-    assert!(matches!(refused(&v, &format!("{si}.{sig}==")).await, AuthError::Malformed(_)));
+    assert!(matches!(
+        refused(&v, &format!("{si}.{noncanon}")).await,
+        AuthError::Malformed(_)
+    ));
+    assert!(matches!(
+        refused(&v, &format!("{si}.{sig}==")).await,
+        AuthError::Malformed(_)
+    ));
     let std_alphabet = sig.replace('-', "+").replace('_', "/");
     if std_alphabet != sig {
-        assert!(matches!(refused(&v, &format!("{si}.{std_alphabet}")).await, AuthError::Malformed(_)));
+        assert!(matches!(
+            refused(&v, &format!("{si}.{std_alphabet}")).await,
+            AuthError::Malformed(_)
+        ));
     }
 }
 
@@ -271,14 +352,20 @@ async fn a_one_megabyte_token_is_refused_before_parsing() {
     assert_eq!(refused(&v, &huge).await, AuthError::TokenTooLarge);
     let big_kid = SigningKey::generate(Algorithm::EdDSA, &"k".repeat(10_240)).unwrap();
     let t = big_kid.mint(&claims("alice")).unwrap();
-    assert!(matches!(refused(&v, &t).await, AuthError::TokenTooLarge | AuthError::Malformed(_)));
+    assert!(matches!(
+        refused(&v, &t).await,
+        AuthError::TokenTooLarge | AuthError::Malformed(_)
+    ));
     assert_eq!(server.hits(), 0, "no key lookup for oversized input");
 }
 
 #[tokio::test]
 async fn a_token_without_kid_is_rejected() {
     let (keys, _s, v) = setup(&[]).await;
-    let t = keys.rsa.sign_parts(&json!({"alg":"RS256"}), &claims("alice")).unwrap();
+    let t = keys
+        .rsa
+        .sign_parts(&json!({"alg":"RS256"}), &claims("alice"))
+        .unwrap();
     assert_eq!(refused(&v, &t).await, AuthError::MissingKid);
 }
 
@@ -297,7 +384,13 @@ async fn empty_subject_is_rejected() {
         let mut c = claims("x");
         c["sub"] = sub;
         let err = refused(&v, &keys.rsa.mint(&c).unwrap()).await;
-        assert!(matches!(err, AuthError::MissingClaim("sub") | AuthError::Malformed(_)), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                AuthError::MissingClaim("sub") | AuthError::Malformed(_)
+            ),
+            "{err:?}"
+        );
     }
 }
 
@@ -308,7 +401,11 @@ async fn scopes_come_from_scope_or_scp_and_session_from_sid_jti_or_hash() {
     c.as_object_mut().unwrap().remove("scope");
     c["scp"] = json!(["a:read", "b:write"]);
     c["sid"] = json!("sess-1");
-    let id = v.verify(&keys.rsa.mint(&c).unwrap(), now()).await.unwrap().identity;
+    let id = v
+        .verify(&keys.rsa.mint(&c).unwrap(), now())
+        .await
+        .unwrap()
+        .identity;
     assert_eq!(id.scopes, vec!["a:read", "b:write"]);
     assert_eq!(id.session_id, "sess-1");
     let mut c = claims("alice");

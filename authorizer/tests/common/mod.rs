@@ -1,6 +1,7 @@
 //! Test support: a real JWKS server on 127.0.0.1 (port 0) whose behaviour a test switches, and
 //! an issuer whose keys it serves.
 
+#![allow(clippy::unwrap_used)]
 #![allow(dead_code)]
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -48,7 +49,10 @@ async fn serve_jwks(State(s): State<JwksServer>) -> Response {
 impl JwksServer {
     pub async fn start(initial: Value) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/.well-known/jwks.json", listener.local_addr().unwrap());
+        let url = format!(
+            "http://{}/.well-known/jwks.json",
+            listener.local_addr().unwrap()
+        );
         let server = JwksServer {
             url,
             mode: Arc::new(Mutex::new(Mode::Json(initial))),
@@ -71,7 +75,10 @@ impl JwksServer {
 }
 
 pub fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 /// Keys of the three algorithms, kids `rsa-1`, `ec-1`, `ed-1`.
@@ -143,7 +150,9 @@ pub fn b64(v: impl AsRef<[u8]>) -> String {
 
 pub fn unb64(s: &str) -> Vec<u8> {
     use base64::Engine as _;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).unwrap()
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s)
+        .unwrap()
 }
 
 /// The API Gateway REQUEST authorizer fixture with `token` in the query string.
@@ -161,8 +170,14 @@ pub fn authorizer_event(token: Option<&str>) -> wsauth_authorizer::WebSocketAuth
         None => {
             v["queryStringParameters"] = Value::Null;
             v["multiValueQueryStringParameters"] = Value::Null;
-            v["headers"].as_object_mut().unwrap().remove("Sec-WebSocket-Protocol");
-            v["multiValueHeaders"].as_object_mut().unwrap().remove("Sec-WebSocket-Protocol");
+            v["headers"]
+                .as_object_mut()
+                .unwrap()
+                .remove("Sec-WebSocket-Protocol");
+            v["multiValueHeaders"]
+                .as_object_mut()
+                .unwrap()
+                .remove("Sec-WebSocket-Protocol");
         }
     }
     serde_json::from_value(v).unwrap()
