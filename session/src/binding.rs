@@ -1,0 +1,89 @@
+//! A binding: one live connection of one user session.
+
+use wsauth_policy::Identity;
+
+/// How long after `expiresAt` DynamoDB's TTL may delete a binding. Reads never rely on it.
+pub const TTL_GRACE_SECONDS: i64 = 300;
+
+/// One connection bound to one user session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binding {
+    /// API Gateway's connection ID (the table's partition key).
+    pub connection_id: String,
+    /// The token's `sub`.
+    pub user_id: String,
+    /// `sid`, else `jti`, else a hash of the token.
+    pub session_id: String,
+    /// The token's `iss`.
+    pub issuer: String,
+    /// Granted scopes.
+    pub scopes: Vec<String>,
+    /// When the connection opened, epoch milliseconds (the `byUser` sort key).
+    pub connected_at: i64,
+    /// The token's `exp`, epoch seconds: after it the session is over.
+    pub expires_at: i64,
+    /// DynamoDB TTL attribute, epoch seconds: `expires_at` + [`TTL_GRACE_SECONDS`].
+    pub ttl: i64,
+    /// The @connections endpoint of the API and stage (`https://{domain}/{stage}`).
+    pub endpoint: String,
+}
+
+impl Binding {
+    /// Binds `identity` to `connection_id`.
+    pub fn new(
+        connection_id: &str,
+        identity: &Identity,
+        connected_at_ms: i64,
+        endpoint: &str,
+    ) -> Self {
+        Self {
+            connection_id: connection_id.to_owned(),
+            user_id: identity.user_id.clone(),
+            session_id: identity.session_id.clone(),
+            issuer: identity.issuer.clone(),
+            scopes: identity.scopes.clone(),
+            connected_at: connected_at_ms,
+            expires_at: identity.expires_at,
+            ttl: identity.expires_at.saturating_add(TTL_GRACE_SECONDS),
+            endpoint: endpoint.to_owned(),
+        }
+    }
+
+    /// Whether the session is over at `now` (epoch seconds): `exp` is the first instant at
+    /// which the token is no longer valid (RFC 7519 §4.1.4).
+    pub fn is_expired(&self, now: i64) -> bool {
+        now >= self.expires_at
+    }
+
+    /// The identity this binding carries.
+    pub fn identity(&self) -> Identity {
+        Identity {
+            user_id: self.user_id.clone(),
+            scopes: self.scopes.clone(),
+            expires_at: self.expires_at,
+            session_id: self.session_id.clone(),
+            issuer: self.issuer.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_binding_expires_at_exp_and_its_ttl_comes_a_little_later() {
+        let id = Identity {
+            user_id: "alice".into(),
+            scopes: vec!["messages:send".into()],
+            expires_at: 1000,
+            session_id: "s".into(),
+            issuer: "https://i".into(),
+        };
+        let b = Binding::new("c1", &id, 5, "https://x/dev");
+        assert!(!b.is_expired(999));
+        assert!(b.is_expired(1000));
+        assert_eq!(b.ttl, 1000 + TTL_GRACE_SECONDS);
+        assert_eq!(b.identity(), id);
+    }
+}
