@@ -13,13 +13,9 @@ use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequestContext;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use wsauth_policy::PolicyDocument;
+use wsauth_policy::protocol::{BEARER_PROTOCOL_PREFIX, offered_protocols};
 
 use crate::error::AuthError;
-
-/// The subprotocol a client offers (and `$connect` selects) alongside `bearer.<jwt>`.
-pub const SUBPROTOCOL: &str = "wsauth";
-/// The prefix of the subprotocol entry that carries the token.
-pub const BEARER_PROTOCOL_PREFIX: &str = "bearer.";
 
 /// A WebSocket `$connect` REQUEST authorizer event, as API Gateway sends it.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -143,17 +139,6 @@ impl WebSocketAuthorizerRequest {
             .as_ref()
             .and_then(|c| c.connection_id.as_deref())
     }
-}
-
-/// Splits `Sec-WebSocket-Protocol` values into the protocols offered.
-pub fn offered_protocols<'a>(
-    values: impl IntoIterator<Item = &'a str>,
-) -> impl Iterator<Item = &'a str> {
-    values
-        .into_iter()
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
 }
 
 /// What the authorizer Lambda answers API Gateway.

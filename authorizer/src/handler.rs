@@ -8,8 +8,8 @@
 //! and the token's source, never the token.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
+use wsauth_policy::identity::now_epoch;
 use wsauth_policy::{ExecuteApiArn, PolicyDocument};
 
 use crate::config::AuthorizerConfig;
@@ -17,14 +17,6 @@ use crate::error::{AuthError, LambdaRefusal, Outcome};
 use crate::event::{AuthorizerResponse, WebSocketAuthorizerRequest};
 use crate::jwks::{FetchError, JwksCache};
 use crate::verify::{Verified, Verifier};
-
-/// Seconds since the Unix epoch, now.
-pub fn now_epoch() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
 
 /// The `$connect` authorizer: a verifier and the connect-scope rule.
 pub struct Authorizer {

@@ -15,7 +15,6 @@ pub mod event;
 pub mod handler;
 pub mod issuer;
 pub mod jwks;
-pub mod telemetry;
 pub mod verify;
 
 pub use config::AuthorizerConfig;

@@ -5,7 +5,7 @@ use wsauth_authorizer::{Authorizer, AuthorizerConfig, WebSocketAuthorizerRequest
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    wsauth_authorizer::telemetry::init_lambda_tracing();
+    wsauth_policy::telemetry::init_lambda_tracing();
     let config = AuthorizerConfig::from_env()?;
     let authorizer = &Authorizer::init(config).await?;
     run(service_fn(

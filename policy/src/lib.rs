@@ -6,11 +6,16 @@
 //! - [`arn`]: `execute-api` ARNs (`arn:aws:execute-api:{region}:{account}:{api}/{stage}/{route}`).
 //! - [`identity`]: who a connection belongs to, and its flat encoding in the authorizer context.
 //! - [`routes`]: the route permission table (route key → required scopes).
+//! - [`protocol`]: the `wsauth` / `bearer.<jwt>` subprotocol convention.
+//! - `telemetry` (feature `telemetry`, for the Lambda binaries only): JSON log set-up.
 
 pub mod arn;
 pub mod iam;
 pub mod identity;
+pub mod protocol;
 pub mod routes;
+#[cfg(feature = "telemetry")]
+pub mod telemetry;
 
 pub use arn::{ArnError, ExecuteApiArn};
 pub use iam::{Effect, Evaluation, PolicyDocument, Statement};

@@ -28,6 +28,23 @@ pub struct Binding {
     pub endpoint: String,
 }
 
+/// The @connections endpoint of an API stage: `override_url` when set (a custom domain, or
+/// `wsauth-local`), else `https://{domain_name}/{stage}`. `None` when neither is known: calls
+/// must never go to a guessed host.
+pub fn management_endpoint(
+    override_url: Option<&str>,
+    domain_name: Option<&str>,
+    stage: Option<&str>,
+) -> Option<String> {
+    if let Some(u) = override_url.filter(|u| !u.is_empty()) {
+        return Some(u.trim_end_matches('/').to_owned());
+    }
+    match (domain_name, stage) {
+        (Some(d), Some(s)) if !d.is_empty() && !s.is_empty() => Some(format!("https://{d}/{s}")),
+        _ => None,
+    }
+}
+
 impl Binding {
     /// Binds `identity` to `connection_id`.
     pub fn new(
@@ -70,6 +87,24 @@ impl Binding {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_management_endpoint_is_the_override_or_derived_never_guessed() {
+        assert_eq!(
+            management_endpoint(
+                None,
+                Some("abc.execute-api.us-east-1.amazonaws.com"),
+                Some("dev")
+            ),
+            Some("https://abc.execute-api.us-east-1.amazonaws.com/dev".into())
+        );
+        assert_eq!(
+            management_endpoint(Some("http://127.0.0.1:3001/dev/"), Some("x"), Some("y")),
+            Some("http://127.0.0.1:3001/dev".into())
+        );
+        assert_eq!(management_endpoint(None, None, Some("dev")), None);
+        assert_eq!(management_endpoint(Some(""), Some("d"), None), None);
+    }
 
     #[test]
     fn a_binding_expires_at_exp_and_its_ttl_comes_a_little_later() {

@@ -24,6 +24,15 @@ use crate::store::{Page, SessionStore, StoreError};
 
 /// The default table name (`WSAUTH_TABLE`).
 pub const DEFAULT_TABLE: &str = "wsauth-sessions";
+/// The table named by `WSAUTH_TABLE`, else [`DEFAULT_TABLE`].
+pub fn table_from_env() -> String {
+    std::env::var("WSAUTH_TABLE")
+        .ok()
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| DEFAULT_TABLE.to_owned())
+}
+
 /// The per-user index.
 pub const BY_USER_INDEX: &str = "byUser";
 

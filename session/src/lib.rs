@@ -12,8 +12,10 @@ pub mod binding;
 pub mod dynamo;
 pub mod memory;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 
-pub use binding::{Binding, TTL_GRACE_SECONDS};
+pub use binding::{Binding, TTL_GRACE_SECONDS, management_endpoint};
 pub use dynamo::DynamoSessionStore;
 pub use memory::MemorySessionStore;
 pub use store::{Lookup, Page, SessionStore, StoreError};

@@ -5,13 +5,10 @@
 #![allow(clippy::unwrap_used)]
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use wsauth_policy::Identity;
 use wsauth_session::dynamo::{client_from_env, ensure_table};
-use wsauth_session::{
-    Binding, DynamoSessionStore, Lookup, MemorySessionStore, SessionStore, StoreError,
-};
+use wsauth_session::{Binding, DynamoSessionStore, Lookup, SessionStore, StoreError};
 
 const NOW: i64 = 1_795_600_800;
 
@@ -34,27 +31,12 @@ fn binding(conn: &str, user: &str, connected_at: i64, expires_at: i64) -> Bindin
     )
 }
 
-static TABLES: AtomicU32 = AtomicU32::new(0);
-
 async fn dynamo() -> Arc<dyn SessionStore> {
-    assert!(
-        std::env::var("AWS_ENDPOINT_URL_DYNAMODB").is_ok(),
-        "AWS_ENDPOINT_URL_DYNAMODB is not set: run the tests with scripts/test, which starts DynamoDB Local"
-    );
-    let client = client_from_env().await;
-    let table = format!(
-        "wsauth-test-{}-{}",
-        std::process::id(),
-        TABLES.fetch_add(1, Ordering::SeqCst)
-    );
-    ensure_table(&client, &table)
-        .await
-        .expect("create table on DynamoDB Local");
-    Arc::new(DynamoSessionStore::new(client, &table))
+    wsauth_session::testing::dynamodb_local_dyn().await
 }
 
 async fn memory() -> Arc<dyn SessionStore> {
-    Arc::new(MemorySessionStore::new())
+    wsauth_session::testing::memory_dyn().await
 }
 
 async fn bind_get_unbind_round_trip(s: Arc<dyn SessionStore>) {

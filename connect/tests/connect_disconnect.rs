@@ -1,0 +1,255 @@
+//! `$connect` / `$disconnect` driven with API Gateway's event JSON, on both stores: the
+//! in-memory one and DynamoDB Local.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
+use serde_json::{Value, json};
+use wsauth_connect::ConnectHandler;
+use wsauth_session::{DynamoSessionStore, Lookup, SessionStore};
+
+/// The fixtures' clock: `requestTimeEpoch` of connect.json, before `expiresAt` (1795604400).
+const NOW: i64 = 1_795_600_800;
+const CONN: &str = "L0SM9cOFvHcCIhw=";
+
+fn fixture(name: &str) -> Value {
+    let raw = match name {
+        "connect" => include_str!("data/connect.json"),
+        "disconnect" => include_str!("data/disconnect.json"),
+        _ => unreachable!(),
+    };
+    serde_json::from_str(raw).unwrap()
+}
+
+fn event(v: Value) -> ApiGatewayWebsocketProxyRequest {
+    serde_json::from_value(v).unwrap()
+}
+
+fn handler(store: &Arc<dyn SessionStore>) -> ConnectHandler {
+    ConnectHandler::new(store.clone(), None)
+}
+
+async fn connect_binds_the_authorizer_identity_and_selects_the_subprotocol(
+    s: Arc<dyn SessionStore>,
+) {
+    let r = handler(&s).handle_at(&event(fixture("connect")), NOW).await;
+    assert_eq!(r.status_code, 200);
+    assert_eq!(r.headers.get("sec-websocket-protocol").unwrap(), "wsauth");
+    let Lookup::Live(b) = s.lookup(CONN, NOW).await.unwrap() else {
+        panic!("not bound")
+    };
+    assert_eq!(b.user_id, "alice");
+    assert_eq!(b.session_id, "b1f0c8e2");
+    assert_eq!(b.issuer, "https://issuer.example.com");
+    assert_eq!(b.scopes, vec!["messages:send"]);
+    assert_eq!(b.expires_at, 1_795_604_400);
+    assert_eq!(b.connected_at, 1_795_600_800_000);
+    assert_eq!(
+        b.endpoint,
+        "https://abcdef123.execute-api.us-east-1.amazonaws.com/dev"
+    );
+}
+
+async fn without_the_wsauth_offer_no_subprotocol_is_selected(s: Arc<dyn SessionStore>) {
+    let mut v = fixture("connect");
+    v["headers"]
+        .as_object_mut()
+        .unwrap()
+        .remove("Sec-WebSocket-Protocol");
+    v["multiValueHeaders"]
+        .as_object_mut()
+        .unwrap()
+        .remove("Sec-WebSocket-Protocol");
+    let r = handler(&s).handle_at(&event(v), NOW).await;
+    assert_eq!(r.status_code, 200);
+    assert!(r.headers.get("sec-websocket-protocol").is_none());
+}
+
+async fn missing_or_malformed_authorizer_context_is_refused_and_nothing_bound(
+    s: Arc<dyn SessionStore>,
+) {
+    let cases: Vec<(Value, i64)> = vec![
+        (Value::Null, 403),
+        (json!({}), 403),
+        (json!({"principalId": "alice"}), 403),
+        (
+            json!({"principalId":"alice","userId":"alice","scopes":"","expiresAt":"soon","sessionId":"s","issuer":"i"}),
+            403,
+        ),
+        (
+            json!({"principalId":"alice","userId":"","scopes":"","expiresAt":1795604400,"sessionId":"s","issuer":"i"}),
+            403,
+        ),
+        (
+            json!({"principalId":"mallory","userId":"alice","scopes":"","expiresAt":1795604400,"sessionId":"s","issuer":"i"}),
+            403,
+        ),
+        (
+            json!({"principalId":"alice","userId":"alice","scopes":"","expiresAt":NOW - 1,"sessionId":"s","issuer":"i"}),
+            401,
+        ),
+    ];
+    for (ctx, status) in cases {
+        let mut v = fixture("connect");
+        if ctx.is_null() {
+            v["requestContext"]
+                .as_object_mut()
+                .unwrap()
+                .remove("authorizer");
+        } else {
+            v["requestContext"]["authorizer"] = ctx.clone();
+        }
+        let r = handler(&s).handle_at(&event(v), NOW).await;
+        assert_eq!(r.status_code, status, "{ctx}");
+        assert_eq!(
+            s.lookup(CONN, NOW).await.unwrap(),
+            Lookup::NotBound,
+            "{ctx}"
+        );
+    }
+}
+
+async fn a_second_connect_with_the_same_id_is_refused(s: Arc<dyn SessionStore>) {
+    let h = handler(&s);
+    assert_eq!(
+        h.handle_at(&event(fixture("connect")), NOW)
+            .await
+            .status_code,
+        200
+    );
+    let mut v = fixture("connect");
+    v["requestContext"]["authorizer"]["principalId"] = json!("mallory");
+    v["requestContext"]["authorizer"]["userId"] = json!("mallory");
+    assert_eq!(h.handle_at(&event(v), NOW).await.status_code, 409);
+    let Lookup::Live(b) = s.lookup(CONN, NOW).await.unwrap() else {
+        panic!("binding lost")
+    };
+    assert_eq!(b.user_id, "alice", "the first binding stands");
+}
+
+async fn disconnect_unbinds_and_twice_is_fine(s: Arc<dyn SessionStore>) {
+    let h = handler(&s);
+    assert_eq!(
+        h.handle_at(&event(fixture("connect")), NOW)
+            .await
+            .status_code,
+        200
+    );
+    let d = event(fixture("disconnect"));
+    assert_eq!(h.handle_at(&d, NOW).await.status_code, 200);
+    assert_eq!(s.lookup(CONN, NOW).await.unwrap(), Lookup::NotBound);
+    assert_eq!(h.handle_at(&d, NOW).await.status_code, 200);
+}
+
+async fn the_endpoint_override_is_used_when_set(s: Arc<dyn SessionStore>) {
+    let h = ConnectHandler::new(s.clone(), Some("http://127.0.0.1:3001/dev/".into()));
+    assert_eq!(
+        h.handle_at(&event(fixture("connect")), NOW)
+            .await
+            .status_code,
+        200
+    );
+    let b = s.get(CONN).await.unwrap().unwrap();
+    assert_eq!(b.endpoint, "http://127.0.0.1:3001/dev");
+}
+
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod memory_store {
+            $(#[tokio::test] async fn $name() {
+                super::$name(wsauth_session::testing::memory_dyn().await).await
+            })*
+        }
+        mod dynamodb_local_store {
+            $(#[tokio::test] async fn $name() {
+                super::$name(wsauth_session::testing::dynamodb_local_dyn().await).await
+            })*
+        }
+    };
+}
+
+on_both_stores!(
+    connect_binds_the_authorizer_identity_and_selects_the_subprotocol,
+    without_the_wsauth_offer_no_subprotocol_is_selected,
+    missing_or_malformed_authorizer_context_is_refused_and_nothing_bound,
+    a_second_connect_with_the_same_id_is_refused,
+    disconnect_unbinds_and_twice_is_fine,
+    the_endpoint_override_is_used_when_set,
+);
+
+#[tokio::test]
+async fn connect_writes_the_documented_item_to_dynamodb() {
+    let store = wsauth_session::testing::dynamodb_local().await;
+    let s: Arc<dyn SessionStore> = Arc::new(store.clone());
+    assert_eq!(
+        handler(&s)
+            .handle_at(&event(fixture("connect")), NOW)
+            .await
+            .status_code,
+        200
+    );
+    let item = store
+        .client()
+        .get_item()
+        .table_name(store.table())
+        .key(
+            "connectionId",
+            aws_sdk_dynamodb::types::AttributeValue::S(CONN.into()),
+        )
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap();
+    let item = item.item().unwrap();
+    for attr in [
+        "connectionId",
+        "userId",
+        "sessionId",
+        "issuer",
+        "scopes",
+        "connectedAt",
+        "expiresAt",
+        "ttl",
+        "endpoint",
+    ] {
+        assert!(item.contains_key(attr), "missing {attr}");
+    }
+    assert_eq!(item["ttl"].as_n().unwrap(), "1795604700");
+}
+
+#[tokio::test]
+async fn a_store_outage_refuses_connect_with_500_and_writes_nothing() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let conf = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+        .endpoint_url(format!("http://127.0.0.1:{port}"))
+        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "l", "l", None, None, "t",
+        ))
+        .build();
+    let down: Arc<dyn SessionStore> = Arc::new(DynamoSessionStore::new(
+        aws_sdk_dynamodb::Client::from_conf(conf),
+        "t",
+    ));
+    let r = handler(&down)
+        .handle_at(&event(fixture("connect")), NOW)
+        .await;
+    assert_eq!(r.status_code, 500);
+    let r = handler(&down)
+        .handle_at(&event(fixture("disconnect")), NOW)
+        .await;
+    assert_eq!(r.status_code, 500);
+}
+
+#[tokio::test]
+async fn an_unexpected_event_type_is_a_400() {
+    let s = wsauth_session::testing::memory_dyn().await;
+    let mut v = fixture("connect");
+    v["requestContext"]["eventType"] = json!("MESSAGE");
+    assert_eq!(handler(&s).handle_at(&event(v), NOW).await.status_code, 400);
+}
