@@ -347,6 +347,21 @@ impl JwksCache {
         self.fetch_single_flight(generation).await
     }
 
+    /// Installs a key set as if it had just been fetched (a local dev issuer whose keys are in
+    /// process, or tests). Unusable keys are skipped as on a fetch; an unusable set is refused
+    /// and the cache keeps what it had.
+    pub fn install(&self, body: &[u8]) -> Result<usize, FetchError> {
+        let (keys, _skipped) = parse_jwks(&self.issuer, body)?;
+        let n = keys.len();
+        if let Ok(mut g) = self.current.write() {
+            *g = Some(Arc::new(KeySet {
+                keys,
+                fetched_at: Instant::now(),
+            }));
+        }
+        Ok(n)
+    }
+
     /// Counters for metrics and tests.
     pub fn stats(&self) -> FetchStats {
         FetchStats {

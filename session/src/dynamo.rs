@@ -8,9 +8,6 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_config::BehaviorVersion;
-use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
@@ -19,6 +16,7 @@ use aws_sdk_dynamodb::types::{
     TableStatus, TimeToLiveSpecification,
 };
 
+use crate::aws::{is_loopback_url, sdk_config_from_env};
 use crate::binding::{Binding, TTL_GRACE_SECONDS};
 use crate::store::{Page, SessionStore, StoreError};
 
@@ -118,46 +116,12 @@ fn key(connection_id: &str) -> Item {
     HashMap::from([("connectionId".to_owned(), s(connection_id))])
 }
 
-fn is_loopback_url(url: &str) -> bool {
-    let rest = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"))
-        .unwrap_or(url);
-    ["127.", "localhost", "[::1]"]
-        .iter()
-        .any(|p| rest.starts_with(p))
-}
-
 /// A DynamoDB client from the environment (region, credentials, `AWS_ENDPOINT_URL_DYNAMODB`),
-/// with bounded timeouts and retries so that an outage fails a request, not hangs it. Pointed
-/// at a loopback endpoint (DynamoDB Local) without credentials or region in the environment,
-/// it uses placeholder ones, which DynamoDB Local accepts.
+/// with bounded timeouts and retries. Pointed at a loopback endpoint (DynamoDB Local), missing
+/// credentials and region are replaced by placeholders, which DynamoDB Local accepts.
 pub async fn client_from_env() -> Client {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(2))
-                .operation_attempt_timeout(Duration::from_secs(3))
-                .operation_timeout(Duration::from_secs(8))
-                .build(),
-        )
-        .retry_config(RetryConfig::standard().with_max_attempts(3));
     let local = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").is_ok_and(|u| is_loopback_url(&u));
-    if local {
-        if std::env::var("AWS_ACCESS_KEY_ID").is_err() {
-            loader = loader.credentials_provider(aws_credential_types::Credentials::new(
-                "local",
-                "local",
-                None,
-                None,
-                "wsauth-local",
-            ));
-        }
-        if std::env::var("AWS_REGION").is_err() && std::env::var("AWS_DEFAULT_REGION").is_err() {
-            loader = loader.region(aws_config::Region::new("us-east-1"));
-        }
-    }
-    Client::new(&loader.load().await)
+    Client::new(&sdk_config_from_env(local).await)
 }
 
 /// Creates the table (key, `byUser` GSI, TTL on `ttl`, on-demand, encrypted) unless it exists,
@@ -438,12 +402,5 @@ mod tests {
         let mut item = to_item(&binding());
         item.remove("userId");
         assert!(matches!(from_item(&item), Err(StoreError::Corrupt(_))));
-    }
-
-    #[test]
-    fn loopback_endpoints_are_recognised() {
-        assert!(is_loopback_url("http://127.0.0.1:8000"));
-        assert!(is_loopback_url("http://localhost:8000"));
-        assert!(!is_loopback_url("https://dynamodb.us-east-1.amazonaws.com"));
     }
 }

@@ -1,0 +1,156 @@
+//! The @connections management client: post to, delete and inspect a connection.
+//!
+//! [`ApiGwConnections`] wraps `aws-sdk-apigatewaymanagement`, one client per endpoint (an
+//! endpoint is `https://{domain}/{stage}`, or `wsauth-local`'s). The endpoint always comes from
+//! the binding or the configured override, never from a default: an SDK client without an
+//! endpoint would send calls to the wrong host. `410 GoneException` is its own error, so that
+//! callers prune the binding instead of failing.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use async_trait::async_trait;
+use aws_sdk_apigatewaymanagement::Client;
+use aws_sdk_apigatewaymanagement::error::DisplayErrorContext;
+use aws_sdk_apigatewaymanagement::primitives::Blob;
+
+/// Why a management call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConnError {
+    /// The connection no longer exists (HTTP 410).
+    #[error("connection gone")]
+    Gone,
+    /// Anything else (network, throttling, permissions).
+    #[error("management API: {0}")]
+    Other(String),
+}
+
+/// What GetConnection answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionInfo {
+    /// When the connection opened, epoch milliseconds.
+    pub connected_at_ms: Option<i64>,
+    /// When it last sent or received, epoch milliseconds.
+    pub last_active_at_ms: Option<i64>,
+    /// The client's source IP.
+    pub source_ip: Option<String>,
+}
+
+/// The three @connections operations.
+#[async_trait]
+pub trait Connections: Send + Sync + 'static {
+    /// Sends `data` to the connection (PostToConnection).
+    async fn post(&self, endpoint: &str, connection_id: &str, data: &[u8])
+    -> Result<(), ConnError>;
+    /// Closes the connection (DeleteConnection).
+    async fn delete(&self, endpoint: &str, connection_id: &str) -> Result<(), ConnError>;
+    /// Reads the connection's state (GetConnection).
+    async fn get(&self, endpoint: &str, connection_id: &str) -> Result<ConnectionInfo, ConnError>;
+}
+
+/// @connections over `aws-sdk-apigatewaymanagement`.
+pub struct ApiGwConnections {
+    base: aws_config::SdkConfig,
+    clients: RwLock<HashMap<String, Client>>,
+}
+
+impl ApiGwConnections {
+    /// Clients built from `base` (region, credentials, timeouts), one per endpoint.
+    pub fn new(base: aws_config::SdkConfig) -> Self {
+        Self {
+            base,
+            clients: RwLock::new(HashMap::new()),
+        }
+    }
+
+    fn client(&self, endpoint: &str) -> Result<Client, ConnError> {
+        if endpoint.is_empty() {
+            return Err(ConnError::Other("no management endpoint".into()));
+        }
+        if let Some(c) = self
+            .clients
+            .read()
+            .ok()
+            .and_then(|m| m.get(endpoint).cloned())
+        {
+            return Ok(c);
+        }
+        let conf = aws_sdk_apigatewaymanagement::config::Builder::from(&self.base)
+            .endpoint_url(endpoint)
+            .build();
+        let client = Client::from_conf(conf);
+        if let Ok(mut m) = self.clients.write() {
+            m.insert(endpoint.to_owned(), client.clone());
+        }
+        Ok(client)
+    }
+}
+
+fn other<E: std::error::Error + 'static>(e: E) -> ConnError {
+    ConnError::Other(DisplayErrorContext(e).to_string())
+}
+
+fn epoch_ms(t: Option<&aws_sdk_apigatewaymanagement::primitives::DateTime>) -> Option<i64> {
+    t.and_then(|d| d.to_millis().ok())
+}
+
+#[async_trait]
+impl Connections for ApiGwConnections {
+    async fn post(
+        &self,
+        endpoint: &str,
+        connection_id: &str,
+        data: &[u8],
+    ) -> Result<(), ConnError> {
+        match self
+            .client(endpoint)?
+            .post_to_connection()
+            .connection_id(connection_id)
+            .data(Blob::new(data))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_gone_exception()) => {
+                Err(ConnError::Gone)
+            }
+            Err(e) => Err(other(e)),
+        }
+    }
+
+    async fn delete(&self, endpoint: &str, connection_id: &str) -> Result<(), ConnError> {
+        match self
+            .client(endpoint)?
+            .delete_connection()
+            .connection_id(connection_id)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_gone_exception()) => {
+                Err(ConnError::Gone)
+            }
+            Err(e) => Err(other(e)),
+        }
+    }
+
+    async fn get(&self, endpoint: &str, connection_id: &str) -> Result<ConnectionInfo, ConnError> {
+        match self
+            .client(endpoint)?
+            .get_connection()
+            .connection_id(connection_id)
+            .send()
+            .await
+        {
+            Ok(o) => Ok(ConnectionInfo {
+                connected_at_ms: epoch_ms(o.connected_at()),
+                last_active_at_ms: epoch_ms(o.last_active_at()),
+                source_ip: o.identity().and_then(|i| i.source_ip()).map(str::to_owned),
+            }),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_gone_exception()) => {
+                Err(ConnError::Gone)
+            }
+            Err(e) => Err(other(e)),
+        }
+    }
+}

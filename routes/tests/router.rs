@@ -1,0 +1,645 @@
+//! The router and push, at the unit level: real stores (memory and DynamoDB Local), a fake
+//! @connections client that records every call.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use jsonwebtoken::Algorithm;
+use serde_json::{Value, json};
+use wsauth_authorizer::issuer::{SigningKey, jwks_json};
+use wsauth_authorizer::{AuthorizerConfig, JwksCache, Verifier};
+use wsauth_policy::{Identity, RoutePolicy};
+use wsauth_routes::connections::ConnectionInfo;
+use wsauth_routes::fanout::FANOUT_CONCURRENCY;
+use wsauth_routes::{ConnError, Connections, Outcome, Pusher, Router, Services};
+use wsauth_session::{Binding, Lookup, SessionStore};
+
+const NOW: i64 = 1_795_600_800;
+const ISSUER: &str = "https://issuer.test";
+const EP: &str = "https://abcdef123.execute-api.us-east-1.amazonaws.com/dev";
+
+#[derive(Default)]
+struct FakeConnections {
+    posts: Mutex<Vec<(String, String, Value)>>,
+    deletes: Mutex<Vec<(String, String)>>,
+    gone: Mutex<HashSet<String>>,
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
+    delay: Option<Duration>,
+}
+
+impl FakeConnections {
+    fn posts_to(&self, conn: &str) -> Vec<Value> {
+        self.posts
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|p| p.1 == conn)
+            .map(|p| p.2.clone())
+            .collect()
+    }
+    fn post_count(&self) -> usize {
+        self.posts.lock().unwrap().len()
+    }
+    fn set_gone(&self, conn: &str) {
+        self.gone.lock().unwrap().insert(conn.into());
+    }
+}
+
+#[async_trait]
+impl Connections for FakeConnections {
+    async fn post(&self, endpoint: &str, conn: &str, data: &[u8]) -> Result<(), ConnError> {
+        let n = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_in_flight.fetch_max(n, Ordering::SeqCst);
+        if let Some(d) = self.delay {
+            tokio::time::sleep(d).await;
+        }
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        if self.gone.lock().unwrap().contains(conn) {
+            return Err(ConnError::Gone);
+        }
+        let v: Value = serde_json::from_slice(data).unwrap();
+        self.posts
+            .lock()
+            .unwrap()
+            .push((endpoint.into(), conn.into(), v));
+        Ok(())
+    }
+    async fn delete(&self, endpoint: &str, conn: &str) -> Result<(), ConnError> {
+        self.deletes
+            .lock()
+            .unwrap()
+            .push((endpoint.into(), conn.into()));
+        if !self.gone.lock().unwrap().insert(conn.into()) {
+            return Err(ConnError::Gone);
+        }
+        Ok(())
+    }
+    async fn get(&self, _: &str, conn: &str) -> Result<ConnectionInfo, ConnError> {
+        if self.gone.lock().unwrap().contains(conn) {
+            return Err(ConnError::Gone);
+        }
+        Ok(ConnectionInfo {
+            connected_at_ms: Some(1),
+            last_active_at_ms: Some(1),
+            source_ip: None,
+        })
+    }
+}
+
+struct World {
+    store: Arc<dyn SessionStore>,
+    conns: Arc<FakeConnections>,
+    router: Router,
+    pusher: Pusher,
+    key: SigningKey,
+}
+
+fn verifier(key: &SigningKey) -> Arc<Verifier> {
+    let cfg = AuthorizerConfig::from_lookup(&|k| match k {
+        "WSAUTH_ISSUER" => Some(ISSUER.into()),
+        "WSAUTH_AUDIENCE" => Some("api".into()),
+        "WSAUTH_JWKS_URL" => Some("http://127.0.0.1:9/jwks.json".into()),
+        _ => None,
+    })
+    .unwrap();
+    let cache = JwksCache::new(ISSUER, cfg.jwks.clone()).unwrap();
+    cache
+        .install(jwks_json([key]).to_string().as_bytes())
+        .unwrap();
+    Arc::new(Verifier::new(cfg, Arc::new(cache)))
+}
+
+fn world_with(store: Arc<dyn SessionStore>, conns: FakeConnections) -> World {
+    let conns = Arc::new(conns);
+    let key = SigningKey::generate(Algorithm::ES256, "k1").unwrap();
+    let services = Arc::new(Services {
+        store: store.clone(),
+        connections: conns.clone(),
+        verifier: Some(verifier(&key)),
+        endpoint_override: None,
+    });
+    World {
+        store,
+        conns,
+        router: Router::new(services.clone(), RoutePolicy::default()),
+        pusher: Pusher::new(services),
+        key,
+    }
+}
+
+async fn bind(w: &World, conn: &str, user: &str, scopes: &[&str], expires_at: i64) {
+    let id = Identity {
+        user_id: user.into(),
+        scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        expires_at,
+        session_id: format!("s-{user}"),
+        issuer: ISSUER.into(),
+    };
+    let connected = (w.store.user_bindings(user).await.unwrap().len() as i64) + 1;
+    w.store
+        .bind(&Binding::new(conn, &id, connected, EP))
+        .await
+        .unwrap();
+}
+
+async fn send(w: &World, conn: &str, route: &str, body: Value) -> Outcome {
+    w.router
+        .dispatch(conn, route, Some(&body.to_string()), NOW)
+        .await
+}
+
+fn code(o: &Outcome) -> &str {
+    o.reply.as_ref().unwrap()["code"].as_str().unwrap_or("-")
+}
+
+const SEND: &[&str] = &["messages:send"];
+
+async fn not_bound_is_refused_and_closes(w: World) {
+    let o = send(&w, "ghost", "ping", json!({"action":"ping"})).await;
+    assert_eq!(code(&o), "not_bound");
+    assert!(o.close);
+}
+
+async fn expiry_between_two_messages_closes_the_session(w: World) {
+    bind(&w, "a1", "alice", SEND, NOW + 10).await;
+    let o = w
+        .router
+        .dispatch("a1", "ping", Some(r#"{"action":"ping"}"#), NOW + 9)
+        .await;
+    assert_eq!(o.reply, Some(json!({"type":"pong"})));
+    let o = w
+        .router
+        .dispatch("a1", "ping", Some(r#"{"action":"ping"}"#), NOW + 10)
+        .await;
+    assert_eq!(code(&o), "session_expired");
+    assert!(o.close);
+    assert_eq!(
+        w.store.lookup("a1", NOW).await.unwrap(),
+        Lookup::NotBound,
+        "binding removed"
+    );
+}
+
+async fn a_route_needing_a_missing_scope_is_forbidden(w: World) {
+    bind(&w, "a1", "alice", &[], NOW + 600).await;
+    let o = send(
+        &w,
+        "a1",
+        "sendToUser",
+        json!({"action":"sendToUser","to":"bob","data":1}),
+    )
+    .await;
+    assert_eq!(code(&o), "forbidden");
+    assert!(!o.close);
+    let o = send(
+        &w,
+        "a1",
+        "broadcast",
+        json!({"action":"broadcast","data":1}),
+    )
+    .await;
+    assert_eq!(code(&o), "forbidden");
+    let o = send(
+        &w,
+        "a1",
+        "deleteEverything",
+        json!({"action":"deleteEverything"}),
+    )
+    .await;
+    assert_eq!(code(&o), "forbidden", "undeclared routes are denied");
+    assert_eq!(w.conns.post_count(), 0);
+}
+
+async fn bad_frames_get_bad_request_or_unknown_action(w: World) {
+    bind(&w, "a1", "alice", SEND, NOW + 600).await;
+    for (body, want) in [
+        ("not json", "bad_request"),
+        ("[1,2]", "bad_request"),
+        (r#"{"data":1}"#, "bad_request"),
+        (r#"{"action":5}"#, "bad_request"),
+        (r#"{"action":{"x":1}}"#, "bad_request"),
+        (r#"{"action":"nope"}"#, "unknown_action"),
+    ] {
+        let o = w.router.dispatch("a1", "$default", Some(body), NOW).await;
+        assert_eq!(code(&o), want, "{body}");
+        assert!(!o.close);
+    }
+    let o = send(
+        &w,
+        "a1",
+        "sendToUser",
+        json!({"action":"sendToUser","data":1}),
+    )
+    .await;
+    assert_eq!(code(&o), "bad_request");
+    let o = send(
+        &w,
+        "a1",
+        "sendToUser",
+        json!({"action":"sendToUser","to":42}),
+    )
+    .await;
+    assert_eq!(code(&o), "bad_request");
+}
+
+async fn ping_and_whoami_answer_from_the_binding(w: World) {
+    bind(&w, "a1", "alice", SEND, NOW + 600).await;
+    bind(&w, "b1", "bob", SEND, NOW + 600).await;
+    assert_eq!(
+        send(&w, "a1", "ping", json!({"action":"ping"})).await.reply,
+        Some(json!({"type":"pong"}))
+    );
+    // A body naming another connection or user changes nothing.
+    let o = send(
+        &w,
+        "a1",
+        "whoami",
+        json!({"action":"whoami","connectionId":"b1","userId":"bob"}),
+    )
+    .await;
+    assert_eq!(
+        o.reply,
+        Some(
+            json!({"type":"whoami","userId":"alice","connectionId":"a1","scopes":["messages:send"],"expiresAt":NOW+600})
+        )
+    );
+}
+
+async fn send_to_user_reaches_all_and_only_the_targets_connections(w: World) {
+    bind(&w, "a1", "alice", SEND, NOW + 600).await;
+    bind(&w, "b1", "bob", &[], NOW + 600).await;
+    bind(&w, "b2", "bob", &[], NOW + 600).await;
+    bind(&w, "b-old", "bob", &[], NOW - 1).await;
+    bind(&w, "c1", "carol", &[], NOW + 600).await;
+    let o = send(&w, "a1", "sendToUser",
+        json!({"action":"sendToUser","to":"bob","data":{"text":"hi"},"from":"carol","connectionId":"c1"})).await;
+    assert_eq!(
+        o.reply,
+        Some(json!({"type":"sent","to":"bob","delivered":2}))
+    );
+    let expect = json!({"type":"message","from":"alice","data":{"text":"hi"}});
+    assert_eq!(w.conns.posts_to("b1"), vec![expect.clone()]);
+    assert_eq!(w.conns.posts_to("b2"), vec![expect]);
+    assert!(
+        w.conns.posts_to("b-old").is_empty(),
+        "expired sessions get nothing"
+    );
+    assert!(w.conns.posts_to("c1").is_empty());
+    assert!(w.conns.posts_to("a1").is_empty());
+    assert!(w.conns.posts.lock().unwrap().iter().all(|p| p.0 == EP));
+}
+
+async fn a_stale_connection_is_pruned_and_counted(w: World) {
+    bind(&w, "a1", "alice", SEND, NOW + 600).await;
+    bind(&w, "b1", "bob", &[], NOW + 600).await;
+    bind(&w, "b2", "bob", &[], NOW + 600).await;
+    w.conns.set_gone("b2");
+    let o = send(
+        &w,
+        "a1",
+        "sendToUser",
+        json!({"action":"sendToUser","to":"bob","data":1}),
+    )
+    .await;
+    assert_eq!(o.reply.unwrap()["delivered"], 1);
+    assert_eq!(
+        w.store.get("b2").await.unwrap(),
+        None,
+        "gone binding pruned"
+    );
+    bind(&w, "b3", "bob", &[], NOW + 600).await;
+    w.conns.set_gone("b3");
+    let r = w
+        .pusher
+        .handle_json(json!({"op":"sendToUser","userId":"bob","data":"x"}), NOW)
+        .await
+        .unwrap();
+    assert_eq!(r, json!({"delivered":1,"pruned":1}));
+}
+
+async fn payloads_over_128_kib_are_refused_before_any_call(w: World) {
+    bind(
+        &w,
+        "a1",
+        "alice",
+        &["messages:send", "messages:broadcast"],
+        NOW + 600,
+    )
+    .await;
+    bind(&w, "b1", "bob", &[], NOW + 600).await;
+    let big = "x".repeat(128 * 1024);
+    let o = send(
+        &w,
+        "a1",
+        "sendToUser",
+        json!({"action":"sendToUser","to":"bob","data":big}),
+    )
+    .await;
+    assert_eq!(code(&o), "payload_too_large");
+    let o = send(
+        &w,
+        "a1",
+        "broadcast",
+        json!({"action":"broadcast","data":big}),
+    )
+    .await;
+    assert_eq!(code(&o), "payload_too_large");
+    let e = w
+        .pusher
+        .handle_json(json!({"op":"broadcast","data":big}), NOW)
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), 413);
+    assert_eq!(w.conns.post_count(), 0);
+}
+
+async fn broadcast_reaches_every_other_live_connection_page_by_page(w: World) {
+    bind(&w, "a1", "alice", &["messages:broadcast"], NOW + 600).await;
+    for i in 0..150 {
+        bind(
+            &w,
+            &format!("u{i:03}"),
+            &format!("user{}", i % 7),
+            &[],
+            NOW + 600,
+        )
+        .await;
+    }
+    bind(&w, "old", "zed", &[], NOW - 5).await;
+    let o = send(
+        &w,
+        "a1",
+        "broadcast",
+        json!({"action":"broadcast","data":"hello"}),
+    )
+    .await;
+    assert_eq!(o.reply, Some(json!({"type":"sent","delivered":150})));
+    assert!(w.conns.posts_to("a1").is_empty(), "not to the sender");
+    assert!(w.conns.posts_to("old").is_empty());
+    assert_eq!(
+        w.conns.posts_to("u149"),
+        vec![json!({"type":"message","from":"alice","data":"hello"})]
+    );
+    let r = w
+        .pusher
+        .handle_json(json!({"op":"broadcast","data":{"n":1}}), NOW)
+        .await
+        .unwrap();
+    assert_eq!(r, json!({"delivered":151,"pruned":0}));
+    assert_eq!(
+        w.conns.posts_to("a1"),
+        vec![json!({"type":"message","from":"$server","data":{"n":1}})]
+    );
+}
+
+async fn disconnect_user_leaves_the_user_with_no_binding(w: World) {
+    bind(&w, "b1", "bob", &[], NOW + 600).await;
+    bind(&w, "b2", "bob", &[], NOW + 600).await;
+    bind(&w, "b3", "bob", &[], NOW - 1).await;
+    bind(&w, "c1", "carol", &[], NOW + 600).await;
+    w.conns.set_gone("b3");
+    let r = w
+        .pusher
+        .handle_json(json!({"op":"disconnectUser","userId":"bob"}), NOW)
+        .await
+        .unwrap();
+    assert_eq!(r, json!({"disconnected":3}));
+    assert!(w.store.user_bindings("bob").await.unwrap().is_empty());
+    let deleted: HashSet<String> = w
+        .conns
+        .deletes
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|d| d.1.clone())
+        .collect();
+    assert_eq!(
+        deleted,
+        HashSet::from(["b1".into(), "b2".into(), "b3".into()])
+    );
+    assert!(
+        w.store.get("c1").await.unwrap().is_some(),
+        "other users untouched"
+    );
+}
+
+async fn refresh_extends_the_session_and_refuses_another_subject(w: World) {
+    bind(&w, "a1", "alice", SEND, NOW + 60).await;
+    let claims = |sub: &str, exp: i64| json!({"iss":ISSUER,"aud":"api","sub":sub,"exp":exp,"iat":NOW,"scope":"messages:send messages:broadcast"});
+    let mallory = w.key.mint(&claims("mallory", NOW + 7200)).unwrap();
+    let o = send(
+        &w,
+        "a1",
+        "refresh",
+        json!({"action":"refresh","token":mallory}),
+    )
+    .await;
+    assert_eq!(code(&o), "invalid_token");
+    let unchanged = w.store.get("a1").await.unwrap().unwrap();
+    assert_eq!(
+        (unchanged.user_id.as_str(), unchanged.expires_at),
+        ("alice", NOW + 60)
+    );
+    let o = send(
+        &w,
+        "a1",
+        "refresh",
+        json!({"action":"refresh","token":"garbage"}),
+    )
+    .await;
+    assert_eq!(code(&o), "invalid_token");
+    let other_key = SigningKey::generate(Algorithm::ES256, "k1").unwrap();
+    let forged = other_key.mint(&claims("alice", NOW + 7200)).unwrap();
+    let o = send(
+        &w,
+        "a1",
+        "refresh",
+        json!({"action":"refresh","token":forged}),
+    )
+    .await;
+    assert_eq!(code(&o), "invalid_token");
+    let good = w.key.mint(&claims("alice", NOW + 7200)).unwrap();
+    let o = send(
+        &w,
+        "a1",
+        "refresh",
+        json!({"action":"refresh","token":good}),
+    )
+    .await;
+    assert_eq!(
+        o.reply,
+        Some(json!({"type":"refreshed","expiresAt":NOW+7200}))
+    );
+    let b = w.store.get("a1").await.unwrap().unwrap();
+    assert_eq!(b.expires_at, NOW + 7200);
+    assert_eq!(b.scopes, vec!["messages:send", "messages:broadcast"]);
+    let o = w
+        .router
+        .dispatch("a1", "ping", Some("{}"), NOW + 3600)
+        .await;
+    assert_eq!(
+        o.reply,
+        Some(json!({"type":"pong"})),
+        "alive past the old expiry"
+    );
+}
+
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod memory_store {
+            $(#[tokio::test] async fn $name() {
+                let s = wsauth_session::testing::memory_dyn().await;
+                super::$name(super::world_with(s, Default::default())).await
+            })*
+        }
+        mod dynamodb_local_store {
+            $(#[tokio::test] async fn $name() {
+                let s = wsauth_session::testing::dynamodb_local_dyn().await;
+                super::$name(super::world_with(s, Default::default())).await
+            })*
+        }
+    };
+}
+
+on_both_stores!(
+    not_bound_is_refused_and_closes,
+    expiry_between_two_messages_closes_the_session,
+    a_route_needing_a_missing_scope_is_forbidden,
+    bad_frames_get_bad_request_or_unknown_action,
+    ping_and_whoami_answer_from_the_binding,
+    send_to_user_reaches_all_and_only_the_targets_connections,
+    a_stale_connection_is_pruned_and_counted,
+    payloads_over_128_kib_are_refused_before_any_call,
+    broadcast_reaches_every_other_live_connection_page_by_page,
+    disconnect_user_leaves_the_user_with_no_binding,
+    refresh_extends_the_session_and_refuses_another_subject,
+);
+
+#[tokio::test]
+async fn fan_out_is_concurrent_but_bounded() {
+    let conns = FakeConnections {
+        delay: Some(Duration::from_millis(5)),
+        ..Default::default()
+    };
+    let w = world_with(wsauth_session::testing::memory_dyn().await, conns);
+    for i in 0..200 {
+        bind(&w, &format!("c{i}"), "bob", &[], NOW + 600).await;
+    }
+    let r = w
+        .pusher
+        .handle_json(json!({"op":"sendToUser","userId":"bob","data":1}), NOW)
+        .await
+        .unwrap();
+    assert_eq!(r["delivered"], 200);
+    let max = w.conns.max_in_flight.load(Ordering::SeqCst);
+    assert!(max > 1, "not one at a time ({max})");
+    assert!(max <= FANOUT_CONCURRENCY, "bounded ({max})");
+}
+
+#[tokio::test]
+async fn a_failing_store_answers_internal() {
+    use wsauth_session::{Page, StoreError};
+    struct Down;
+    #[async_trait]
+    impl SessionStore for Down {
+        async fn bind(&self, _: &Binding) -> Result<(), StoreError> {
+            Err(StoreError::Unavailable("down".into()))
+        }
+        async fn get(&self, _: &str) -> Result<Option<Binding>, StoreError> {
+            Err(StoreError::Unavailable("down".into()))
+        }
+        async fn user_bindings(&self, _: &str) -> Result<Vec<Binding>, StoreError> {
+            Err(StoreError::Unavailable("down".into()))
+        }
+        async fn page(&self, _: Option<&str>, _: usize) -> Result<Page, StoreError> {
+            Err(StoreError::Unavailable("down".into()))
+        }
+        async fn extend(&self, _: &str, _: &str, _: i64, _: &[String]) -> Result<bool, StoreError> {
+            Err(StoreError::Unavailable("down".into()))
+        }
+        async fn unbind(&self, _: &str) -> Result<bool, StoreError> {
+            Err(StoreError::Unavailable("down".into()))
+        }
+    }
+    let w = world_with(Arc::new(Down), Default::default());
+    let o = send(&w, "a1", "ping", json!({"action":"ping"})).await;
+    assert_eq!(code(&o), "internal");
+    assert!(!o.close, "an outage does not close connections");
+    let msg = o.reply.unwrap()["message"].as_str().unwrap().to_owned();
+    assert!(!msg.contains("down"), "internals are not shown to clients");
+    let e = w
+        .pusher
+        .handle_json(json!({"op":"broadcast","data":1}), NOW)
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), 503);
+}
+
+#[tokio::test]
+async fn the_lambda_event_replies_in_the_body_and_closes_through_the_derived_endpoint() {
+    let w = world_with(
+        wsauth_session::testing::memory_dyn().await,
+        Default::default(),
+    );
+    let mut ev: Value = serde_json::from_str(include_str!("data/message.json")).unwrap();
+    ev["requestContext"]["routeKey"] = json!("whoami");
+    ev["body"] = json!(r#"{"action":"whoami"}"#);
+    let conn = "L0SM9cOFvHcCIhw=";
+    // Not bound: the error frame is posted, then the connection deleted, at the event's endpoint.
+    let e: aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest =
+        serde_json::from_value(ev.clone()).unwrap();
+    let r = w.router.handle_event(&e, NOW).await;
+    assert_eq!(r.status_code, 200);
+    assert_eq!(w.conns.posts_to(conn)[0]["code"], "not_bound");
+    assert_eq!(
+        w.conns.deletes.lock().unwrap().clone(),
+        vec![(EP.to_string(), conn.to_string())]
+    );
+    // Bound: the reply is the response body.
+    w.conns.gone.lock().unwrap().clear();
+    bind(&w, conn, "alice", SEND, NOW + 600).await;
+    let r = w.router.handle_event(&e, NOW).await;
+    let body = match r.body.unwrap() {
+        aws_lambda_events::encodings::Body::Text(t) => t,
+        other => panic!("{other:?}"),
+    };
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["userId"], "alice");
+    assert_eq!(v["connectionId"], conn);
+}
+
+#[tokio::test]
+async fn application_routes_get_the_checks_for_free() {
+    struct Echo;
+    #[async_trait]
+    impl wsauth_routes::RouteHandler for Echo {
+        async fn handle(
+            &self,
+            ctx: &wsauth_routes::MessageContext<'_>,
+        ) -> Result<Option<Value>, wsauth_routes::RouteError> {
+            Ok(Some(json!({"type":"echo","user":ctx.binding.user_id})))
+        }
+    }
+    let w = world_with(
+        wsauth_session::testing::memory_dyn().await,
+        Default::default(),
+    );
+    bind(&w, "a1", "alice", &["chat:write"], NOW + 600).await;
+    bind(&w, "b1", "bob", &[], NOW + 600).await;
+    let router = w
+        .router
+        .route("echo", vec!["chat:write".into()], Arc::new(Echo))
+        .unwrap();
+    let o = router.dispatch("a1", "echo", Some("{}"), NOW).await;
+    assert_eq!(o.reply, Some(json!({"type":"echo","user":"alice"})));
+    let o = router.dispatch("b1", "echo", Some("{}"), NOW).await;
+    assert_eq!(code(&o), "forbidden");
+    let o = router.dispatch("zz", "echo", Some("{}"), NOW).await;
+    assert_eq!(code(&o), "not_bound");
+}

@@ -1,0 +1,61 @@
+//! The AWS SDK configuration every wsauth client shares: loaded from the environment once,
+//! with bounded timeouts and retries so that an outage fails a request instead of hanging it.
+
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+
+/// Whether `url` points at this machine (DynamoDB Local, `wsauth-local`).
+pub fn is_loopback_url(url: &str) -> bool {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .unwrap_or(url);
+    ["127.", "localhost", "[::1]"]
+        .iter()
+        .any(|p| rest.starts_with(p))
+}
+
+/// The SDK configuration from the environment (region, credentials, `AWS_ENDPOINT_URL_*`).
+/// With `local_placeholders`, missing credentials and region are replaced by placeholders,
+/// which local emulators accept; on AWS the environment always has both.
+pub async fn sdk_config_from_env(local_placeholders: bool) -> aws_config::SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(2))
+                .operation_attempt_timeout(Duration::from_secs(3))
+                .operation_timeout(Duration::from_secs(8))
+                .build(),
+        )
+        .retry_config(RetryConfig::standard().with_max_attempts(3));
+    if local_placeholders {
+        if std::env::var("AWS_ACCESS_KEY_ID").is_err() {
+            loader = loader.credentials_provider(aws_credential_types::Credentials::new(
+                "local",
+                "local",
+                None,
+                None,
+                "wsauth-local",
+            ));
+        }
+        if std::env::var("AWS_REGION").is_err() && std::env::var("AWS_DEFAULT_REGION").is_err() {
+            loader = loader.region(aws_config::Region::new("us-east-1"));
+        }
+    }
+    loader.load().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_endpoints_are_recognised() {
+        assert!(is_loopback_url("http://127.0.0.1:8000"));
+        assert!(is_loopback_url("http://localhost:8000"));
+        assert!(!is_loopback_url("https://dynamodb.us-east-1.amazonaws.com"));
+    }
+}
