@@ -1,0 +1,205 @@
+//! `wsauth-local`: API Gateway's WebSocket behaviour on one machine, running wsauth's real
+//! handlers in-process (authorizer, `$connect`/`$disconnect`, routes, push).
+//!
+//! - [`gateway`]: the emulated API (handshake, routing, limits, @connections, push, demo page).
+//! - [`devissuer`]: the dev issuer used when `WSAUTH_ISSUER` is not set.
+//! - [`serve`]/[`run`]: assembly; `run(listener, …, shutdown)` lets tests bind port 0.
+
+pub mod devissuer;
+pub mod gateway;
+pub mod ids;
+pub mod timefmt;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use wsauth_authorizer::{Authorizer, AuthorizerConfig, JwksCache, Verifier};
+use wsauth_connect::ConnectHandler;
+use wsauth_routes::{ApiGwConnections, Pusher, Router, Services};
+use wsauth_session::{DynamoSessionStore, MemorySessionStore, SessionStore};
+
+pub use gateway::{Gateway, GatewayOptions};
+
+/// Where bindings live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    /// In process memory (default).
+    Memory,
+    /// DynamoDB (`AWS_ENDPOINT_URL_DYNAMODB` for DynamoDB Local); the table is created if absent.
+    Dynamodb,
+}
+
+/// Which issuer tokens come from.
+pub enum IssuerMode {
+    /// `WSAUTH_ISSUER` unset: the dev issuer under this directory.
+    Dev(PathBuf),
+    /// `WSAUTH_ISSUER` set: the real issuer's JWKS, exactly as the Lambda authorizer uses it.
+    External(Box<AuthorizerConfig>),
+}
+
+/// A start-up failure, naming what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum LocalError {
+    /// A configuration variable or flag is wrong.
+    #[error("{0}")]
+    Config(String),
+    /// The listen address cannot be bound.
+    #[error("--listen {addr}: cannot listen ({source})")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The session store cannot be reached.
+    #[error(
+        "--store dynamodb: DynamoDB unreachable (AWS_ENDPOINT_URL_DYNAMODB={endpoint}): {cause}"
+    )]
+    Store {
+        /// The endpoint tried.
+        endpoint: String,
+        /// Why.
+        cause: String,
+    },
+}
+
+/// What `run` assembled: the gateway and, in dev mode, the dev issuer.
+pub struct Running {
+    /// The gateway (connection registry, handlers).
+    pub gateway: Arc<Gateway>,
+    /// Where it listens.
+    pub addr: SocketAddr,
+}
+
+/// Builds the store named by `kind`.
+pub async fn build_store(kind: StoreKind) -> Result<Arc<dyn SessionStore>, LocalError> {
+    match kind {
+        StoreKind::Memory => Ok(Arc::new(MemorySessionStore::new())),
+        StoreKind::Dynamodb => {
+            let endpoint =
+                std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap_or_else(|_| "(AWS)".into());
+            let client = wsauth_session::dynamo::client_from_env().await;
+            let table = wsauth_session::dynamo::table_from_env();
+            wsauth_session::dynamo::ensure_table(&client, &table)
+                .await
+                .map_err(|e| LocalError::Store {
+                    endpoint,
+                    cause: e.to_string(),
+                })?;
+            Ok(Arc::new(DynamoSessionStore::new(client, &table)))
+        }
+    }
+}
+
+/// Assembles the gateway for a listener bound at `addr`.
+pub async fn assemble(
+    addr: SocketAddr,
+    opts: GatewayOptions,
+    issuer: IssuerMode,
+    store: Arc<dyn SessionStore>,
+) -> Result<Arc<Gateway>, LocalError> {
+    let endpoint = gateway::management_endpoint(addr, &opts.stage);
+    let (authorizer, dev) = match issuer {
+        IssuerMode::Dev(dir) => {
+            let dev = devissuer::DevIssuer::load_or_create(&dir).map_err(LocalError::Config)?;
+            let jwks_url = format!(
+                "{}/.well-known/jwks.json",
+                endpoint.trim_end_matches(&format!("/{}", opts.stage))
+            );
+            let cfg = dev
+                .authorizer_config(&jwks_url)
+                .map_err(LocalError::Config)?;
+            let cache = JwksCache::new(&cfg.issuer, cfg.jwks.clone())
+                .map_err(|e| LocalError::Config(e.to_string()))?;
+            cache
+                .install(dev.jwks().to_string().as_bytes())
+                .map_err(|e| LocalError::Config(e.to_string()))?;
+            let verifier = Arc::new(Verifier::new(cfg, Arc::new(cache)));
+            (Authorizer::with_verifier(verifier), Some(dev))
+        }
+        IssuerMode::External(cfg) => {
+            let a = Authorizer::init(*cfg)
+                .await
+                .map_err(|e| LocalError::Config(format!("WSAUTH_JWKS_URL: {e}")))?;
+            (a, None)
+        }
+    };
+    let sdk = wsauth_session::aws::sdk_config_from_env(true).await;
+    let services = Arc::new(Services {
+        store: store.clone(),
+        connections: Arc::new(ApiGwConnections::new(sdk)),
+        verifier: Some(authorizer.verifier().clone()),
+        endpoint_override: Some(endpoint.clone()),
+    });
+    let policy =
+        wsauth_routes::route_policy_from_env().map_err(|e| LocalError::Config(e.to_string()))?;
+    let router = Router::new(services.clone(), policy);
+    let pusher = Pusher::new(services);
+    let connect = ConnectHandler::new(store, Some(endpoint));
+    Ok(Arc::new(Gateway::new(
+        opts, authorizer, connect, router, pusher, dev,
+    )))
+}
+
+/// Serves on `listener` until `shutdown` resolves, then closes every connection with 1001 and
+/// runs `$disconnect` for each.
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    gateway: Arc<Gateway>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = gateway.app();
+    let gw = gateway.clone();
+    let signal = async move {
+        shutdown.await;
+        gw.shutdown(Duration::from_secs(5)).await;
+    };
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(signal)
+    .await
+}
+
+/// Binds `addr` (port 0 allowed) and assembles everything; the caller then calls [`run`].
+pub async fn bind(
+    addr: &str,
+    opts: GatewayOptions,
+    issuer: IssuerMode,
+    store: StoreKind,
+) -> Result<(tokio::net::TcpListener, Running), LocalError> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| LocalError::Bind {
+            addr: addr.to_owned(),
+            source,
+        })?;
+    let local = listener.local_addr().map_err(|source| LocalError::Bind {
+        addr: addr.to_owned(),
+        source,
+    })?;
+    let store = build_store(store).await?;
+    let gateway = assemble(local, opts, issuer, store).await?;
+    Ok((
+        listener,
+        Running {
+            gateway,
+            addr: local,
+        },
+    ))
+}
+
+/// The issuer mode from the environment: external when `WSAUTH_ISSUER` is set.
+pub fn issuer_from_env(dev_dir: PathBuf) -> Result<IssuerMode, LocalError> {
+    if std::env::var("WSAUTH_ISSUER").is_ok_and(|v| !v.trim().is_empty()) {
+        AuthorizerConfig::from_env()
+            .map(|c| IssuerMode::External(Box::new(c)))
+            .map_err(|e| LocalError::Config(e.to_string()))
+    } else {
+        Ok(IssuerMode::Dev(dev_dir))
+    }
+}

@@ -1,0 +1,167 @@
+//! `wsauth-local serve` runs wsauth on one machine; `wsauth-local token` mints dev tokens.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use wsauth_local::devissuer::{DEV_DIR, DevIssuer};
+use wsauth_local::{GatewayOptions, StoreKind, bind, issuer_from_env, run};
+
+#[derive(Parser)]
+#[command(
+    name = "wsauth-local",
+    version,
+    about = "API Gateway WebSocket emulator running wsauth's real handlers"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Store {
+    Memory,
+    Dynamodb,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the WebSocket API, @connections, push and the demo page.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:3001")]
+        listen: String,
+        /// Stage: the WebSocket URL is ws://{listen}/{stage}.
+        #[arg(long, default_value = "dev")]
+        stage: String,
+        /// Where bindings live.
+        #[arg(long, value_enum, default_value = "memory")]
+        store: Store,
+        /// Close connections idle this many seconds (1001).
+        #[arg(long, default_value_t = 600)]
+        idle_timeout: u64,
+        /// Close connections after this many seconds (1001).
+        #[arg(long, default_value_t = 7200)]
+        max_connection_duration: u64,
+        /// Accept POST /_wsauth/push from any address (default: loopback only).
+        #[arg(long)]
+        push_from_anywhere: bool,
+    },
+    /// Mint a token from the dev issuer (kept under .wsauth/).
+    Token {
+        /// The user (`sub`).
+        #[arg(long)]
+        sub: String,
+        /// Space-separated scopes.
+        #[arg(long, default_value = "")]
+        scope: String,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 3600)]
+        ttl: i64,
+    },
+}
+
+async fn ctrl_c() {
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .try_init();
+    match Cli::parse().command {
+        Command::Token { sub, scope, ttl } => {
+            if sub.trim().is_empty() || ttl <= 0 {
+                eprintln!("error: --sub must not be empty and --ttl must be positive");
+                return ExitCode::from(2);
+            }
+            match DevIssuer::load_or_create(&PathBuf::from(DEV_DIR))
+                .and_then(|d| d.mint(&sub, &scope, ttl, wsauth_policy::identity::now_epoch()))
+            {
+                Ok(t) => {
+                    println!("{t}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Serve {
+            listen,
+            stage,
+            store,
+            idle_timeout,
+            max_connection_duration,
+            push_from_anywhere,
+        } => {
+            let opts = GatewayOptions {
+                stage: stage.clone(),
+                idle_timeout: Duration::from_secs(idle_timeout.max(1)),
+                max_connection_duration: Duration::from_secs(max_connection_duration.max(1)),
+                push_from_anywhere,
+                ..GatewayOptions::default()
+            };
+            let store = match store {
+                Store::Memory => StoreKind::Memory,
+                Store::Dynamodb => StoreKind::Dynamodb,
+            };
+            let started = async {
+                let issuer = issuer_from_env(PathBuf::from(DEV_DIR))?;
+                let dev = matches!(issuer, wsauth_local::IssuerMode::Dev(_));
+                let (listener, running) = bind(&listen, opts, issuer, store).await?;
+                Ok::<_, wsauth_local::LocalError>((listener, running, dev))
+            };
+            let (listener, running, dev) = match started.await {
+                Ok(x) => x,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let base = wsauth_local::gateway::management_endpoint(running.addr, "");
+            let base = base
+                .trim_end_matches('/')
+                .trim_start_matches("http://")
+                .to_owned();
+            println!("wsauth-local listening");
+            println!("  WebSocket:  ws://{base}/{stage}");
+            println!("  demo page:  http://{base}/");
+            println!("  push:       POST http://{base}/_wsauth/push");
+            println!("  @connections: http://{base}/{stage}/@connections/{{connectionId}}");
+            if dev {
+                if let Ok(d) = DevIssuer::load_or_create(&PathBuf::from(DEV_DIR))
+                    && let Ok(t) = d.mint(
+                        "alice",
+                        "messages:send messages:broadcast",
+                        3600,
+                        wsauth_policy::identity::now_epoch(),
+                    )
+                {
+                    println!(
+                        "  dev issuer: keys in {} (mint more: wsauth-local token --sub bob --scope \"messages:send\")",
+                        d.path().display()
+                    );
+                    println!("  try (token for alice, 1 h):");
+                    println!("    websocat 'ws://{base}/{stage}?token={t}'");
+                    println!("    then send: {{\"action\":\"whoami\"}}");
+                }
+            } else {
+                println!("  issuer: WSAUTH_ISSUER (tokens verified against its JWKS)");
+            }
+            match run(listener, running.gateway, ctrl_c()).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

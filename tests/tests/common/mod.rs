@@ -1,0 +1,263 @@
+//! Shared harness: the real `wsauth-local` gateway on 127.0.0.1 port 0, a real WebSocket client.
+
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use wsauth_local::devissuer::DevIssuer;
+use wsauth_local::{Gateway, GatewayOptions, IssuerMode, StoreKind};
+
+pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+pub struct Local {
+    pub addr: std::net::SocketAddr,
+    pub gateway: Arc<Gateway>,
+    pub dev: Option<DevIssuer>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+pub fn temp_dir(tag: &str) -> PathBuf {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    std::env::temp_dir().join(format!("wsauth-{tag}-{}-{t}-{n}", std::process::id()))
+}
+
+impl Local {
+    /// wsauth-local with its dev issuer (keys in a fresh temp dir).
+    pub async fn dev(opts: GatewayOptions, store: StoreKind) -> Self {
+        let dir = temp_dir("dev");
+        Self::start(opts, IssuerMode::Dev(dir.clone()), store, Some(dir)).await
+    }
+
+    /// wsauth-local verifying against an external issuer configuration.
+    pub async fn external(opts: GatewayOptions, cfg: wsauth_authorizer::AuthorizerConfig) -> Self {
+        Self::start(
+            opts,
+            IssuerMode::External(Box::new(cfg)),
+            StoreKind::Memory,
+            None,
+        )
+        .await
+    }
+
+    async fn start(
+        opts: GatewayOptions,
+        issuer: IssuerMode,
+        store: StoreKind,
+        dir: Option<PathBuf>,
+    ) -> Self {
+        let (listener, running) = wsauth_local::bind("127.0.0.1:0", opts, issuer, store)
+            .await
+            .unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let gateway = running.gateway.clone();
+        let task = tokio::spawn(wsauth_local::run(listener, running.gateway, async {
+            let _ = rx.await;
+        }));
+        let dev = dir.map(|d| DevIssuer::load_or_create(&d).unwrap());
+        Local {
+            addr: running.addr,
+            gateway,
+            dev,
+            stop: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("ws://{}/dev", self.addr)
+    }
+
+    pub fn http(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn token(&self, sub: &str, scope: &str, ttl: i64) -> String {
+        self.dev
+            .as_ref()
+            .unwrap()
+            .mint(sub, scope, ttl, now())
+            .unwrap()
+    }
+
+    /// Stops the server (graceful shutdown) and waits for it.
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
+        }
+    }
+}
+
+pub fn now() -> i64 {
+    wsauth_policy::identity::now_epoch()
+}
+
+/// How the client presents its token.
+#[derive(Clone, Copy, Debug)]
+pub enum Via {
+    Query,
+    Header,
+    Subprotocol,
+    None,
+}
+
+/// Opens a WebSocket; `Err(status)` when the handshake is refused.
+pub async fn connect(url: &str, token: &str, via: Via) -> Result<Ws, u16> {
+    connect_with(url, token, via).await.map(|(ws, _)| ws)
+}
+
+/// Opens a WebSocket and returns the selected subprotocol too.
+pub async fn connect_with(url: &str, token: &str, via: Via) -> Result<(Ws, Option<String>), u16> {
+    let target = match via {
+        Via::Query => format!("{url}?token={token}"),
+        _ => url.to_owned(),
+    };
+    let mut req = target.into_client_request().unwrap();
+    match via {
+        Via::Header => {
+            req.headers_mut().insert(
+                "authorization",
+                HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
+            );
+        }
+        Via::Subprotocol => {
+            req.headers_mut().insert(
+                "sec-websocket-protocol",
+                HeaderValue::from_str(&format!("wsauth, bearer.{token}")).unwrap(),
+            );
+        }
+        _ => {}
+    }
+    match tokio_tungstenite::connect_async(req).await {
+        Ok((ws, resp)) => {
+            let proto = resp
+                .headers()
+                .get("sec-websocket-protocol")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            Ok((ws, proto))
+        }
+        Err(WsError::Http(resp)) => Err(resp.status().as_u16()),
+        Err(e) => panic!("unexpected handshake error: {e}"),
+    }
+}
+
+pub async fn send(ws: &mut Ws, v: Value) {
+    ws.send(Message::Text(v.to_string().into())).await.unwrap();
+}
+
+pub async fn send_text(ws: &mut Ws, s: &str) {
+    ws.send(Message::Text(s.to_owned().into())).await.unwrap();
+}
+
+/// What the client saw next.
+#[derive(Debug, PartialEq)]
+pub enum Seen {
+    Json(Value),
+    Closed(Option<u16>, String),
+    Timeout,
+}
+
+pub async fn next(ws: &mut Ws, wait: Duration) -> Seen {
+    loop {
+        match tokio::time::timeout(wait, ws.next()).await {
+            Err(_) => return Seen::Timeout,
+            Ok(None) => return Seen::Closed(None, String::new()),
+            Ok(Some(Err(_))) => return Seen::Closed(None, String::new()),
+            Ok(Some(Ok(Message::Text(t)))) => {
+                return Seen::Json(serde_json::from_str(t.as_str()).unwrap());
+            }
+            Ok(Some(Ok(Message::Close(f)))) => {
+                return match f {
+                    Some(CloseFrame { code, reason }) => {
+                        Seen::Closed(Some(code.into()), reason.to_string())
+                    }
+                    None => Seen::Closed(None, String::new()),
+                };
+            }
+            Ok(Some(Ok(_))) => continue,
+        }
+    }
+}
+
+pub async fn recv(ws: &mut Ws) -> Value {
+    match next(ws, Duration::from_secs(5)).await {
+        Seen::Json(v) => v,
+        other => panic!("expected a JSON frame, saw {other:?}"),
+    }
+}
+
+pub async fn expect_close(ws: &mut Ws, wait: Duration) -> (Option<u16>, String) {
+    loop {
+        match next(ws, wait).await {
+            Seen::Closed(c, r) => return (c, r),
+            Seen::Json(_) => continue,
+            Seen::Timeout => panic!("connection was not closed"),
+        }
+    }
+}
+
+pub async fn request(ws: &mut Ws, v: Value) -> Value {
+    send(ws, v).await;
+    recv(ws).await
+}
+
+/// A real aws-sdk-apigatewaymanagement client pointed at the local @connections endpoint.
+pub async fn management_client(local: &Local) -> aws_sdk_apigatewaymanagement::Client {
+    let conf = aws_sdk_apigatewaymanagement::Config::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .endpoint_url(format!("http://{}/dev", local.addr))
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "local", "local", None, None, "test",
+        ))
+        .build();
+    aws_sdk_apigatewaymanagement::Client::from_conf(conf)
+}
+
+/// POST /_wsauth/push.
+pub async fn push(local: &Local, body: Value) -> (u16, Value) {
+    http_post(&local.http("/_wsauth/push"), &body.to_string()).await
+}
+
+/// A minimal HTTP/1.1 POST over a TcpStream (no extra client dependency).
+pub async fn http_post(url: &str, body: &str) -> (u16, Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_once('/').unwrap();
+    let mut s = TcpStream::connect(host).await.unwrap();
+    let req = format!(
+        "POST /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.unwrap();
+    let text = String::from_utf8_lossy(&buf).to_string();
+    let status: u16 = text.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let body = text.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("");
+    // Chunked bodies: take the JSON object within.
+    let json = body
+        .find('{')
+        .and_then(|i| body.rfind('}').map(|j| &body[i..=j]))
+        .unwrap_or("null");
+    (status, serde_json::from_str(json).unwrap_or(Value::Null))
+}

@@ -1,0 +1,407 @@
+//! End to end: a real WebSocket client (tokio-tungstenite) against the real wsauth-local on
+//! 127.0.0.1, every handler real, the memory store and DynamoDB Local.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::json;
+use wsauth_local::{GatewayOptions, StoreKind};
+
+const SEND: &str = "messages:send";
+
+async fn local() -> Local {
+    Local::dev(GatewayOptions::default(), StoreKind::Memory).await
+}
+
+#[tokio::test]
+async fn a_valid_token_connects_through_each_identity_source() {
+    let l = local().await;
+    let t = l.token("alice", SEND, 600);
+    for via in [Via::Query, Via::Header, Via::Subprotocol] {
+        let (mut ws, proto) = connect_with(&l.url(), &t, via).await.unwrap();
+        let who = request(&mut ws, json!({"action":"whoami"})).await;
+        assert_eq!(who["userId"], "alice", "{via:?}");
+        match via {
+            Via::Subprotocol => assert_eq!(proto.as_deref(), Some("wsauth")),
+            _ => assert_eq!(proto, None),
+        }
+    }
+}
+
+#[tokio::test]
+async fn handshake_statuses_follow_the_contract() {
+    let l = Local::dev(GatewayOptions::default(), StoreKind::Memory).await;
+    // No token in any source: 401.
+    assert_eq!(connect(&l.url(), "", Via::None).await.err(), Some(401));
+    // Invalid: 401.
+    assert_eq!(
+        connect(&l.url(), "not.a.jwt", Via::Query).await.err(),
+        Some(401)
+    );
+    let expired = l
+        .dev
+        .as_ref()
+        .unwrap()
+        .mint("alice", SEND, -120, now())
+        .unwrap();
+    assert_eq!(
+        connect(&l.url(), &expired, Via::Subprotocol).await.err(),
+        Some(401)
+    );
+    // Valid: 101.
+    assert!(
+        connect(&l.url(), &l.token("alice", SEND, 600), Via::Query)
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn ping_whoami_and_error_frames() {
+    let l = local().await;
+    let mut ws = connect(&l.url(), &l.token("alice", SEND, 600), Via::Subprotocol)
+        .await
+        .unwrap();
+    assert_eq!(
+        request(&mut ws, json!({"action":"ping"})).await,
+        json!({"type":"pong"})
+    );
+    let who = request(&mut ws, json!({"action":"whoami","userId":"mallory"})).await;
+    assert_eq!(who["type"], "whoami");
+    assert_eq!(who["userId"], "alice");
+    assert_eq!(who["scopes"], json!([SEND]));
+    assert!(who["connectionId"].as_str().unwrap().len() >= 16);
+    assert!(who["expiresAt"].as_i64().unwrap() > now());
+    send_text(&mut ws, "this is not json").await;
+    assert_eq!(recv(&mut ws).await["code"], "bad_request");
+    assert_eq!(
+        request(&mut ws, json!({"action":"dance"})).await["code"],
+        "unknown_action"
+    );
+    assert_eq!(
+        request(&mut ws, json!({"action":"broadcast","data":1})).await["code"],
+        "forbidden"
+    );
+    assert_eq!(
+        request(&mut ws, json!({"action":"refresh","token":"x.y.z"})).await["code"],
+        "invalid_token"
+    );
+    assert_eq!(
+        request(&mut ws, json!({"action":"ping"})).await["type"],
+        "pong",
+        "still open after errors"
+    );
+}
+
+async fn send_to_user_between_two_users_with_two_connections_each(store: StoreKind) {
+    let l = Local::dev(GatewayOptions::default(), store).await;
+    let mut a1 = connect(&l.url(), &l.token("alice", SEND, 600), Via::Query)
+        .await
+        .unwrap();
+    let mut a2 = connect(&l.url(), &l.token("alice", SEND, 600), Via::Subprotocol)
+        .await
+        .unwrap();
+    let mut b1 = connect(&l.url(), &l.token("bob", SEND, 600), Via::Header)
+        .await
+        .unwrap();
+    let mut b2 = connect(&l.url(), &l.token("bob", SEND, 600), Via::Query)
+        .await
+        .unwrap();
+    let r = request(
+        &mut a1,
+        json!({"action":"sendToUser","to":"bob","data":{"text":"hi bob"}}),
+    )
+    .await;
+    assert_eq!(r, json!({"type":"sent","to":"bob","delivered":2}));
+    for b in [&mut b1, &mut b2] {
+        assert_eq!(
+            recv(b).await,
+            json!({"type":"message","from":"alice","data":{"text":"hi bob"}})
+        );
+    }
+    assert_eq!(
+        next(&mut a2, Duration::from_millis(300)).await,
+        Seen::Timeout,
+        "alice's other connection gets nothing"
+    );
+    let r = request(
+        &mut b2,
+        json!({"action":"sendToUser","to":"alice","data":[1,2,3]}),
+    )
+    .await;
+    assert_eq!(r["delivered"], 2);
+    assert_eq!(recv(&mut a1).await["data"], json!([1, 2, 3]));
+    assert_eq!(recv(&mut a2).await["from"], "bob");
+}
+
+#[tokio::test]
+async fn send_to_user_between_two_users_with_two_connections_each_memory() {
+    send_to_user_between_two_users_with_two_connections_each(StoreKind::Memory).await;
+}
+
+#[tokio::test]
+async fn send_to_user_between_two_users_with_two_connections_each_dynamodb_local() {
+    // The default table is created on DynamoDB Local (fresh and in-memory for each run).
+    assert!(
+        std::env::var("AWS_ENDPOINT_URL_DYNAMODB").is_ok(),
+        "run through scripts/test (DynamoDB Local)"
+    );
+    send_to_user_between_two_users_with_two_connections_each(StoreKind::Dynamodb).await;
+}
+
+#[tokio::test]
+async fn broadcast_reaches_every_other_connection() {
+    let l = local().await;
+    let mut a = connect(
+        &l.url(),
+        &l.token("alice", "messages:broadcast", 600),
+        Via::Query,
+    )
+    .await
+    .unwrap();
+    let mut b = connect(&l.url(), &l.token("bob", "", 600), Via::Query)
+        .await
+        .unwrap();
+    let mut c = connect(&l.url(), &l.token("carol", "", 600), Via::Query)
+        .await
+        .unwrap();
+    assert_eq!(
+        request(&mut a, json!({"action":"broadcast","data":"all"})).await,
+        json!({"type":"sent","delivered":2})
+    );
+    assert_eq!(
+        recv(&mut b).await,
+        json!({"type":"message","from":"alice","data":"all"})
+    );
+    assert_eq!(recv(&mut c).await["from"], "alice");
+}
+
+#[tokio::test]
+async fn refresh_extends_the_session() {
+    let l = local().await;
+    let mut ws = connect(&l.url(), &l.token("alice", SEND, 60), Via::Query)
+        .await
+        .unwrap();
+    let fresh = l.token("alice", SEND, 7200);
+    let r = request(&mut ws, json!({"action":"refresh","token":fresh})).await;
+    assert_eq!(r["type"], "refreshed");
+    assert!(r["expiresAt"].as_i64().unwrap() > now() + 7000);
+    let bobs = l.token("bob", SEND, 7200);
+    assert_eq!(
+        request(&mut ws, json!({"action":"refresh","token":bobs})).await["code"],
+        "invalid_token"
+    );
+    assert_eq!(
+        request(&mut ws, json!({"action":"whoami"})).await["expiresAt"],
+        r["expiresAt"]
+    );
+}
+
+#[tokio::test]
+async fn expiry_mid_session_sends_session_expired_and_closes() {
+    let l = local().await;
+    let mut ws = connect(&l.url(), &l.token("alice", SEND, 2), Via::Query)
+        .await
+        .unwrap();
+    assert_eq!(
+        request(&mut ws, json!({"action":"ping"})).await["type"],
+        "pong"
+    );
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    send(&mut ws, json!({"action":"ping"})).await;
+    assert_eq!(recv(&mut ws).await["code"], "session_expired");
+    expect_close(&mut ws, Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn idle_connections_are_closed_with_1001() {
+    let opts = GatewayOptions {
+        idle_timeout: Duration::from_secs(1),
+        ..Default::default()
+    };
+    let l = Local::dev(opts, StoreKind::Memory).await;
+    let mut ws = connect(&l.url(), &l.token("alice", SEND, 600), Via::Query)
+        .await
+        .unwrap();
+    let (code, _) = expect_close(&mut ws, Duration::from_secs(5)).await;
+    assert_eq!(code, Some(1001));
+}
+
+#[tokio::test]
+async fn connections_are_closed_at_the_maximum_duration() {
+    let opts = GatewayOptions {
+        max_connection_duration: Duration::from_secs(1),
+        ..Default::default()
+    };
+    let l = Local::dev(opts, StoreKind::Memory).await;
+    let mut ws = connect(&l.url(), &l.token("alice", SEND, 600), Via::Query)
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        assert_eq!(
+            request(&mut ws, json!({"action":"ping"})).await["type"],
+            "pong"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (code, _) = expect_close(&mut ws, Duration::from_secs(5)).await;
+    assert_eq!(code, Some(1001));
+}
+
+#[tokio::test]
+async fn oversized_messages_close_with_1009_and_binary_frames_with_1003() {
+    let l = local().await;
+    let mut ws = connect(&l.url(), &l.token("alice", SEND, 600), Via::Query)
+        .await
+        .unwrap();
+    let big = format!(
+        "{{\"action\":\"ping\",\"pad\":\"{}\"}}",
+        "x".repeat(128 * 1024)
+    );
+    send_text(&mut ws, &big).await;
+    assert_eq!(
+        expect_close(&mut ws, Duration::from_secs(5)).await.0,
+        Some(1009)
+    );
+    let mut ws = connect(&l.url(), &l.token("alice", SEND, 600), Via::Query)
+        .await
+        .unwrap();
+    use futures_util::SinkExt;
+    ws.send(tokio_tungstenite::tungstenite::Message::Binary(
+        vec![1u8, 2, 3].into(),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        expect_close(&mut ws, Duration::from_secs(5)).await.0,
+        Some(1003)
+    );
+}
+
+#[tokio::test]
+async fn the_management_api_works_with_the_real_sdk_client() {
+    let l = local().await;
+    let mut ws = connect(&l.url(), &l.token("alice", SEND, 600), Via::Query)
+        .await
+        .unwrap();
+    let conn = request(&mut ws, json!({"action":"whoami"})).await["connectionId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let client = management_client(&l).await;
+    client
+        .post_to_connection()
+        .connection_id(&conn)
+        .data(aws_sdk_apigatewaymanagement::primitives::Blob::new(
+            br#"{"hello":"from sdk"}"#.to_vec(),
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(recv(&mut ws).await, json!({"hello":"from sdk"}));
+    let info = client
+        .get_connection()
+        .connection_id(&conn)
+        .send()
+        .await
+        .unwrap();
+    assert!(info.connected_at().is_some());
+    assert!(info.last_active_at().is_some());
+    assert_eq!(
+        info.identity().and_then(|i| i.source_ip()),
+        Some("127.0.0.1")
+    );
+    client
+        .delete_connection()
+        .connection_id(&conn)
+        .send()
+        .await
+        .unwrap();
+    expect_close(&mut ws, Duration::from_secs(5)).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let err = client
+        .post_to_connection()
+        .connection_id(&conn)
+        .data(aws_sdk_apigatewaymanagement::primitives::Blob::new(
+            b"x".to_vec(),
+        ))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        err.as_service_error()
+            .is_some_and(|e| e.is_gone_exception()),
+        "410 GoneException"
+    );
+    let err = client
+        .get_connection()
+        .connection_id(&conn)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        err.as_service_error()
+            .is_some_and(|e| e.is_gone_exception())
+    );
+}
+
+#[tokio::test]
+async fn push_reaches_a_user_everyone_or_logs_a_user_out() {
+    let l = local().await;
+    let mut a = connect(&l.url(), &l.token("alice", "", 600), Via::Query)
+        .await
+        .unwrap();
+    let mut b1 = connect(&l.url(), &l.token("bob", "", 600), Via::Query)
+        .await
+        .unwrap();
+    let mut b2 = connect(&l.url(), &l.token("bob", "", 600), Via::Query)
+        .await
+        .unwrap();
+    let (s, r) = push(&l, json!({"op":"sendToUser","userId":"bob","data":{"n":1}})).await;
+    assert_eq!((s, r), (200, json!({"delivered":2,"pruned":0})));
+    assert_eq!(
+        recv(&mut b1).await,
+        json!({"type":"message","from":"$server","data":{"n":1}})
+    );
+    assert_eq!(recv(&mut b2).await["from"], "$server");
+    let (s, r) = push(&l, json!({"op":"broadcast","data":"all"})).await;
+    assert_eq!((s, r["delivered"].clone()), (200, json!(3)));
+    for ws in [&mut a, &mut b1, &mut b2] {
+        assert_eq!(recv(ws).await["data"], "all");
+    }
+    let (s, r) = push(&l, json!({"op":"disconnectUser","userId":"bob"})).await;
+    assert_eq!((s, r), (200, json!({"disconnected":2})));
+    expect_close(&mut b1, Duration::from_secs(5)).await;
+    expect_close(&mut b2, Duration::from_secs(5)).await;
+    assert_eq!(
+        request(&mut a, json!({"action":"ping"})).await["type"],
+        "pong"
+    );
+    let (s, _) = push(&l, json!({"op":"explode"})).await;
+    assert_eq!(s, 400);
+}
+
+#[tokio::test]
+async fn graceful_shutdown_closes_every_connection_with_1001() {
+    let mut l = local().await;
+    let mut a = connect(&l.url(), &l.token("alice", "", 600), Via::Query)
+        .await
+        .unwrap();
+    let mut b = connect(&l.url(), &l.token("bob", "", 600), Via::Query)
+        .await
+        .unwrap();
+    l.stop().await;
+    assert_eq!(
+        expect_close(&mut a, Duration::from_secs(5)).await.0,
+        Some(1001)
+    );
+    assert_eq!(
+        expect_close(&mut b, Duration::from_secs(5)).await.0,
+        Some(1001)
+    );
+    assert_eq!(l.gateway.connection_count(), 0, "every $disconnect ran");
+}
