@@ -227,6 +227,8 @@ impl Gateway {
     pub fn app(self: &Arc<Self>) -> HttpRouter {
         HttpRouter::new()
             .route("/", get(demo_page))
+            .route("/demo.js", get(demo_js))
+            .route("/demo.css", get(demo_css))
             .route("/.well-known/jwks.json", get(jwks))
             .route("/_wsauth/push", post(push))
             .route("/_wsauth/dev/token", post(dev_token))
@@ -771,7 +773,25 @@ async fn demo_page(State(gw): State<Arc<Gateway>>) -> Response {
     let mut r = Html(page).into_response();
     r.headers_mut().insert(
         "content-security-policy",
-        HeaderValue::from_static("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; connect-src 'self' ws: wss:"),
+        HeaderValue::from_static(
+            "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self' ws: wss:; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        ),
     );
     r
+}
+
+async fn demo_js() -> Response {
+    (
+        [("content-type", "text/javascript; charset=utf-8")],
+        include_str!("../static/demo.js"),
+    )
+        .into_response()
+}
+
+async fn demo_css() -> Response {
+    (
+        [("content-type", "text/css; charset=utf-8")],
+        include_str!("../static/demo.css"),
+    )
+        .into_response()
 }

@@ -172,6 +172,17 @@ pub async fn bind(
     issuer: IssuerMode,
     store: StoreKind,
 ) -> Result<(tokio::net::TcpListener, Running), LocalError> {
+    if opts.stage.is_empty()
+        || !opts
+            .stage
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(LocalError::Config(format!(
+            "--stage {:?}: use letters, digits, '-' and '_' only",
+            opts.stage
+        )));
+    }
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| LocalError::Bind {

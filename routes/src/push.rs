@@ -125,11 +125,17 @@ impl Pusher {
                 let bindings = s.store.user_bindings(&user_id).await.map_err(unavailable)?;
                 let n = stream::iter(bindings)
                     .map(|b| async move {
-                        match s.connections.delete(s.endpoint_for(&b), &b.connection_id).await {
-                            Ok(()) | Err(ConnError::Gone) => {}
-                            Err(e) => tracing::warn!(connection_id = %b.connection_id, error = %e, "could not close a connection; removing its binding anyway"),
-                        }
-                        s.store.unbind(&b.connection_id).await.unwrap_or(false)
+                        let closed = match s.connections.delete(s.endpoint_for(&b), &b.connection_id).await {
+                            Ok(()) | Err(ConnError::Gone) => true,
+                            Err(e) => {
+                                tracing::warn!(connection_id = %b.connection_id, error = %e, "could not close a connection; removing its binding anyway");
+                                false
+                            }
+                        };
+                        // `$disconnect` may already have removed the binding of a closed
+                        // connection; either way this connection is logged out.
+                        let removed = s.store.unbind(&b.connection_id).await.unwrap_or(false);
+                        closed || removed
                     })
                     .buffer_unordered(FANOUT_CONCURRENCY)
                     .fold(0usize, |n, removed| async move { n + usize::from(removed) })
