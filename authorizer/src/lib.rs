@@ -15,6 +15,8 @@ pub mod event;
 pub mod handler;
 pub mod issuer;
 pub mod jwks;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod verify;
 
 pub use config::AuthorizerConfig;

@@ -8,7 +8,7 @@ use common::*;
 use serde_json::{Value, json};
 use wsauth_authorizer::{Authorizer, LambdaRefusal};
 
-async fn authorizer(extra: &[(&str, &str)]) -> (Keys, JwksServer, Authorizer) {
+async fn authorizer(extra: &[(&str, &str)]) -> (Keys, Server, Authorizer) {
     let keys = Keys::new();
     let server = JwksServer::start(keys.jwks()).await;
     let auth = Authorizer::init(config(&server.url, extra)).await.unwrap();

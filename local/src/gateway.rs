@@ -242,6 +242,11 @@ impl Gateway {
             .with_state(self.clone())
     }
 
+    /// The session store behind the handlers.
+    pub fn store(&self) -> &Arc<dyn wsauth_session::SessionStore> {
+        &self.router.services().store
+    }
+
     /// How many connections are open.
     pub fn connection_count(&self) -> usize {
         self.conns.read().map(|c| c.len()).unwrap_or(0)

@@ -2,17 +2,11 @@
 //! an issuer whose keys it serves.
 
 #![allow(clippy::unwrap_used)]
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use axum::Router;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
 use wsauth_authorizer::issuer::{SigningKey, jwks_json};
@@ -21,56 +15,15 @@ use wsauth_authorizer::{AuthorizerConfig, JwksCache, Verifier};
 pub const ISSUER: &str = "https://issuer.test";
 pub const AUDIENCE: &str = "wsauth-api";
 
-/// What the JWKS endpoint answers.
-#[derive(Clone)]
-pub enum Mode {
-    Json(Value),
-    Status(u16),
-    Body(Vec<u8>),
-}
+pub use wsauth_authorizer::testing::{JwksServer as Server, Mode};
 
-#[derive(Clone)]
-pub struct JwksServer {
-    pub url: String,
-    mode: Arc<Mutex<Mode>>,
-    hits: Arc<AtomicU64>,
-}
-
-async fn serve_jwks(State(s): State<JwksServer>) -> Response {
-    s.hits.fetch_add(1, Ordering::SeqCst);
-    let mode = s.mode.lock().unwrap().clone();
-    match mode {
-        Mode::Json(v) => (StatusCode::OK, axum::Json(v)).into_response(),
-        Mode::Status(code) => StatusCode::from_u16(code).unwrap().into_response(),
-        Mode::Body(b) => (StatusCode::OK, b).into_response(),
-    }
-}
+/// The switchable JWKS server (panics if it cannot bind: a test fails, it does not skip).
+pub struct JwksServer;
 
 impl JwksServer {
-    pub async fn start(initial: Value) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!(
-            "http://{}/.well-known/jwks.json",
-            listener.local_addr().unwrap()
-        );
-        let server = JwksServer {
-            url,
-            mode: Arc::new(Mutex::new(Mode::Json(initial))),
-            hits: Arc::new(AtomicU64::new(0)),
-        };
-        let app = Router::new()
-            .route("/.well-known/jwks.json", get(serve_jwks))
-            .with_state(server.clone());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        server
-    }
-
-    pub fn set(&self, mode: Mode) {
-        *self.mode.lock().unwrap() = mode;
-    }
-
-    pub fn hits(&self) -> u64 {
-        self.hits.load(Ordering::SeqCst)
+    #[allow(clippy::new_ret_no_self)]
+    pub async fn start(initial: Value) -> Server {
+        Server::start(initial).await.unwrap()
     }
 }
 
@@ -136,7 +89,7 @@ pub fn verifier(cfg: AuthorizerConfig) -> Verifier {
 }
 
 /// A running JWKS server with the three keys, and a verifier on it.
-pub async fn setup(extra: &[(&str, &str)]) -> (Keys, JwksServer, Verifier) {
+pub async fn setup(extra: &[(&str, &str)]) -> (Keys, Server, Verifier) {
     let keys = Keys::new();
     let server = JwksServer::start(keys.jwks()).await;
     let v = verifier(config(&server.url, extra));
