@@ -1,0 +1,78 @@
+"""Turns bench/run's JSON lines into one table and bench/results/latest.json."""
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+lines_path, out_path, seconds, tokens = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
+rows = [json.loads(l) for l in open(lines_path) if l.strip().startswith("{")]
+
+
+def get(bench, contender, alg):
+    for r in rows:
+        if r["bench"] == bench and r["contender"] == contender and r["alg"] == alg:
+            return r
+    return None
+
+
+def cpu():
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+targets = {"RS256": 3.0, "ES256": 1.4, "EdDSA": 3.0}
+table = []
+print()
+print("Token verification, single core (verifies/s, same keys and tokens for everyone)")
+print(f"{'alg':<6} {'wsauth':>10} {'aws-jwt-verify':>15} {'aws-lc-rs raw':>14} {'wsauth/ajv':>11} {'target':>7} {'raw/wsauth':>11}")
+for alg in ["RS256", "ES256", "EdDSA"]:
+    w = get("verify", "wsauth", alg)
+    a = get("verify", "aws-jwt-verify", alg)
+    r = get("verify", "aws-lc-rs (raw)", alg)
+    if not (w and a and r):
+        continue
+    ratio = w["per_second"] / a["per_second"]
+    floor = r["per_second"] / w["per_second"]
+    table.append({"alg": alg, "wsauth_per_s": w["per_second"], "aws_jwt_verify_per_s": a["per_second"],
+                  "raw_per_s": r["per_second"], "wsauth_over_aws_jwt_verify": ratio,
+                  "target_over_aws_jwt_verify": targets[alg], "raw_over_wsauth": floor,
+                  "meets_peer_target": ratio >= targets[alg], "within_10pct_of_raw": floor <= 1.10})
+    print(f"{alg:<6} {w['per_second']:>10.0f} {a['per_second']:>15.0f} {r['per_second']:>14.0f} "
+          f"{ratio:>10.2f}x {targets[alg]:>6.1f}x {floor:>10.2f}x")
+
+handler = []
+print()
+print("Authorizer handler, single core: REQUEST event JSON in -> policy JSON out")
+print(f"{'alg':<6} {'calls/s':>10} {'allocs/call':>12} {'bytes/call':>11}")
+for alg in ["RS256", "ES256", "EdDSA"]:
+    h = get("handler", "wsauth", alg)
+    if not h:
+        continue
+    handler.append({"alg": alg, "per_s": h["per_second"], "allocations_per_call": h["allocations_per_call"],
+                    "bytes_allocated_per_call": h["bytes_allocated_per_call"]})
+    print(f"{alg:<6} {h['per_second']:>10.0f} {h['allocations_per_call']:>12.1f} {h['bytes_allocated_per_call']:>11.0f}")
+
+try:
+    node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+except OSError:
+    node = "unknown"
+result = {
+    "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    "machine": {"cpu": cpu(), "cores": os.cpu_count(), "os": platform.platform(), "node": node},
+    "settings": {"seconds_per_measurement": seconds, "tokens_per_alg": tokens, "single_core": True},
+    "verify": table,
+    "handler": handler,
+    "raw": rows,
+}
+os.makedirs(os.path.dirname(out_path), exist_ok=True)
+with open(out_path, "w") as f:
+    json.dump(result, f, indent=2)
+print()
+print(f"wrote {out_path}")

@@ -1,0 +1,270 @@
+//! `wsauth-bench`: the Rust side of `bench/run`.
+//!
+//! - `gen DIR N`: keys (RS256, ES256, EdDSA), their JWKS, and N tokens per algorithm, written
+//!   once so that every contender verifies the very same tokens.
+//! - `verify DIR SECONDS`: wsauth's verifier and the bare aws-lc-rs signature check of the same
+//!   tokens, single-threaded; verifies per second, one JSON line per (contender, alg).
+//! - `handler DIR SECONDS`: the full authorizer path, event JSON in → policy JSON out, per
+//!   second, and heap allocations per call.
+
+use std::alloc::System;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_lc_rs::signature::{self, UnparsedPublicKey};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::Algorithm;
+use serde_json::{Value, json};
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+use wsauth_authorizer::issuer::{SigningKey, jwks_json};
+use wsauth_authorizer::{Authorizer, AuthorizerConfig, JwksCache, Verifier};
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+const ISSUER: &str = "https://issuer.bench.test";
+const AUDIENCE: &str = "wsauth-bench";
+const ALGS: [(&str, Algorithm, &str); 3] = [
+    ("RS256", Algorithm::RS256, "rsa-1"),
+    ("ES256", Algorithm::ES256, "ec-1"),
+    ("EdDSA", Algorithm::EdDSA, "ed-1"),
+];
+
+type Res<T> = Result<T, String>;
+
+fn read_json(p: &Path) -> Res<Value> {
+    let raw = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
+    serde_json::from_slice(&raw).map_err(|e| format!("{}: {e}", p.display()))
+}
+
+fn gen(dir: &Path, n: usize) -> Res<()> {
+    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    let now = wsauth_policy::identity::now_epoch();
+    let mut keys = Vec::new();
+    for (name, alg, kid) in ALGS {
+        let key = SigningKey::generate(alg, kid).map_err(|e| e.to_string())?;
+        let mut tokens = Vec::with_capacity(n);
+        for i in 0..n {
+            let claims = json!({"iss": ISSUER, "aud": AUDIENCE, "sub": format!("user-{i}"),
+                "iat": now, "nbf": now, "exp": now + 86_400, "jti": format!("{name}-{i}"),
+                "scope": "messages:send"});
+            tokens.push(key.mint(&claims).map_err(|e| e.to_string())?);
+        }
+        std::fs::write(dir.join(format!("tokens-{name}.json")), json!(tokens).to_string())
+            .map_err(|e| e.to_string())?;
+        keys.push(key);
+    }
+    std::fs::write(dir.join("jwks.json"), jwks_json(&keys).to_string()).map_err(|e| e.to_string())?;
+    std::fs::write(
+        dir.join("meta.json"),
+        json!({"issuer": ISSUER, "audience": AUDIENCE, "tokens_per_alg": n}).to_string(),
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+fn verifier(dir: &Path) -> Res<Arc<Verifier>> {
+    let cfg = AuthorizerConfig::from_lookup(&|k| match k {
+        "WSAUTH_ISSUER" => Some(ISSUER.into()),
+        "WSAUTH_AUDIENCE" => Some(AUDIENCE.into()),
+        "WSAUTH_JWKS_URL" => Some("http://127.0.0.1:9/jwks.json".into()),
+        "WSAUTH_JWKS_MAX_STALE_SECONDS" => Some("86400".into()),
+        "WSAUTH_JWKS_REFRESH_SECONDS" => Some("86400".into()),
+        _ => None,
+    })
+    .map_err(|e| e.to_string())?;
+    let cache = JwksCache::new(ISSUER, cfg.jwks.clone()).map_err(|e| e.to_string())?;
+    let jwks = std::fs::read(dir.join("jwks.json")).map_err(|e| e.to_string())?;
+    cache.install(&jwks).map_err(|e| e.to_string())?;
+    Ok(Arc::new(Verifier::new(cfg, Arc::new(cache))))
+}
+
+fn tokens(dir: &Path, alg: &str) -> Res<Vec<String>> {
+    let v = read_json(&dir.join(format!("tokens-{alg}.json")))?;
+    serde_json::from_value(v).map_err(|e| e.to_string())
+}
+
+/// Runs `f` over `items` round-robin until `seconds` have passed; returns calls per second.
+fn rate<T>(items: &[T], seconds: f64, mut f: impl FnMut(&T) -> bool) -> Res<(f64, u64)> {
+    // Warm-up: one pass over up to 1,000 items.
+    for it in items.iter().take(1000) {
+        if !f(it) {
+            return Err("a warm-up call failed".into());
+        }
+    }
+    let budget = Duration::from_secs_f64(seconds);
+    let start = Instant::now();
+    let mut n: u64 = 0;
+    'outer: loop {
+        for it in items {
+            if !f(it) {
+                return Err("a timed call failed".into());
+            }
+            n += 1;
+            if n % 256 == 0 && start.elapsed() >= budget {
+                break 'outer;
+            }
+        }
+    }
+    Ok((n as f64 / start.elapsed().as_secs_f64(), n))
+}
+
+struct Raw {
+    message: Vec<u8>,
+    signature: Vec<u8>,
+}
+
+fn raw_inputs(tokens: &[String]) -> Res<Vec<Raw>> {
+    tokens
+        .iter()
+        .map(|t| {
+            let (si, sig) = t.rsplit_once('.').ok_or("not a JWS")?;
+            Ok(Raw {
+                message: si.as_bytes().to_vec(),
+                signature: URL_SAFE_NO_PAD.decode(sig).map_err(|e| e.to_string())?,
+            })
+        })
+        .collect()
+}
+
+fn raw_key(dir: &Path, kid: &str) -> Res<(Vec<u8>, Option<(Vec<u8>, Vec<u8>)>)> {
+    let jwks = read_json(&dir.join("jwks.json"))?;
+    let jwk = jwks["keys"]
+        .as_array()
+        .and_then(|a| a.iter().find(|k| k["kid"] == kid))
+        .ok_or("kid not in jwks")?;
+    let d = |m: &str| URL_SAFE_NO_PAD.decode(jwk[m].as_str().unwrap_or_default()).map_err(|e| e.to_string());
+    match jwk["kty"].as_str() {
+        Some("RSA") => Ok((Vec::new(), Some((d("n")?, d("e")?)))),
+        Some("EC") => {
+            let mut p = vec![4u8];
+            p.extend(d("x")?);
+            p.extend(d("y")?);
+            Ok((p, None))
+        }
+        _ => Ok((d("x")?, None)),
+    }
+}
+
+fn verify_bench(dir: &Path, seconds: f64) -> Res<()> {
+    let v = verifier(dir)?;
+    let waker = noop_waker();
+    let now = wsauth_policy::identity::now_epoch();
+    for (name, _alg, kid) in ALGS {
+        let toks = tokens(dir, name)?;
+        // The verifier's futures complete at the first poll: the keys are cached.
+        let (per_s, n) = rate(&toks, seconds, |t| {
+            poll_once(&waker, v.verify(t, now)).is_some_and(|r| r.is_ok())
+        })?;
+        println!("{}", json!({"bench":"verify","contender":"wsauth","alg":name,"per_second":per_s,"calls":n}));
+        let inputs = raw_inputs(&toks)?;
+        let (key, rsa) = raw_key(dir, kid)?;
+        let (per_s, n) = match (name, rsa) {
+            ("RS256", Some((n_, e_))) => {
+                let pk = signature::RsaPublicKeyComponents { n: n_, e: e_ };
+                rate(&inputs, seconds, |r| {
+                    pk.verify(&signature::RSA_PKCS1_2048_8192_SHA256, &r.message, &r.signature).is_ok()
+                })?
+            }
+            ("ES256", _) => {
+                let pk = UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, key);
+                rate(&inputs, seconds, |r| pk.verify(&r.message, &r.signature).is_ok())?
+            }
+            _ => {
+                let pk = UnparsedPublicKey::new(&signature::ED25519, key);
+                rate(&inputs, seconds, |r| pk.verify(&r.message, &r.signature).is_ok())?
+            }
+        };
+        println!("{}", json!({"bench":"verify","contender":"aws-lc-rs (raw)","alg":name,"per_second":per_s,"calls":n}));
+    }
+    Ok(())
+}
+
+/// A waker that does nothing: the verifier's futures never wait once keys are cached.
+struct Noop;
+impl std::task::Wake for Noop {
+    fn wake(self: Arc<Self>) {}
+}
+
+fn noop_waker() -> std::task::Waker {
+    Arc::new(Noop).into()
+}
+
+/// Polls `fut` once; `None` if it would wait (it never does here).
+fn poll_once<F: std::future::Future>(waker: &std::task::Waker, fut: F) -> Option<F::Output> {
+    let mut cx = std::task::Context::from_waker(waker);
+    let mut fut = std::pin::pin!(fut);
+    match fut.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(v) => Some(v),
+        std::task::Poll::Pending => None,
+    }
+}
+
+fn handler_bench(dir: &Path, seconds: f64) -> Res<()> {
+    let v = verifier(dir)?;
+    let auth = Authorizer::with_verifier(v);
+    let template: Value = serde_json::from_str(include_str!("../../authorizer/tests/data/authorizer-request.json"))
+        .map_err(|e| e.to_string())?;
+    let waker = noop_waker();
+    for (name, _, _) in ALGS {
+        let events: Vec<Vec<u8>> = tokens(dir, name)?
+            .into_iter()
+            .take(2000)
+            .map(|t| {
+                let mut e = template.clone();
+                e["queryStringParameters"]["token"] = json!(t);
+                e["multiValueQueryStringParameters"]["token"] = json!([t]);
+                serde_json::to_vec(&e).unwrap_or_default()
+            })
+            .collect();
+        let call = |raw: &Vec<u8>| -> bool {
+            let Ok(event) = serde_json::from_slice::<wsauth_authorizer::WebSocketAuthorizerRequest>(raw) else {
+                return false;
+            };
+            match poll_once(&waker, auth.handle(&event)) {
+                Some(Ok(resp)) => serde_json::to_vec(&resp).is_ok(),
+                _ => false,
+            }
+        };
+        let (per_s, n) = rate(&events, seconds, call)?;
+        // Allocations of one call, averaged over 1,000 calls.
+        let reg = Region::new(GLOBAL);
+        for e in events.iter().take(1000) {
+            call(e);
+        }
+        let stats = reg.change();
+        let per_call = stats.allocations as f64 / 1000.0;
+        let bytes = stats.bytes_allocated as f64 / 1000.0;
+        println!("{}", json!({"bench":"handler","contender":"wsauth","alg":name,"per_second":per_s,"calls":n,
+            "allocations_per_call":per_call,"bytes_allocated_per_call":bytes}));
+    }
+    Ok(())
+}
+
+fn main() -> std::process::ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    let result = match args.get(1).map(String::as_str) {
+        Some("gen") if args.len() == 4 => args[3]
+            .parse()
+            .map_err(|_| "N must be a number".to_string())
+            .and_then(|n| gen(Path::new(&args[2]), n)),
+        Some("verify") if args.len() == 4 => args[3]
+            .parse()
+            .map_err(|_| "SECONDS must be a number".to_string())
+            .and_then(|s| verify_bench(Path::new(&args[2]), s)),
+        Some("handler") if args.len() == 4 => args[3]
+            .parse()
+            .map_err(|_| "SECONDS must be a number".to_string())
+            .and_then(|s| handler_bench(Path::new(&args[2]), s)),
+        _ => Err("usage: wsauth-bench gen DIR N | verify DIR SECONDS | handler DIR SECONDS".into()),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,130 @@
+// The CloudFormation that `serverless package` produced from serverless.yml, checked offline:
+// the authorizer sits on $connect only, with the documented identity source; every IAM
+// statement names concrete resources; the table has its GSI and TTL; each function's role has
+// exactly the actions it needs. TEMPLATE (arm64 default) and TEMPLATE_X86 are set by
+// scripts/validate-deploy.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+
+const load = (p) => JSON.parse(readFileSync(p, 'utf8'));
+const t = load(process.env.TEMPLATE);
+const R = t.Resources;
+const ofType = (type) => Object.entries(R).filter(([, r]) => r.Type === type);
+
+test('the authorizer is attached to $connect and to no other route', () => {
+  const routes = ofType('AWS::ApiGatewayV2::Route');
+  assert.ok(routes.length >= 8);
+  const withAuth = routes.filter(([, r]) => r.Properties.AuthorizationType && r.Properties.AuthorizationType !== 'NONE');
+  assert.deepEqual(withAuth.map(([, r]) => r.Properties.RouteKey), ['$connect']);
+  assert.equal(withAuth[0][1].Properties.AuthorizationType, 'CUSTOM');
+  const [[authId, auth]] = ofType('AWS::ApiGatewayV2::Authorizer');
+  assert.deepEqual(withAuth[0][1].Properties.AuthorizerId, { Ref: authId });
+  assert.equal(auth.Properties.AuthorizerType, 'REQUEST');
+  assert.match(JSON.stringify(auth.Properties.AuthorizerUri), /AuthorizerLambdaFunction/);
+});
+
+test('the identity source is the query token, as documented', () => {
+  const [[, auth]] = ofType('AWS::ApiGatewayV2::Authorizer');
+  assert.deepEqual(auth.Properties.IdentitySource, ['route.request.querystring.token']);
+});
+
+test('routes are selected by $request.body.action and every built-in route exists', () => {
+  const [[, api]] = ofType('AWS::ApiGatewayV2::Api');
+  assert.equal(api.Properties.ProtocolType, 'WEBSOCKET');
+  assert.equal(api.Properties.RouteSelectionExpression, '$request.body.action');
+  const keys = ofType('AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties.RouteKey).sort();
+  assert.deepEqual(keys, ['$connect', '$default', '$disconnect', 'broadcast', 'ping', 'refresh', 'sendToUser', 'whoami']);
+});
+
+test('route responses exist only where a reply is the route\'s job', () => {
+  const responses = ofType('AWS::ApiGatewayV2::RouteResponse').map(([, r]) => JSON.stringify(r.Properties.RouteId));
+  assert.equal(responses.length, 6);
+  assert.ok(responses.every((r) => !/connect|disconnect/i.test(r)), responses.join(' '));
+});
+
+const ROLE_ACTIONS = {
+  AuthorizerRole: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+  ConnectRole: ['dynamodb:DeleteItem', 'dynamodb:PutItem', 'logs:CreateLogStream', 'logs:PutLogEvents'],
+  RoutesRole: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Scan', 'dynamodb:UpdateItem',
+    'execute-api:ManageConnections', 'logs:CreateLogStream', 'logs:PutLogEvents'],
+  PushRole: ['dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:Scan',
+    'execute-api:ManageConnections', 'logs:CreateLogStream', 'logs:PutLogEvents'],
+};
+
+const statements = (role) => role.Properties.Policies.flatMap((p) => p.PolicyDocument.Statement);
+const asList = (x) => (Array.isArray(x) ? x : [x]);
+
+test('each function runs under its own role with exactly the actions it needs', () => {
+  const fns = ofType('AWS::Lambda::Function');
+  assert.equal(fns.length, 4);
+  for (const [id, fn] of fns) {
+    const roleId = fn.Properties.Role['Fn::GetAtt'][0];
+    assert.equal(roleId, id.replace('LambdaFunction', 'Role'), `${id} runs as ${roleId}`);
+  }
+  for (const [roleId, want] of Object.entries(ROLE_ACTIONS)) {
+    const actions = [...new Set(statements(R[roleId]).flatMap((s) => asList(s.Action)))].sort();
+    assert.deepEqual(actions, want, roleId);
+    assert.ok(statements(R[roleId]).every((s) => s.Effect === 'Allow'));
+  }
+  assert.equal(ofType('AWS::IAM::Role').length, 4, 'no other (default) role');
+});
+
+test('the authorizer has no DynamoDB access at all', () => {
+  assert.ok(!JSON.stringify(R.AuthorizerRole).includes('dynamodb'));
+});
+
+test('every IAM statement names concrete resources of this stack', () => {
+  for (const [roleId, role] of ofType('AWS::IAM::Role')) {
+    for (const s of statements(role)) {
+      for (const res of asList(s.Resource)) {
+        assert.notEqual(res, '*', `${roleId}: a "*" resource`);
+        const text = JSON.stringify(res);
+        const concrete =
+          (res['Fn::GetAtt'] && R[res['Fn::GetAtt'][0]]) ||
+          (typeof res['Fn::Sub'] === 'string' && /\$\{(SessionsTable\.Arn|\w+LogGroup\.Arn|WebsocketsApi)\}/.test(res['Fn::Sub']));
+        assert.ok(concrete, `${roleId}: ${text} is not a resource of this stack`);
+      }
+      const acts = asList(s.Action);
+      if (acts.includes('dynamodb:Scan')) assert.deepEqual(s.Resource, { 'Fn::GetAtt': ['SessionsTable', 'Arn'] }, 'Scan only on the table');
+      if (acts.includes('dynamodb:Query')) assert.match(JSON.stringify(s.Resource), /index\/byUser/, 'Query only on byUser');
+      if (acts.includes('execute-api:ManageConnections')) {
+        assert.match(s.Resource['Fn::Sub'], /\$\{WebsocketsApi\}\/[^/]+\/\*\/@connections\/\*$/, 'this API\'s @connections only');
+      }
+    }
+  }
+});
+
+test('the table has the byUser index, TTL on ttl, on-demand billing and encryption', () => {
+  const p = R.SessionsTable.Properties;
+  assert.deepEqual(p.KeySchema, [{ AttributeName: 'connectionId', KeyType: 'HASH' }]);
+  assert.equal(p.BillingMode, 'PAY_PER_REQUEST');
+  const gsi = p.GlobalSecondaryIndexes.find((g) => g.IndexName === 'byUser');
+  assert.deepEqual(gsi.KeySchema, [
+    { AttributeName: 'userId', KeyType: 'HASH' },
+    { AttributeName: 'connectedAt', KeyType: 'RANGE' },
+  ]);
+  assert.equal(gsi.Projection.ProjectionType, 'ALL');
+  assert.deepEqual(p.TimeToLiveSpecification, { AttributeName: 'ttl', Enabled: true });
+  assert.equal(p.SSESpecification.SSEEnabled, true);
+  assert.deepEqual(t.Conditions.PitrEnabled, { 'Fn::Equals': ['false', 'true'] }, 'point-in-time recovery off by default');
+});
+
+test('functions run provided.al2023 on arm64 by default, x86_64 by parameter', () => {
+  for (const [, fn] of ofType('AWS::Lambda::Function')) {
+    assert.equal(fn.Properties.Runtime, 'provided.al2023');
+    assert.equal(fn.Properties.Handler, 'bootstrap');
+    assert.deepEqual(fn.Properties.Architectures, ['arm64']);
+    assert.equal(fn.Properties.Environment.Variables.WSAUTH_TABLE['Fn::Sub'] ?? fn.Properties.Environment.Variables.WSAUTH_TABLE, R.SessionsTable.Properties.TableName);
+  }
+  const x86 = load(process.env.TEMPLATE_X86);
+  for (const [, fn] of Object.entries(x86.Resources).filter(([, r]) => r.Type === 'AWS::Lambda::Function')) {
+    assert.deepEqual(fn.Properties.Architectures, ['x86_64']);
+  }
+});
+
+test('log retention is set on every function log group', () => {
+  const groups = ofType('AWS::Logs::LogGroup');
+  assert.equal(groups.length, 4);
+  for (const [, g] of groups) assert.ok(g.Properties.RetentionInDays > 0);
+});
