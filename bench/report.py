@@ -59,6 +59,19 @@ for alg in ["RS256", "ES256", "EdDSA"]:
                     "bytes_allocated_per_call": h["bytes_allocated_per_call"]})
     print(f"{alg:<6} {h['per_second']:>10.0f} {h['allocations_per_call']:>12.1f} {h['bytes_allocated_per_call']:>11.0f}")
 
+cold = []
+print()
+print("Cold start: exec -> first answered invocation (median ms), minimal Runtime API on 127.0.0.1")
+print(f"{'function':<36} {'median ms':>10} {'min ms':>8} {'runs':>5} {'zip bytes':>11}  outcome")
+for r in rows:
+    if r["bench"] != "coldstart":
+        continue
+    cold.append({k: r.get(k) for k in ["contender", "median_ms", "min_ms", "runs", "zip_bytes", "outcome"]})
+    med = f"{r['median_ms']:.1f}" if r.get("median_ms") is not None else "-"
+    mn = f"{r['min_ms']:.1f}" if r.get("min_ms") is not None else "-"
+    size = str(r["zip_bytes"]) if r.get("zip_bytes") else "(not built)"
+    print(f"{r['contender']:<36} {med:>10} {mn:>8} {r['runs']:>5} {size:>11}  {r.get('outcome')}")
+
 try:
     node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
 except OSError:
@@ -69,6 +82,7 @@ result = {
     "settings": {"seconds_per_measurement": seconds, "tokens_per_alg": tokens, "single_core": True},
     "verify": table,
     "handler": handler,
+    "coldstart": cold,
     "raw": rows,
 }
 os.makedirs(os.path.dirname(out_path), exist_ok=True)

@@ -1,6 +1,9 @@
 //! The JWKS cache: the issuer's public keys, fetched, vetted one by one, and kept trustworthy.
 //!
-//! - Keys are stored by (issuer, kid), never by kid alone.
+//! - Keys are stored by (issuer, kid), never by kid alone: a key set belongs to one issuer and a
+//!   lookup names both.
+//! - Each key is parsed once, when the set is loaded, into aws-lc-rs public keys for exactly the
+//!   algorithms it may verify; a key that does not parse is skipped then, not at verify time.
 //! - Fetched at cold start ([`JwksCache::prime`]); once older than `refresh_after`, a request
 //!   triggers a background refresh and goes on with the keys it has.
 //! - An unknown `kid` triggers at most one refetch at a time (single flight: concurrent callers
@@ -17,9 +20,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use aws_lc_rs::signature::{self as sig, ParsedPublicKey, RsaPublicKeyComponents};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, DecodingKey};
+use jsonwebtoken::Algorithm;
 use serde_json::Value;
 
 use crate::config::{JwksSettings, parse_algorithm};
@@ -81,8 +85,8 @@ pub struct VerifyingKey {
     pub kind: KeyKind,
     /// The `alg` the JWK declared, if any: then only that algorithm is accepted.
     pub alg: Option<Algorithm>,
-    /// The key in the form `jsonwebtoken` verifies with.
-    pub decoding: DecodingKey,
+    /// The key parsed once per algorithm it may verify.
+    parsed: Vec<(Algorithm, ParsedPublicKey)>,
 }
 
 impl std::fmt::Debug for VerifyingKey {
@@ -101,7 +105,39 @@ impl VerifyingKey {
     pub fn accepts(&self, alg: Algorithm) -> bool {
         self.kind.fits(alg) && self.alg.is_none_or(|a| a == alg)
     }
+
+    /// Checks `signature` over `message` with `alg`; `false` when it does not verify or the key
+    /// does not accept `alg`.
+    pub fn verify(&self, alg: Algorithm, message: &[u8], signature: &[u8]) -> bool {
+        self.accepts(alg)
+            && self
+                .parsed
+                .iter()
+                .find(|(a, _)| *a == alg)
+                .is_some_and(|(_, k)| k.verify_sig(message, signature).is_ok())
+    }
 }
+
+fn rsa_params(alg: Algorithm) -> Option<&'static sig::RsaParameters> {
+    Some(match alg {
+        Algorithm::RS256 => &sig::RSA_PKCS1_2048_8192_SHA256,
+        Algorithm::RS384 => &sig::RSA_PKCS1_2048_8192_SHA384,
+        Algorithm::RS512 => &sig::RSA_PKCS1_2048_8192_SHA512,
+        Algorithm::PS256 => &sig::RSA_PSS_2048_8192_SHA256,
+        Algorithm::PS384 => &sig::RSA_PSS_2048_8192_SHA384,
+        Algorithm::PS512 => &sig::RSA_PSS_2048_8192_SHA512,
+        _ => return None,
+    })
+}
+
+const RSA_ALGS: [Algorithm; 6] = [
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+];
 
 /// Why one JWK was skipped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,7 +217,7 @@ pub fn parse_jwk(issuer: &str, jwk: &Value) -> Result<VerifyingKey, SkipReason> 
         None => None,
         Some(a) => Some(parse_algorithm(a).ok_or(SkipReason::AlgMismatch)?),
     };
-    let (kind, decoding) = match kty {
+    let (kind, parsed) = match kty {
         "RSA" => {
             let n = b64(jwk, "n")?;
             let e = b64(jwk, "e")?;
@@ -193,19 +229,44 @@ pub fn parse_jwk(issuer: &str, jwk: &Value) -> Result<VerifyingKey, SkipReason> 
             if n.len() * 8 < 2048 || (n.len() == 256 && n[0] < 0x80) {
                 return Err(SkipReason::WeakRsa);
             }
+            let components = RsaPublicKeyComponents { n, e };
+            let mut parsed = Vec::new();
+            for a in RSA_ALGS.into_iter().filter(|a| alg.is_none_or(|d| d == *a)) {
+                let params = rsa_params(a).ok_or(SkipReason::AlgMismatch)?;
+                let k = components
+                    .to_parsed_public_key(params)
+                    .map_err(|_| SkipReason::Malformed)?;
+                parsed.push((a, k));
+            }
             (
                 KeyKind::Rsa {
                     modulus_bytes: n.len(),
                 },
-                DecodingKey::from_rsa_raw_components(n, e),
+                parsed,
             )
         }
         "EC" => {
-            let (kind, len) = match opt_str(jwk, "crv")? {
-                Some("P-256") => (KeyKind::P256, 32),
-                Some("P-384") => (KeyKind::P384, 48),
-                _ => return Err(SkipReason::UnknownType),
-            };
+            let (kind, len, a, algorithm): (_, _, _, &'static sig::EcdsaVerificationAlgorithm) =
+                match opt_str(jwk, "crv")? {
+                    Some("P-256") => (
+                        KeyKind::P256,
+                        32,
+                        Algorithm::ES256,
+                        &sig::ECDSA_P256_SHA256_FIXED,
+                    ),
+                    Some("P-384") => (
+                        KeyKind::P384,
+                        48,
+                        Algorithm::ES384,
+                        &sig::ECDSA_P384_SHA384_FIXED,
+                    ),
+                    _ => return Err(SkipReason::UnknownType),
+                };
+            if let Some(declared) = alg
+                && !kind.fits(declared)
+            {
+                return Err(SkipReason::AlgMismatch);
+            }
             let x = b64(jwk, "x")?;
             let y = b64(jwk, "y")?;
             if x.len() != len || y.len() != len {
@@ -215,7 +276,8 @@ pub fn parse_jwk(issuer: &str, jwk: &Value) -> Result<VerifyingKey, SkipReason> 
             point.push(0x04);
             point.extend_from_slice(&x);
             point.extend_from_slice(&y);
-            (kind, DecodingKey::from_ec_der(&point))
+            let k = ParsedPublicKey::new(algorithm, &point).map_err(|_| SkipReason::Malformed)?;
+            (kind, vec![(a, k)])
         }
         "OKP" => {
             if opt_str(jwk, "crv")? != Some("Ed25519") {
@@ -225,7 +287,8 @@ pub fn parse_jwk(issuer: &str, jwk: &Value) -> Result<VerifyingKey, SkipReason> 
             if x.len() != 32 {
                 return Err(SkipReason::Malformed);
             }
-            (KeyKind::Ed25519, DecodingKey::from_ed_der(&x))
+            let k = ParsedPublicKey::new(&sig::ED25519, &x).map_err(|_| SkipReason::Malformed)?;
+            (KeyKind::Ed25519, vec![(Algorithm::EdDSA, k)])
         }
         _ => return Err(SkipReason::UnknownType),
     };
@@ -239,7 +302,7 @@ pub fn parse_jwk(issuer: &str, jwk: &Value) -> Result<VerifyingKey, SkipReason> 
         kid: kid.to_owned(),
         kind,
         alg,
-        decoding,
+        parsed,
     })
 }
 
@@ -248,8 +311,8 @@ fn strip_leading_zeros(b: &[u8]) -> &[u8] {
     &b[first..]
 }
 
-/// Keys by (issuer, kid).
-pub type KeyMap = HashMap<(String, String), Arc<VerifyingKey>>;
+/// One issuer's keys by kid: together, keys by (issuer, kid).
+pub type KeyMap = HashMap<String, Arc<VerifyingKey>>;
 
 /// Keys skipped while parsing a set: their `kid` (when they had one) and why.
 pub type Skipped = Vec<(Option<String>, SkipReason)>;
@@ -267,7 +330,7 @@ pub fn parse_jwks(issuer: &str, body: &[u8]) -> Result<(KeyMap, Skipped), FetchE
     for jwk in &set.keys {
         let kid = jwk.get("kid").and_then(Value::as_str).map(str::to_owned);
         match parse_jwk(issuer, jwk) {
-            Ok(k) => match keys.entry((k.issuer.clone(), k.kid.clone())) {
+            Ok(k) => match keys.entry(k.kid.clone()) {
                 Entry::Occupied(_) => skipped.push((kid, SkipReason::DuplicateKid)),
                 Entry::Vacant(slot) => {
                     slot.insert(Arc::new(k));
@@ -283,8 +346,18 @@ pub fn parse_jwks(issuer: &str, body: &[u8]) -> Result<(KeyMap, Skipped), FetchE
 }
 
 struct KeySet {
+    issuer: String,
     keys: KeyMap,
     fetched_at: Instant,
+}
+
+impl KeySet {
+    fn get(&self, issuer: &str, kid: &str) -> Option<&Arc<VerifyingKey>> {
+        if self.issuer != issuer {
+            return None;
+        }
+        self.keys.get(kid).filter(|k| k.issuer == issuer)
+    }
 }
 
 /// The cache of one issuer's JWKS. Cheap to share (`Arc`); all methods take `&self` or
@@ -355,6 +428,7 @@ impl JwksCache {
         let n = keys.len();
         if let Ok(mut g) = self.current.write() {
             *g = Some(Arc::new(KeySet {
+                issuer: self.issuer.clone(),
                 keys,
                 fetched_at: Instant::now(),
             }));
@@ -376,7 +450,6 @@ impl JwksCache {
 
     /// The key `kid` of this cache's issuer, fetching as the rules above allow.
     pub async fn key(self: &Arc<Self>, kid: &str) -> Result<Arc<VerifyingKey>, AuthError> {
-        let id = (self.issuer.clone(), kid.to_owned());
         let generation = self.generation.load(Ordering::Acquire);
         let snapshot = self.snapshot();
         let usable = snapshot
@@ -387,7 +460,7 @@ impl JwksCache {
                 if set.fetched_at.elapsed() > self.settings.refresh_after {
                     self.spawn_background_refresh();
                 }
-                if let Some(k) = set.keys.get(&id) {
+                if let Some(k) = set.get(&self.issuer, kid) {
                     return Ok(k.clone());
                 }
                 // Unknown kid: maybe a rotation. Refetch, unless one ran within the cooldown.
@@ -404,7 +477,9 @@ impl JwksCache {
             .snapshot()
             .filter(|s| s.fetched_at.elapsed() <= self.settings.max_staleness)
             .ok_or(AuthError::JwksUnavailable)?;
-        set.keys.get(&id).cloned().ok_or(AuthError::UnknownKid)
+        set.get(&self.issuer, kid)
+            .cloned()
+            .ok_or(AuthError::UnknownKid)
     }
 
     async fn refetch_for_unknown_kid(&self, generation: u64) -> Result<usize, FetchError> {
@@ -465,6 +540,7 @@ impl JwksCache {
         let n = keys.len();
         if let Ok(mut g) = self.current.write() {
             *g = Some(Arc::new(KeySet {
+                issuer: self.issuer.clone(),
                 keys,
                 fetched_at: Instant::now(),
             }));
@@ -591,7 +667,13 @@ mod tests {
             SkipReason::UnknownType
         );
         assert_eq!(
-            parse_jwk(ISS, &ec("P-256", 32)).unwrap().kind,
+            parse_jwk(ISS, &ec("P-256", 32)).unwrap_err(),
+            SkipReason::Malformed,
+            "a point not on the curve is refused at load"
+        );
+        let real = crate::issuer::SigningKey::generate(Algorithm::ES256, "ec").unwrap();
+        assert_eq!(
+            parse_jwk(ISS, &real.public_jwk()).unwrap().kind,
             KeyKind::P256
         );
     }
@@ -607,7 +689,7 @@ mod tests {
         ]});
         let (keys, skipped) = parse_jwks(ISS, body.to_string().as_bytes()).unwrap();
         assert_eq!(keys.len(), 1);
-        assert!(keys.contains_key(&(ISS.to_string(), "good".to_string())));
+        assert_eq!(keys["good"].issuer, ISS);
         assert_eq!(skipped.len(), 4);
         assert!(skipped.contains(&(Some("good".into()), SkipReason::DuplicateKid)));
     }

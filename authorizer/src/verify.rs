@@ -7,6 +7,7 @@
 //! DER and CVE-2022-21449 forgeries never reach the crypto) → signature → claims (`iss`, `aud`,
 //! `exp` required; `nbf` and `iat` with leeway; `sub` non-empty; Cognito checks when configured).
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use base64::Engine as _;
@@ -25,10 +26,11 @@ use crate::jwks::{JwksCache, KeyKind};
 /// The JOSE header members wsauth reads. Key-carrying members (`jku`, `x5u`, `jwk`, `x5c`)
 /// are deliberately absent: keys come only from the configured JWKS.
 #[derive(Deserialize)]
-struct Header {
-    alg: String,
-    #[serde(default)]
-    kid: Option<String>,
+struct Header<'a> {
+    #[serde(borrow)]
+    alg: Cow<'a, str>,
+    #[serde(default, borrow)]
+    kid: Option<Cow<'a, str>>,
     #[serde(default)]
     crit: Option<serde_json::Value>,
 }
@@ -148,8 +150,9 @@ impl Verifier {
         if h64.len() > MAX_HEADER_B64 {
             return Err(AuthError::Malformed("header too large"));
         }
-        let header: Header = serde_json::from_slice(&decode_segment(h64, "header encoding")?)
-            .map_err(|_| AuthError::Malformed("header"))?;
+        let header_json = decode_segment(h64, "header encoding")?;
+        let header: Header =
+            serde_json::from_slice(&header_json).map_err(|_| AuthError::Malformed("header"))?;
         if header.alg.eq_ignore_ascii_case("none") {
             return Err(AuthError::AlgNone);
         }
@@ -174,18 +177,19 @@ impl Verifier {
             return Err(AuthError::KeyAlgMismatch);
         }
         check_signature_form(key.kind, &signature)?;
-        let message_len = h64.len() + 1 + p64.len();
-        let ok =
-            jsonwebtoken::crypto::verify(s64, &token.as_bytes()[..message_len], &key.decoding, alg)
-                .map_err(|_| AuthError::BadSignature)?;
-        if !ok {
+        let message = &token.as_bytes()[..h64.len() + 1 + p64.len()];
+        if !key.verify(alg, message, &signature) {
             return Err(AuthError::BadSignature);
         }
 
         let claims: Claims =
             serde_json::from_slice(&payload).map_err(|_| AuthError::Malformed("claims"))?;
         let identity = self.check_claims(claims, token, now)?;
-        Ok(Verified { identity, alg, kid })
+        Ok(Verified {
+            identity,
+            alg,
+            kid: kid.into_owned(),
+        })
     }
 
     fn check_claims(&self, c: Claims, token: &str, now: i64) -> Result<Identity, AuthError> {

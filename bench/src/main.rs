@@ -6,13 +6,15 @@
 //!   tokens, single-threaded; verifies per second, one JSON line per (contender, alg).
 //! - `handler DIR SECONDS`: the full authorizer path, event JSON in → policy JSON out, per
 //!   second, and heap allocations per call.
+//! - `table`: creates `WSAUTH_TABLE` on `AWS_ENDPOINT_URL_DYNAMODB` and binds the connection
+//!   the routes cold start pings (for the cold-start runs).
 
 use std::alloc::System;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_lc_rs::signature::{self, UnparsedPublicKey};
+use aws_lc_rs::signature::{self, ParsedPublicKey};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Algorithm;
@@ -175,31 +177,18 @@ fn verify_bench(dir: &Path, seconds: f64) -> Res<()> {
         );
         let inputs = raw_inputs(&toks)?;
         let (key, rsa) = raw_key(dir, kid)?;
-        let (per_s, n) = match (name, rsa) {
-            ("RS256", Some((n_, e_))) => {
-                let pk = signature::RsaPublicKeyComponents { n: n_, e: e_ };
-                rate(&inputs, seconds, |r| {
-                    pk.verify(
-                        &signature::RSA_PKCS1_2048_8192_SHA256,
-                        &r.message,
-                        &r.signature,
-                    )
-                    .is_ok()
-                })?
-            }
-            ("ES256", _) => {
-                let pk = UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, key);
-                rate(&inputs, seconds, |r| {
-                    pk.verify(&r.message, &r.signature).is_ok()
-                })?
-            }
-            _ => {
-                let pk = UnparsedPublicKey::new(&signature::ED25519, key);
-                rate(&inputs, seconds, |r| {
-                    pk.verify(&r.message, &r.signature).is_ok()
-                })?
-            }
+        // The floor: the bare signature check with the key parsed once, as wsauth keeps it.
+        let parsed = match (name, rsa) {
+            ("RS256", Some((n_, e_))) => signature::RsaPublicKeyComponents { n: n_, e: e_ }
+                .to_parsed_public_key(&signature::RSA_PKCS1_2048_8192_SHA256)
+                .map_err(|e| e.to_string())?,
+            ("ES256", _) => ParsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, key)
+                .map_err(|e| e.to_string())?,
+            _ => ParsedPublicKey::new(&signature::ED25519, key).map_err(|e| e.to_string())?,
         };
+        let (per_s, n) = rate(&inputs, seconds, |r| {
+            parsed.verify_sig(&r.message, &r.signature).is_ok()
+        })?;
         println!(
             "{}",
             json!({"bench":"verify","contender":"aws-lc-rs (raw)","alg":name,"per_second":per_s,"calls":n})
@@ -295,7 +284,44 @@ fn main() -> std::process::ExitCode {
             .parse()
             .map_err(|_| "SECONDS must be a number".to_string())
             .and_then(|s| handler_bench(Path::new(&args[2]), s)),
-        _ => Err("usage: wsauth-bench gen DIR N | verify DIR SECONDS | handler DIR SECONDS".into()),
+        Some("table") => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())
+            .and_then(|rt| {
+                rt.block_on(async {
+                    let client = wsauth_session::dynamo::client_from_env().await;
+                    let table = wsauth_session::dynamo::table_from_env();
+                    wsauth_session::dynamo::ensure_table(&client, &table)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    // The connection the routes cold start pings, bound for a day, so that it
+                    // answers a real `ping` (not a not_bound close).
+                    let store = wsauth_session::DynamoSessionStore::new(client, &table);
+                    let id = wsauth_policy::Identity {
+                        user_id: "alice".into(),
+                        scopes: vec!["messages:send".into()],
+                        expires_at: wsauth_policy::identity::now_epoch() + 86_400,
+                        session_id: "bench".into(),
+                        issuer: ISSUER.into(),
+                    };
+                    let b = wsauth_session::Binding::new(
+                        "bench-ping-connection",
+                        &id,
+                        1,
+                        "http://127.0.0.1:9/dev",
+                    );
+                    use wsauth_session::SessionStore as _;
+                    match store.bind(&b).await {
+                        Ok(()) | Err(wsauth_session::StoreError::AlreadyBound) => Ok(()),
+                        Err(e) => Err(e.to_string()),
+                    }
+                })
+            }),
+        _ => Err(
+            "usage: wsauth-bench gen DIR N | verify DIR SECONDS | handler DIR SECONDS | table"
+                .into(),
+        ),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
