@@ -81,6 +81,7 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
 
 
+ThreadingHTTPServer.handle_error = lambda *a: None  # a killed process drops its connection
 server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
 port = server.server_address[1]
 threading.Thread(target=server.serve_forever, daemon=True).start()
