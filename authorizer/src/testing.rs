@@ -78,3 +78,32 @@ impl JwksServer {
         self.hits.load(Ordering::SeqCst)
     }
 }
+
+/// A configuration for `issuer` and `audience` with its JWKS at `jwks_url` (1 s fetch timeout),
+/// `extra` variables set over it.
+///
+/// # Panics
+/// When the result is not a valid configuration: a test's own mistake.
+pub fn config(
+    issuer: &str,
+    audience: &str,
+    jwks_url: &str,
+    extra: &[(&str, &str)],
+) -> crate::AuthorizerConfig {
+    let mut vars: Vec<(String, String)> = vec![
+        ("WSAUTH_ISSUER".into(), issuer.into()),
+        ("WSAUTH_AUDIENCE".into(), audience.into()),
+        ("WSAUTH_JWKS_URL".into(), jwks_url.into()),
+        ("WSAUTH_JWKS_TIMEOUT_MS".into(), "1000".into()),
+    ];
+    for (k, v) in extra {
+        vars.retain(|(k2, _)| k2 != k);
+        vars.push(((*k).to_owned(), (*v).to_owned()));
+    }
+    match crate::AuthorizerConfig::from_lookup(&move |k| {
+        vars.iter().find(|(k2, _)| k2 == k).map(|(_, v)| v.clone())
+    }) {
+        Ok(c) => c,
+        Err(e) => panic!("test configuration: {e}"),
+    }
+}

@@ -81,6 +81,15 @@ impl From<StoreError> for ConnectError {
     }
 }
 
+fn connection_id(event: &ApiGatewayWebsocketProxyRequest) -> Result<&str, ConnectError> {
+    event
+        .request_context
+        .connection_id
+        .as_deref()
+        .filter(|c| !c.is_empty())
+        .ok_or(ConnectError::NoConnectionId)
+}
+
 /// The `$connect`/`$disconnect` handler.
 pub struct ConnectHandler {
     store: Arc<dyn SessionStore>,
@@ -140,11 +149,7 @@ impl ConnectHandler {
         now: i64,
     ) -> Result<ApiGatewayProxyResponse, ConnectError> {
         let ctx = &event.request_context;
-        let connection_id = ctx
-            .connection_id
-            .as_deref()
-            .filter(|c| !c.is_empty())
-            .ok_or(ConnectError::NoConnectionId)?;
+        let connection_id = connection_id(event)?;
         let fields = &ctx.authorizer.fields;
         let identity = Identity::from_context(fields).map_err(ConnectError::NoIdentity)?;
         match fields.get("principalId") {
@@ -191,11 +196,7 @@ impl ConnectHandler {
         event: &ApiGatewayWebsocketProxyRequest,
     ) -> Result<ApiGatewayProxyResponse, ConnectError> {
         let ctx = &event.request_context;
-        let connection_id = ctx
-            .connection_id
-            .as_deref()
-            .filter(|c| !c.is_empty())
-            .ok_or(ConnectError::NoConnectionId)?;
+        let connection_id = connection_id(event)?;
         let existed = self.store.unbind(connection_id).await?;
         tracing::info!(
             decision = "unbound",

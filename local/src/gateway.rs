@@ -614,73 +614,72 @@ fn gone() -> Response {
     error_response(410, "GoneException", "The connection no longer exists")
 }
 
+/// Runs `f` on the live connection `id` of `stage`, answering as the management API does when
+/// there is none (403 for another stage, 410 `GoneException` for an unknown or closing one).
+fn with_live_connection(
+    gw: &Gateway,
+    stage: &str,
+    id: &str,
+    f: impl FnOnce(&Conn) -> Option<Response>,
+) -> Response {
+    if let Some(r) = wrong_stage(gw, stage) {
+        return r;
+    }
+    let Ok(conns) = gw.conns.read() else {
+        return error_response(500, "InternalServerErrorException", "Internal error");
+    };
+    conns
+        .get(id)
+        .filter(|c| c.live())
+        .and_then(f)
+        .unwrap_or_else(gone)
+}
+
 async fn post_to_connection(
     State(gw): State<Arc<Gateway>>,
     Path((stage, id)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
-    if let Some(r) = wrong_stage(&gw, &stage) {
-        return r;
-    }
     if body.len() > MAX_MESSAGE_BYTES {
         return error_response(413, "PayloadTooLargeException", "Payload too large");
     }
     let Ok(text) = String::from_utf8(body.to_vec()) else {
         return error_response(400, "BadRequestException", "Data must be UTF-8 text");
     };
-    let conns = match gw.conns.read() {
-        Ok(c) => c,
-        Err(_) => return error_response(500, "InternalServerErrorException", "Internal error"),
-    };
-    match conns.get(&id) {
-        Some(c) if c.live() && c.tx.send(Out::Text(text)).is_ok() => StatusCode::OK.into_response(),
-        _ => gone(),
-    }
+    with_live_connection(&gw, &stage, &id, |c| {
+        c.tx.send(Out::Text(text))
+            .ok()
+            .map(|()| StatusCode::OK.into_response())
+    })
 }
 
 async fn get_connection(
     State(gw): State<Arc<Gateway>>,
     Path((stage, id)): Path<(String, String)>,
 ) -> Response {
-    if let Some(r) = wrong_stage(&gw, &stage) {
-        return r;
-    }
-    let conns = match gw.conns.read() {
-        Ok(c) => c,
-        Err(_) => return error_response(500, "InternalServerErrorException", "Internal error"),
-    };
-    match conns.get(&id).filter(|c| c.live()) {
-        Some(c) => axum::Json(json!({
-            "connectedAt": iso8601(c.connected_at_ms),
-            "identity": {"sourceIp": c.source_ip, "userAgent": c.user_agent},
-            "lastActiveAt": iso8601(c.last_active_ms.load(Ordering::Relaxed)),
-        }))
-        .into_response(),
-        None => gone(),
-    }
+    with_live_connection(&gw, &stage, &id, |c| {
+        Some(
+            axum::Json(json!({
+                "connectedAt": iso8601(c.connected_at_ms),
+                "identity": {"sourceIp": c.source_ip, "userAgent": c.user_agent},
+                "lastActiveAt": iso8601(c.last_active_ms.load(Ordering::Relaxed)),
+            }))
+            .into_response(),
+        )
+    })
 }
 
 async fn delete_connection(
     State(gw): State<Arc<Gateway>>,
     Path((stage, id)): Path<(String, String)>,
 ) -> Response {
-    if let Some(r) = wrong_stage(&gw, &stage) {
-        return r;
-    }
-    let conns = match gw.conns.read() {
-        Ok(c) => c,
-        Err(_) => return error_response(500, "InternalServerErrorException", "Internal error"),
-    };
-    match conns.get(&id).filter(|c| c.live()) {
-        Some(c) => {
-            c.closing.store(true, Ordering::SeqCst);
-            let _ = c
-                .close_tx
-                .send((1000, "Connection closed by server".into()));
-            StatusCode::NO_CONTENT.into_response()
-        }
-        None => gone(),
-    }
+    with_live_connection(&gw, &stage, &id, |c| {
+        c.closing.store(true, Ordering::SeqCst);
+        let _ = c
+            .close_tx
+            .send((1000, "Connection closed by server".into()));
+        Some(StatusCode::NO_CONTENT.into_response())
+    })
 }
 
 async fn push(

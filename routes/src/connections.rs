@@ -11,7 +11,7 @@ use std::sync::RwLock;
 
 use async_trait::async_trait;
 use aws_sdk_apigatewaymanagement::Client;
-use aws_sdk_apigatewaymanagement::error::DisplayErrorContext;
+use aws_sdk_apigatewaymanagement::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_apigatewaymanagement::primitives::Blob;
 
 /// Why a management call failed.
@@ -86,8 +86,17 @@ impl ApiGwConnections {
     }
 }
 
-fn other<E: std::error::Error + 'static>(e: E) -> ConnError {
-    ConnError::Other(DisplayErrorContext(e).to_string())
+/// 410 `GoneException` is its own error; anything else is described for the logs.
+fn conn_error<E, R>(e: SdkError<E, R>) -> ConnError
+where
+    E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    if e.code() == Some("GoneException") {
+        ConnError::Gone
+    } else {
+        ConnError::Other(DisplayErrorContext(e).to_string())
+    }
 }
 
 fn epoch_ms(t: Option<&aws_sdk_apigatewaymanagement::primitives::DateTime>) -> Option<i64> {
@@ -111,10 +120,7 @@ impl Connections for ApiGwConnections {
             .await
         {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_gone_exception()) => {
-                Err(ConnError::Gone)
-            }
-            Err(e) => Err(other(e)),
+            Err(e) => Err(conn_error(e)),
         }
     }
 
@@ -127,10 +133,7 @@ impl Connections for ApiGwConnections {
             .await
         {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_gone_exception()) => {
-                Err(ConnError::Gone)
-            }
-            Err(e) => Err(other(e)),
+            Err(e) => Err(conn_error(e)),
         }
     }
 
@@ -147,10 +150,7 @@ impl Connections for ApiGwConnections {
                 last_active_at_ms: epoch_ms(o.last_active_at()),
                 source_ip: o.identity().and_then(|i| i.source_ip()).map(str::to_owned),
             }),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_gone_exception()) => {
-                Err(ConnError::Gone)
-            }
-            Err(e) => Err(other(e)),
+            Err(e) => Err(conn_error(e)),
         }
     }
 }

@@ -59,20 +59,7 @@ pub struct Env {
 }
 
 pub fn config(url: &str, extra: &[(&str, &str)]) -> AuthorizerConfig {
-    let mut vars: Vec<(String, String)> = vec![
-        ("WSAUTH_ISSUER".into(), ISSUER.into()),
-        ("WSAUTH_AUDIENCE".into(), AUDIENCE.into()),
-        ("WSAUTH_JWKS_URL".into(), url.into()),
-        ("WSAUTH_JWKS_TIMEOUT_MS".into(), "1000".into()),
-    ];
-    for (k, v) in extra {
-        vars.retain(|(k2, _)| k2 != k);
-        vars.push(((*k).to_owned(), (*v).to_owned()));
-    }
-    AuthorizerConfig::from_lookup(&move |k| {
-        vars.iter().find(|(k2, _)| k2 == k).map(|(_, v)| v.clone())
-    })
-    .expect("suite configuration")
+    wsauth_authorizer::testing::config(ISSUER, AUDIENCE, url, extra)
 }
 
 async fn jwks_server(v: Value) -> JwksServer {
