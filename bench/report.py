@@ -72,6 +72,61 @@ for r in rows:
     size = str(r["zip_bytes"]) if r.get("zip_bytes") else "(not built)"
     print(f"{r['contender']:<36} {med:>10} {mn:>8} {r['runs']:>5} {size:>11}  {r.get('outcome')}")
 
+gateway = []
+print()
+print("Gateway: the same WebSocket load client (127.0.0.1)")
+print(f"{'gateway':<38} {'handshakes/s':>12} {'ping rt/s':>9} {'ping p50/p99/p999 ms':>22} "
+      f"{'send p50/p99 ms':>16} {'broadcast ms':>13} {'idle conns':>10} {'RSS MiB':>8}")
+labels = []
+for r in rows:
+    if r["bench"] == "gateway" and r["contender"] not in labels:
+        labels.append(r["contender"])
+for label in labels:
+    g = {r["alg"]: r for r in rows if r["bench"] == "gateway" and r["contender"] == label}
+    hs, ping, send, idle, bc = (g.get(k, {}) for k in ["handshakes", "ping", "sendToUser", "idle", "broadcast"])
+    rss = (idle.get("rss_kib_with_idle", 0)) / 1024
+    gateway.append({"gateway": label, "handshakes_per_s": hs.get("per_second"),
+                    "ping_per_s": ping.get("per_second"), "ping_p50_ms": ping.get("p50_ms"),
+                    "ping_p99_ms": ping.get("p99_ms"), "ping_p999_ms": ping.get("p999_ms"),
+                    "send_p50_ms": send.get("p50_ms"), "send_p99_ms": send.get("p99_ms"),
+                    "send_p999_ms": send.get("p999_ms"),
+                    "broadcast_recipients": bc.get("recipients"), "broadcast_received": bc.get("received"),
+                    "broadcast_last_delivery_ms": bc.get("last_delivery_ms"),
+                    "idle_connections": idle.get("connections"), "rss_kib_before": idle.get("rss_kib_before"),
+                    "rss_kib_with_idle": idle.get("rss_kib_with_idle")})
+    f = lambda x: "-" if x is None else f"{x:.2f}"
+    print(f"{label:<38} {hs.get('per_second', 0):>12.0f} {ping.get('per_second', 0):>9.0f} "
+          f"{f(ping.get('p50_ms')) + '/' + f(ping.get('p99_ms')) + '/' + f(ping.get('p999_ms')):>22} "
+          f"{f(send.get('p50_ms')) + '/' + f(send.get('p99_ms')):>16} "
+          f"{bc.get('last_delivery_ms', 0):>13.0f} {idle.get('connections', 0):>10} {rss:>8.0f}")
+
+chart = os.path.join(os.path.dirname(out_path), "latency.png")
+try:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    for ax, fig_name, title in [(axes[0], "ping", "ping round trip"), (axes[1], "sendToUser", "sendToUser delivery")]:
+        for label in labels:
+            g = [r for r in rows if r["bench"] == "gateway" and r["contender"] == label and r["alg"] == fig_name]
+            if not g or not g[0].get("samples"):
+                continue
+            xs = sorted(g[0]["samples"])
+            ys = [(i + 1) / len(xs) for i in range(len(xs))]
+            ax.plot(xs, ys, label=label)
+        ax.set_xscale("log")
+        ax.set_xlabel("latency (ms, log scale)")
+        ax.set_ylabel("fraction of messages")
+        ax.set_title(title)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle("wsauth-local vs serverless-offline: latency distributions (same load client, 127.0.0.1)")
+    fig.tight_layout()
+    fig.savefig(chart, dpi=110)
+    print(f"wrote {chart}")
+except ImportError:
+    print("matplotlib not installed: no chart")
+
 try:
     node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
 except OSError:
@@ -83,7 +138,8 @@ result = {
     "verify": table,
     "handler": handler,
     "coldstart": cold,
-    "raw": rows,
+    "gateway": gateway,
+    "raw": [{k: v for k, v in r.items() if k != "samples"} for r in rows],
 }
 os.makedirs(os.path.dirname(out_path), exist_ok=True)
 with open(out_path, "w") as f:

@@ -6,6 +6,9 @@
 //!   tokens, single-threaded; verifies per second, one JSON line per (contender, alg).
 //! - `handler DIR SECONDS`: the full authorizer path, event JSON in → policy JSON out, per
 //!   second, and heap allocations per call.
+//! - `gateway LABEL WS_URL DATA_DIR IDLE SAMPLES`: the same WebSocket load against any gateway
+//!   (wsauth-local, or the serverless-offline peer); `SERVER_PIDS` names the processes whose
+//!   resident memory is read.
 //! - `table`: creates `WSAUTH_TABLE` on `AWS_ENDPOINT_URL_DYNAMODB` and binds the connection
 //!   the routes cold start pings (for the cold-start runs).
 
@@ -59,6 +62,11 @@ fn generate(dir: &Path, n: usize) -> Res<()> {
             json!(tokens).to_string(),
         )
         .map_err(|e| e.to_string())?;
+        if alg == Algorithm::ES256 {
+            // The gateway load client mints its own tokens with this key.
+            let der = key.to_pkcs8().map_err(|e| e.to_string())?;
+            std::fs::write(dir.join("es256.pk8"), der).map_err(|e| e.to_string())?;
+        }
         keys.push(key);
     }
     std::fs::write(dir.join("jwks.json"), jwks_json(&keys).to_string())
@@ -269,6 +277,8 @@ fn handler_bench(dir: &Path, seconds: f64) -> Res<()> {
     Ok(())
 }
 
+mod gateway;
+
 fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let result = match args.get(1).map(String::as_str) {
@@ -284,6 +294,7 @@ fn main() -> std::process::ExitCode {
             .parse()
             .map_err(|_| "SECONDS must be a number".to_string())
             .and_then(|s| handler_bench(Path::new(&args[2]), s)),
+        Some("gateway") if args.len() == 7 => gateway::run(&args[2..]),
         Some("table") => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -319,7 +330,8 @@ fn main() -> std::process::ExitCode {
                 })
             }),
         _ => Err(
-            "usage: wsauth-bench gen DIR N | verify DIR SECONDS | handler DIR SECONDS | table"
+            "usage: wsauth-bench gen DIR N | verify DIR SECONDS | handler DIR SECONDS | table | \
+             gateway LABEL WS_URL DATA_DIR IDLE SAMPLES(+PIDS env)"
                 .into(),
         ),
     };

@@ -590,7 +590,11 @@ async fn upgrade(
             handshake_refusal(status)
         }
         Ok(select) => {
+            // Small per-connection buffers (they grow for large frames): 10,000 idle
+            // connections must not cost 128 KiB each.
             let ws = ws
+                .read_buffer_size(4 * 1024)
+                .write_buffer_size(0)
                 .max_message_size(HARD_FRAME_LIMIT)
                 .max_frame_size(HARD_FRAME_LIMIT);
             let ws = if select { ws.protocols(["wsauth"]) } else { ws };

@@ -1,0 +1,273 @@
+//! The gateway load client: the same real WebSocket load against wsauth-local or the peer.
+//!
+//! Figures: handshakes/s (token verify + bind), `ping` round trips (p50/p99/p999, every message
+//! authorized by its binding), `sendToUser` delivery latency, broadcast to IDLE connections (time
+//! to last delivery), and the server's resident memory with IDLE connections open.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use jsonwebtoken::Algorithm;
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use wsauth_authorizer::issuer::SigningKey;
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+type Res<T> = Result<T, String>;
+
+struct Minter {
+    key: SigningKey,
+    issuer: String,
+    audience: String,
+}
+
+impl Minter {
+    fn token(&self, sub: &str, scope: &str) -> Res<String> {
+        let now = wsauth_policy::identity::now_epoch();
+        self.key
+            .mint(
+                &json!({"iss": self.issuer, "aud": self.audience, "sub": sub, "iat": now,
+                "nbf": now, "exp": now + 3600, "scope": scope, "jti": format!("g-{sub}")}),
+            )
+            .map_err(|e| e.to_string())
+    }
+}
+
+async fn open(url: &str, token: &str) -> Res<Ws> {
+    let (ws, _) = tokio_tungstenite::connect_async(format!("{url}?token={token}"))
+        .await
+        .map_err(|e| format!("handshake: {e}"))?;
+    Ok(ws)
+}
+
+async fn next_json(ws: &mut Ws, wait: Duration) -> Res<Value> {
+    loop {
+        match tokio::time::timeout(wait, ws.next()).await {
+            Err(_) => return Err("timed out waiting for a frame".into()),
+            Ok(None) => return Err("connection closed".into()),
+            Ok(Some(Err(e))) => return Err(e.to_string()),
+            Ok(Some(Ok(Message::Text(t)))) => {
+                return serde_json::from_str(t.as_str()).map_err(|e| e.to_string());
+            }
+            Ok(Some(Ok(_))) => {}
+        }
+    }
+}
+
+async fn send(ws: &mut Ws, v: &Value) -> Res<()> {
+    ws.send(Message::Text(v.to_string().into()))
+        .await
+        .map_err(|e| e.to_string())
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn rss_kib(pids: &[u32]) -> u64 {
+    // The processes named and all their descendants.
+    let mut all: Vec<u32> = pids.to_vec();
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        let entries: Vec<(u32, u32)> = dir
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .filter_map(|pid| {
+                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+                let ppid = stat
+                    .rsplit(')')
+                    .next()?
+                    .split_whitespace()
+                    .nth(1)?
+                    .parse()
+                    .ok()?;
+                Some((pid, ppid))
+            })
+            .collect();
+        let mut i = 0;
+        while i < all.len() {
+            let parent = all[i];
+            for (pid, ppid) in &entries {
+                if *ppid == parent && !all.contains(pid) {
+                    all.push(*pid);
+                }
+            }
+            i += 1;
+        }
+    }
+    all.iter()
+        .filter_map(|pid| {
+            let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+            let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .sum()
+}
+
+fn emit(label: &str, figure: &str, v: Value) {
+    let mut o = json!({"bench": "gateway", "contender": label, "alg": figure});
+    if let (Some(o), Some(v)) = (o.as_object_mut(), v.as_object()) {
+        for (k, x) in v {
+            o.insert(k.clone(), x.clone());
+        }
+    }
+    println!("{o}");
+}
+
+/// `gateway LABEL WS_URL DATA_DIR IDLE SAMPLES`.
+pub fn run(args: &[String]) -> Res<()> {
+    let label = args[0].clone();
+    let url = args[1].clone();
+    let dir = Path::new(&args[2]).to_owned();
+    let idle: usize = args[3].parse().map_err(|_| "IDLE must be a number")?;
+    let samples: usize = args[4].parse().map_err(|_| "SAMPLES must be a number")?;
+    let pids: Vec<u32> = std::env::var("SERVER_PIDS")
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    let meta: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("meta.json")).map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
+    let der = std::fs::read(dir.join("es256.pk8")).map_err(|e| e.to_string())?;
+    let minter = Arc::new(Minter {
+        key: SigningKey::from_pkcs8(Algorithm::ES256, "ec-1", &der).map_err(|e| e.to_string())?,
+        issuer: meta["issuer"].as_str().unwrap_or_default().to_owned(),
+        audience: meta["audience"].as_str().unwrap_or_default().to_owned(),
+    });
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    rt.block_on(async move {
+        // Handshakes: SAMPLES / 4 connections, 16 at a time.
+        let handshakes = (samples / 4).max(20);
+        let start = Instant::now();
+        let mut opened = 0usize;
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..handshakes {
+            let (m, u) = (minter.clone(), url.clone());
+            tasks.spawn(async move {
+                let t = m.token(&format!("hs-{i}"), "")?;
+                let mut ws = open(&u, &t).await?;
+                let _ = ws.close(None).await;
+                Ok::<_, String>(())
+            });
+            if tasks.len() >= 16
+                && let Some(r) = tasks.join_next().await
+            {
+                opened += usize::from(matches!(r, Ok(Ok(()))));
+            }
+        }
+        while let Some(r) = tasks.join_next().await {
+            opened += usize::from(matches!(r, Ok(Ok(()))));
+        }
+        let secs = start.elapsed().as_secs_f64();
+        emit(&label, "handshakes", json!({"per_second": opened as f64 / secs, "ok": opened, "of": handshakes}));
+        tokio::time::sleep(Duration::from_millis(500)).await;
+
+        // Ping round trips on one connection.
+        let mut a = open(&url, &minter.token("alice", "messages:send")?).await?;
+        let mut rtts = Vec::with_capacity(samples);
+        let start = Instant::now();
+        for _ in 0..samples {
+            let t0 = Instant::now();
+            send(&mut a, &json!({"action": "ping"})).await?;
+            let r = next_json(&mut a, Duration::from_secs(10)).await?;
+            if r["type"] != "pong" {
+                return Err(format!("ping answered {r}"));
+            }
+            rtts.push(t0.elapsed().as_secs_f64() * 1000.0);
+        }
+        let per_s = samples as f64 / start.elapsed().as_secs_f64();
+        rtts.sort_by(f64::total_cmp);
+        emit(&label, "ping", json!({"per_second": per_s, "p50_ms": percentile(&rtts, 0.5),
+            "p99_ms": percentile(&rtts, 0.99), "p999_ms": percentile(&rtts, 0.999), "samples": rtts}));
+
+        // sendToUser: alice → bob, delivery latency.
+        let mut b = open(&url, &minter.token("bob", "messages:send")?).await?;
+        let mut lat = Vec::with_capacity(samples);
+        for i in 0..samples {
+            let t0 = Instant::now();
+            send(&mut a, &json!({"action": "sendToUser", "to": "bob", "data": i})).await?;
+            let m = next_json(&mut b, Duration::from_secs(10)).await?;
+            lat.push(t0.elapsed().as_secs_f64() * 1000.0);
+            if m["type"] != "message" {
+                return Err(format!("bob got {m}"));
+            }
+            let ack = next_json(&mut a, Duration::from_secs(10)).await?;
+            if ack["type"] != "sent" {
+                return Err(format!("alice got {ack}"));
+            }
+        }
+        lat.sort_by(f64::total_cmp);
+        emit(&label, "sendToUser", json!({"p50_ms": percentile(&lat, 0.5), "p99_ms": percentile(&lat, 0.99),
+            "p999_ms": percentile(&lat, 0.999), "samples": lat}));
+
+        // IDLE idle connections; memory; broadcast to all of them.
+        let rss_before = rss_kib(&pids);
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Instant>();
+        let mut holders = tokio::task::JoinSet::new();
+        let start = Instant::now();
+        let mut ready = 0usize;
+        let (ready_tx, mut ready_rx) = tokio::sync::mpsc::unbounded_channel::<bool>();
+        for i in 0..idle {
+            let (m, u, tx, ready_tx) = (minter.clone(), url.clone(), tx.clone(), ready_tx.clone());
+            holders.spawn(async move {
+                let Ok(t) = m.token(&format!("idle-{i}"), "") else { let _ = ready_tx.send(false); return };
+                let Ok(mut ws) = open(&u, &t).await else { let _ = ready_tx.send(false); return };
+                let _ = ready_tx.send(true);
+                if let Ok(m) = next_json(&mut ws, Duration::from_secs(600)).await
+                    && m["type"] == "message"
+                {
+                    let _ = tx.send(Instant::now());
+                }
+                let _ = ws.close(None).await;
+            });
+            if i % 64 == 63 {
+                // Let the handshakes drain a little: 64 in flight at most.
+                while ready < i.saturating_sub(64) {
+                    if ready_rx.recv().await == Some(true) { ready += 1 } else { break }
+                }
+            }
+        }
+        let mut failed = 0usize;
+        while ready + failed < idle {
+            match ready_rx.recv().await {
+                Some(true) => ready += 1,
+                Some(false) => failed += 1,
+                None => break,
+            }
+        }
+        let open_secs = start.elapsed().as_secs_f64();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let rss_idle = rss_kib(&pids);
+        emit(&label, "idle", json!({"connections": ready, "failed": failed, "open_seconds": open_secs,
+            "rss_kib_before": rss_before, "rss_kib_with_idle": rss_idle}));
+        let mut caster = open(&url, &minter.token("caster", "messages:broadcast")?).await?;
+        let t0 = Instant::now();
+        send(&mut caster, &json!({"action": "broadcast", "data": "hello everyone"})).await?;
+        let mut got = 0usize;
+        let mut last = t0;
+        while got < ready {
+            match tokio::time::timeout(Duration::from_secs(120), rx.recv()).await {
+                Ok(Some(at)) => {
+                    got += 1;
+                    last = last.max(at);
+                }
+                _ => break,
+            }
+        }
+        let ack = next_json(&mut caster, Duration::from_secs(120)).await.unwrap_or(Value::Null);
+        emit(&label, "broadcast", json!({"recipients": ready, "received": got,
+            "last_delivery_ms": (last - t0).as_secs_f64() * 1000.0, "ack": ack}));
+        holders.abort_all();
+        Ok::<_, String>(())
+    })
+}
