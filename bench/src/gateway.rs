@@ -127,6 +127,12 @@ pub fn run(args: &[String]) -> Res<()> {
     let dir = Path::new(&args[2]).to_owned();
     let idle: usize = args[3].parse().map_err(|_| "IDLE must be a number")?;
     let samples: usize = args[4].parse().map_err(|_| "SAMPLES must be a number")?;
+    let idle_budget = Duration::from_secs(
+        std::env::var("IDLE_SECONDS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(90),
+    );
     let pids: Vec<u32> = std::env::var("SERVER_PIDS")
         .unwrap_or_default()
         .split_whitespace()
@@ -232,23 +238,31 @@ pub fn run(args: &[String]) -> Res<()> {
             });
             if i % 64 == 63 {
                 // Let the handshakes drain a little: 64 in flight at most.
-                while ready < i.saturating_sub(64) {
-                    if ready_rx.recv().await == Some(true) { ready += 1 } else { break }
+                while ready < i.saturating_sub(64) && start.elapsed() < idle_budget {
+                    match tokio::time::timeout(Duration::from_secs(1), ready_rx.recv()).await {
+                        Ok(Some(true)) => ready += 1,
+                        Ok(Some(false)) | Ok(None) => break,
+                        Err(_) => {}
+                    }
+                }
+                if start.elapsed() >= idle_budget {
+                    break; // bounded in time: report how many opened
                 }
             }
         }
         let mut failed = 0usize;
+        let give_up = tokio::time::Instant::now() + idle_budget;
         while ready + failed < idle {
-            match ready_rx.recv().await {
-                Some(true) => ready += 1,
-                Some(false) => failed += 1,
-                None => break,
+            match tokio::time::timeout_at(give_up, ready_rx.recv()).await {
+                Ok(Some(true)) => ready += 1,
+                Ok(Some(false)) => failed += 1,
+                Ok(None) | Err(_) => break,
             }
         }
         let open_secs = start.elapsed().as_secs_f64();
         tokio::time::sleep(Duration::from_secs(1)).await;
         let rss_idle = rss_kib(&pids);
-        emit(&label, "idle", json!({"connections": ready, "failed": failed, "open_seconds": open_secs,
+        emit(&label, "idle", json!({"connections": ready, "failed": failed, "wanted": idle, "open_seconds": open_secs,
             "rss_kib_before": rss_before, "rss_kib_with_idle": rss_idle}));
         let mut caster = open(&url, &minter.token("caster", "messages:broadcast")?).await?;
         let t0 = Instant::now();
@@ -256,7 +270,7 @@ pub fn run(args: &[String]) -> Res<()> {
         let mut got = 0usize;
         let mut last = t0;
         while got < ready {
-            match tokio::time::timeout(Duration::from_secs(120), rx.recv()).await {
+            match tokio::time::timeout(Duration::from_secs(60), rx.recv()).await {
                 Ok(Some(at)) => {
                     got += 1;
                     last = last.max(at);
@@ -264,7 +278,7 @@ pub fn run(args: &[String]) -> Res<()> {
                 _ => break,
             }
         }
-        let ack = next_json(&mut caster, Duration::from_secs(120)).await.unwrap_or(Value::Null);
+        let ack = next_json(&mut caster, Duration::from_secs(60)).await.unwrap_or(Value::Null);
         emit(&label, "broadcast", json!({"recipients": ready, "received": got,
             "last_delivery_ms": (last - t0).as_secs_f64() * 1000.0, "ack": ack}));
         holders.abort_all();
