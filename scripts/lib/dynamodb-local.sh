@@ -24,8 +24,9 @@ start_dynamodb_local() {
     > "$root/target/dynamodb-local.log" 2>&1 &
   DDB_PID=$!
   trap 'kill $DDB_PID 2>/dev/null || true' EXIT
+  trap 'exit 130' INT TERM
   local ready=0
-  for _ in $(seq 1 120); do
+  for _ in $(seq 1 240); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then ready=1; break; fi
     kill -0 "$DDB_PID" 2>/dev/null || break
     sleep 0.5
