@@ -96,7 +96,8 @@ pub const MAX_HEADER_B64: usize = 2048;
 /// Largest accepted `kid`.
 pub const MAX_KID_BYTES: usize = 256;
 
-const SUPPORTED: [Algorithm; 9] = [
+/// Every algorithm wsauth can verify (asymmetric only).
+pub(crate) const SUPPORTED: [Algorithm; 9] = [
     Algorithm::RS256,
     Algorithm::RS384,
     Algorithm::RS512,

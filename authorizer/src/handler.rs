@@ -50,6 +50,7 @@ impl Authorizer {
     async fn verify_event(
         &self,
         event: &WebSocketAuthorizerRequest,
+        token: Result<&str, AuthError>,
         now: i64,
     ) -> Result<(String, Verified), AuthError> {
         let arn = event
@@ -58,8 +59,7 @@ impl Authorizer {
             .ok_or(AuthError::BadEvent("no methodArn"))?;
         ExecuteApiArn::parse(arn)
             .map_err(|_| AuthError::BadEvent("methodArn is not an execute-api ARN"))?;
-        let (token, _source) = event.token()?;
-        let verified = self.verifier.verify(token, now).await?;
+        let verified = self.verifier.verify(token?, now).await?;
         if !verified
             .identity
             .has_scopes(&self.verifier.config().connect_scopes)
@@ -76,8 +76,10 @@ impl Authorizer {
         now: i64,
     ) -> Result<AuthorizerResponse, LambdaRefusal> {
         let connection_id = event.connection_id().unwrap_or("-");
-        let source = event.token().ok().map(|(_, s)| s);
-        match self.verify_event(event, now).await {
+        let found = event.token();
+        let source = found.as_ref().ok().map(|(_, s)| *s);
+        let token = found.map(|(t, _)| t);
+        match self.verify_event(event, token, now).await {
             Ok((arn, v)) => {
                 tracing::info!(decision = "allow", user = %v.identity.user_id, connection_id,
                     source = ?source, kid = %v.kid, "handshake authorized");

@@ -130,15 +130,6 @@ fn rsa_params(alg: Algorithm) -> Option<&'static sig::RsaParameters> {
     })
 }
 
-const RSA_ALGS: [Algorithm; 6] = [
-    Algorithm::RS256,
-    Algorithm::RS384,
-    Algorithm::RS512,
-    Algorithm::PS256,
-    Algorithm::PS384,
-    Algorithm::PS512,
-];
-
 /// Why one JWK was skipped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SkipReason {
@@ -231,8 +222,11 @@ pub fn parse_jwk(issuer: &str, jwk: &Value) -> Result<VerifyingKey, SkipReason> 
             }
             let components = RsaPublicKeyComponents { n, e };
             let mut parsed = Vec::new();
-            for a in RSA_ALGS.into_iter().filter(|a| alg.is_none_or(|d| d == *a)) {
-                let params = rsa_params(a).ok_or(SkipReason::AlgMismatch)?;
+            for (a, params) in crate::config::SUPPORTED
+                .into_iter()
+                .filter(|a| alg.is_none_or(|d| d == *a))
+                .filter_map(|a| rsa_params(a).map(|p| (a, p)))
+            {
                 let k = components
                     .to_parsed_public_key(params)
                     .map_err(|_| SkipReason::Malformed)?;

@@ -40,7 +40,7 @@ pub fn route_policy_from_env() -> Result<wsauth_policy::RoutePolicy, ConfigError
 /// the refresh verifier (`WSAUTH_ISSUER` and friends; its JWKS is fetched on first use, not at
 /// cold start), `WSAUTH_MANAGEMENT_ENDPOINT`.
 pub async fn services_from_env() -> Result<router::Services, ConfigError> {
-    use wsauth_session::dynamo::{client_from_env, table_from_env};
+    use wsauth_session::dynamo::table_from_env;
     let auth = wsauth_authorizer::AuthorizerConfig::from_env()?;
     let jwks = wsauth_authorizer::JwksCache::new(&auth.issuer, auth.jwks.clone()).map_err(|e| {
         ConfigError {
@@ -52,13 +52,16 @@ pub async fn services_from_env() -> Result<router::Services, ConfigError> {
     let endpoint_override = std::env::var("WSAUTH_MANAGEMENT_ENDPOINT")
         .ok()
         .filter(|e| !e.trim().is_empty());
+    // One SDK configuration for both clients, loaded once at start.
     let local = endpoint_override
         .as_deref()
-        .is_some_and(wsauth_session::aws::is_loopback_url);
+        .is_some_and(wsauth_session::aws::is_loopback_url)
+        || std::env::var("AWS_ENDPOINT_URL_DYNAMODB")
+            .is_ok_and(|u| wsauth_session::aws::is_loopback_url(&u));
     let sdk = wsauth_session::aws::sdk_config_from_env(local).await;
     Ok(router::Services {
         store: Arc::new(wsauth_session::DynamoSessionStore::new(
-            client_from_env().await,
+            aws_sdk_dynamodb::Client::new(&sdk),
             &table_from_env(),
         )),
         connections: Arc::new(ApiGwConnections::new(sdk)),
