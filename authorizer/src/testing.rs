@@ -107,3 +107,66 @@ pub fn config(
         Err(e) => panic!("test configuration: {e}"),
     }
 }
+
+/// An issuer's three keys: RSA 2048 (`rsa-1`), EC P-256 (`ec-1`), Ed25519 (`ed-1`).
+pub struct Keys {
+    /// RS256.
+    pub rsa: crate::issuer::SigningKey,
+    /// ES256.
+    pub ec: crate::issuer::SigningKey,
+    /// EdDSA.
+    pub ed: crate::issuer::SigningKey,
+}
+
+impl Keys {
+    /// Fresh keys.
+    ///
+    /// # Panics
+    /// When key generation fails (the test cannot proceed).
+    pub fn new() -> Self {
+        let key = |alg, kid| match crate::issuer::SigningKey::generate(alg, kid) {
+            Ok(k) => k,
+            Err(e) => panic!("key generation: {e}"),
+        };
+        Self {
+            rsa: key(jsonwebtoken::Algorithm::RS256, "rsa-1"),
+            ec: key(jsonwebtoken::Algorithm::ES256, "ec-1"),
+            ed: key(jsonwebtoken::Algorithm::EdDSA, "ed-1"),
+        }
+    }
+
+    /// Their public JWKS.
+    pub fn jwks(&self) -> Value {
+        crate::issuer::jwks_json([&self.rsa, &self.ec, &self.ed])
+    }
+
+    /// All three.
+    pub fn all(&self) -> [&crate::issuer::SigningKey; 3] {
+        [&self.rsa, &self.ec, &self.ed]
+    }
+}
+
+impl Default for Keys {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A raw `r‖s` ECDSA signature re-encoded as ASN.1 DER (what JWS forbids).
+pub fn ecdsa_der(raw: &[u8]) -> Vec<u8> {
+    let int = |x: &[u8]| {
+        let mut v = x.to_vec();
+        if v.first().is_some_and(|b| b & 0x80 != 0) {
+            v.insert(0, 0);
+        }
+        let mut out = vec![0x02, v.len() as u8];
+        out.extend(v);
+        out
+    };
+    let (r, s) = raw.split_at(raw.len() / 2);
+    let mut body = int(r);
+    body.extend(int(s));
+    let mut der = vec![0x30, body.len() as u8];
+    der.extend(body);
+    der
+}

@@ -296,20 +296,7 @@ async fn der_encoded_ecdsa_signature_is_rejected() {
     let t = keys.ec.mint(&claims("alice")).unwrap();
     let (si, sig) = t.rsplit_once('.').unwrap();
     let raw = unb64(sig);
-    let der_int = |x: &[u8]| {
-        let mut v = x.to_vec();
-        if v[0] & 0x80 != 0 {
-            v.insert(0, 0);
-        }
-        let mut out = vec![0x02, v.len() as u8];
-        out.extend(v);
-        out
-    };
-    let (r, s) = raw.split_at(32);
-    let mut body = der_int(r);
-    body.extend(der_int(s));
-    let mut der = vec![0x30, body.len() as u8];
-    der.extend(body);
+    let der = wsauth_authorizer::testing::ecdsa_der(&raw);
     assert_eq!(
         refused(&v, &format!("{si}.{}", b64(der))).await,
         AuthError::SignatureEncoding

@@ -7,7 +7,7 @@ use std::time::Duration;
 use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
 use wsauth_authorizer::AuthorizerConfig;
-use wsauth_authorizer::issuer::{SigningKey, jwks_json};
+use wsauth_authorizer::issuer::SigningKey;
 use wsauth_authorizer::testing::JwksServer;
 use wsauth_local::GatewayOptions;
 
@@ -16,26 +16,7 @@ use crate::common::{self, Local, Via};
 pub const ISSUER: &str = "https://issuer.security.test";
 pub const AUDIENCE: &str = "wsauth-security";
 
-/// The issuer's keys: RSA, EC P-256, Ed25519.
-pub struct Keys {
-    pub rsa: SigningKey,
-    pub ec: SigningKey,
-    pub ed: SigningKey,
-}
-
-impl Keys {
-    pub fn new() -> Self {
-        Self {
-            rsa: SigningKey::generate(Algorithm::RS256, "rsa-1").expect("rsa key"),
-            ec: SigningKey::generate(Algorithm::ES256, "ec-1").expect("ec key"),
-            ed: SigningKey::generate(Algorithm::EdDSA, "ed-1").expect("ed key"),
-        }
-    }
-
-    pub fn jwks(&self) -> Value {
-        jwks_json([&self.rsa, &self.ec, &self.ed])
-    }
-}
+pub use wsauth_authorizer::testing::Keys;
 
 pub struct Env {
     pub keys: Keys,

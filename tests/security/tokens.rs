@@ -287,19 +287,7 @@ pub async fn ecdsa_der_signature(env: &Env) -> Check {
     if raw.len() != 64 {
         return Check::new("401", "could not build the DER signature");
     }
-    let int = |x: &[u8]| {
-        let mut v = x.to_vec();
-        if v[0] & 0x80 != 0 {
-            v.insert(0, 0);
-        }
-        let mut out = vec![0x02, v.len() as u8];
-        out.extend(v);
-        out
-    };
-    let mut body = int(&raw[..32]);
-    body.extend(int(&raw[32..]));
-    let mut der = vec![0x30, body.len() as u8];
-    der.extend(body);
+    let der = wsauth_authorizer::testing::ecdsa_der(&raw);
     status_check(
         401,
         env.status(&env.main, &format!("{si}.{}", b64(der))).await,

@@ -34,30 +34,7 @@ pub fn now() -> i64 {
         .as_secs() as i64
 }
 
-/// Keys of the three algorithms, kids `rsa-1`, `ec-1`, `ed-1`.
-pub struct Keys {
-    pub rsa: SigningKey,
-    pub ec: SigningKey,
-    pub ed: SigningKey,
-}
-
-impl Keys {
-    pub fn new() -> Self {
-        Self {
-            rsa: SigningKey::generate(Algorithm::RS256, "rsa-1").unwrap(),
-            ec: SigningKey::generate(Algorithm::ES256, "ec-1").unwrap(),
-            ed: SigningKey::generate(Algorithm::EdDSA, "ed-1").unwrap(),
-        }
-    }
-
-    pub fn jwks(&self) -> Value {
-        jwks_json([&self.rsa, &self.ec, &self.ed])
-    }
-
-    pub fn all(&self) -> [&SigningKey; 3] {
-        [&self.rsa, &self.ec, &self.ed]
-    }
-}
+pub use wsauth_authorizer::testing::Keys;
 
 /// Claims that verify under [`config`].
 pub fn claims(sub: &str) -> Value {
