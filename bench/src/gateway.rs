@@ -223,8 +223,12 @@ pub fn run(args: &[String]) -> Res<()> {
         let start = Instant::now();
         let mut ready = 0usize;
         let (ready_tx, mut ready_rx) = tokio::sync::mpsc::unbounded_channel::<bool>();
+        // Receivers stay connected until the broadcast is measured: closing on receipt would put
+        // a $disconnect storm (a store delete each) inside the broadcast figure.
+        let (release_tx, release_rx) = tokio::sync::watch::channel(false);
         for i in 0..idle {
             let (m, u, tx, ready_tx) = (minter.clone(), url.clone(), tx.clone(), ready_tx.clone());
+            let mut release = release_rx.clone();
             holders.spawn(async move {
                 let Ok(t) = m.token(&format!("idle-{i}"), "") else { let _ = ready_tx.send(false); return };
                 let Ok(mut ws) = open(&u, &t).await else { let _ = ready_tx.send(false); return };
@@ -234,6 +238,7 @@ pub fn run(args: &[String]) -> Res<()> {
                 {
                     let _ = tx.send(Instant::now());
                 }
+                let _ = release.wait_for(|r| *r).await;
                 let _ = ws.close(None).await;
             });
             if i % 64 == 63 {
@@ -281,6 +286,11 @@ pub fn run(args: &[String]) -> Res<()> {
         let ack = next_json(&mut caster, Duration::from_secs(60)).await.unwrap_or(Value::Null);
         emit(&label, "broadcast", json!({"recipients": ready, "received": got,
             "last_delivery_ms": (last - t0).as_secs_f64() * 1000.0, "ack": ack}));
+        let _ = release_tx.send(true);
+        let _ = tokio::time::timeout(Duration::from_secs(20), async {
+            while holders.join_next().await.is_some() {}
+        })
+        .await;
         holders.abort_all();
         Ok::<_, String>(())
     })

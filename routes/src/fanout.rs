@@ -1,9 +1,9 @@
 //! Delivery to many connections at once: concurrent with a bound, never one at a time and never
 //! unbounded. A connection that answers 410 Gone has its binding pruned and is counted; it never
-//! fails the whole operation.
+//! fails the whole operation. Targets arrive as a stream, so a broadcast keeps the same number of
+//! calls in flight across page boundaries while the next page is being read.
 
-use futures_util::StreamExt;
-use futures_util::stream;
+use futures_util::{Stream, StreamExt};
 use wsauth_session::{Binding, SessionStore};
 
 use crate::connections::{ConnError, Connections};
@@ -38,16 +38,16 @@ enum One {
     Failed,
 }
 
-/// Posts `payload` to every binding in `targets` (at `endpoint_override` when set, else each
+/// Posts `payload` to every binding `targets` yields (at `endpoint_override` when set, else each
 /// binding's own endpoint), pruning gone ones.
 pub async fn deliver(
     connections: &dyn Connections,
     store: &dyn SessionStore,
     endpoint_override: Option<&str>,
-    targets: Vec<Binding>,
+    targets: impl Stream<Item = Binding>,
     payload: &[u8],
 ) -> Delivery {
-    stream::iter(targets)
+    targets
         .map(|b| async move {
             let endpoint = endpoint_override.unwrap_or(&b.endpoint);
             match connections.post(endpoint, &b.connection_id, payload).await {

@@ -45,6 +45,16 @@ impl Services {
 
     /// Posts `payload` to `targets`, pruning gone connections.
     pub async fn deliver(&self, targets: Vec<Binding>, payload: &[u8]) -> Delivery {
+        self.deliver_stream(futures_util::stream::iter(targets), payload)
+            .await
+    }
+
+    /// Posts `payload` to every binding `targets` yields, pruning gone connections.
+    pub async fn deliver_stream(
+        &self,
+        targets: impl futures_util::Stream<Item = Binding>,
+        payload: &[u8],
+    ) -> Delivery {
         deliver(
             self.connections.as_ref(),
             self.store.as_ref(),
@@ -332,29 +342,49 @@ impl RouteHandler for SendToUser {
     }
 }
 
-/// Posts `payload` to every live binding (except `skip`), a page at a time.
+/// Posts `payload` to every live binding (except `skip`), reading the table a page at a time.
 pub async fn broadcast_all(
     services: &Services,
     payload: &[u8],
     skip: Option<&str>,
     now: i64,
 ) -> Result<Delivery, wsauth_session::StoreError> {
-    let mut total = Delivery::default();
-    let mut cursor: Option<String> = None;
-    loop {
-        let page = services
-            .store
-            .page(cursor.as_deref(), BROADCAST_PAGE)
-            .await?;
-        let targets: Vec<Binding> = page
-            .items
-            .into_iter()
-            .filter(|b| !b.is_expired(now) && Some(b.connection_id.as_str()) != skip)
-            .collect();
-        total += services.deliver(targets, payload).await;
-        match page.next {
-            Some(n) => cursor = Some(n),
-            None => return Ok(total),
+    // The walk over the table and the delivery run side by side: the walk stays at most two pages
+    // ahead (bounded memory), and delivery never waits for a page read between pages.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Binding>(2 * BROADCAST_PAGE);
+    let walk = async move {
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = services
+                .store
+                .page(cursor.as_deref(), BROADCAST_PAGE)
+                .await?;
+            for b in page.items {
+                if b.is_expired(now) || Some(b.connection_id.as_str()) == skip {
+                    continue;
+                }
+                if tx.send(b).await.is_err() {
+                    return Ok(());
+                }
+            }
+            match page.next {
+                Some(n) => cursor = Some(n),
+                None => return Ok(()),
+            }
+        }
+    };
+    let targets =
+        futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (b, rx)) });
+    let (walked, delivery) = tokio::join!(walk, services.deliver_stream(targets, payload));
+    match walked {
+        Ok(()) => Ok(delivery),
+        Err(e) => {
+            tracing::warn!(
+                delivered = delivery.delivered,
+                error = %e,
+                "broadcast stopped: the walk over the bindings failed"
+            );
+            Err(e)
         }
     }
 }

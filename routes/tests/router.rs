@@ -643,3 +643,65 @@ async fn application_routes_get_the_checks_for_free() {
     let o = router.dispatch("zz", "echo", Some("{}"), NOW).await;
     assert_eq!(code(&o), "not_bound");
 }
+
+#[tokio::test]
+async fn a_broadcast_whose_walk_fails_midway_is_reported_not_silently_cut_short() {
+    use wsauth_session::{Page, StoreError};
+    /// The memory store, except that every page after the first fails.
+    struct FailsAfterFirstPage(Arc<dyn SessionStore>);
+    #[async_trait]
+    impl SessionStore for FailsAfterFirstPage {
+        async fn bind(&self, b: &Binding) -> Result<(), StoreError> {
+            self.0.bind(b).await
+        }
+        async fn get(&self, c: &str) -> Result<Option<Binding>, StoreError> {
+            self.0.get(c).await
+        }
+        async fn user_bindings(&self, u: &str) -> Result<Vec<Binding>, StoreError> {
+            self.0.user_bindings(u).await
+        }
+        async fn page(&self, start: Option<&str>, limit: usize) -> Result<Page, StoreError> {
+            match start {
+                None => self.0.page(None, limit).await,
+                Some(_) => Err(StoreError::Unavailable("second page lost".into())),
+            }
+        }
+        async fn extend(&self, c: &str, u: &str, e: i64, s: &[String]) -> Result<bool, StoreError> {
+            self.0.extend(c, u, e, s).await
+        }
+        async fn unbind(&self, c: &str) -> Result<bool, StoreError> {
+            self.0.unbind(c).await
+        }
+    }
+    let inner = wsauth_session::testing::memory_dyn().await;
+    let w = world_with(Arc::new(FailsAfterFirstPage(inner)), Default::default());
+    bind(&w, "a1", "alice", &["messages:broadcast"], NOW + 600).await;
+    for i in 0..250 {
+        bind(&w, &format!("u{i:03}"), "bob", &[], NOW + 600).await;
+    }
+    let e = w
+        .pusher
+        .handle_json(json!({"op":"broadcast","data":1}), NOW)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.status(),
+        503,
+        "the caller learns the broadcast did not reach everyone"
+    );
+    let first_page = w.conns.post_count();
+    assert_eq!(
+        first_page,
+        wsauth_routes::router::BROADCAST_PAGE,
+        "the first page was delivered"
+    );
+    let o = send(
+        &w,
+        "a1",
+        "broadcast",
+        json!({"action":"broadcast","data":2}),
+    )
+    .await;
+    assert_eq!(code(&o), "internal");
+    assert!(!o.close, "a store outage does not close the sender");
+}
