@@ -52,48 +52,52 @@ impl NumericDate {
     }
 }
 
+/// A string claim, borrowed from the decoded payload unless it holds escapes.
+type Str<'a> = Cow<'a, str>;
+
 #[derive(Deserialize)]
 #[serde(untagged)]
-enum StrOrList {
-    One(String),
-    Many(Vec<String>),
+enum StrOrList<'a> {
+    One(#[serde(borrow)] Str<'a>),
+    Many(#[serde(borrow)] Vec<Str<'a>>),
 }
 
-impl StrOrList {
+impl StrOrList<'_> {
     fn contains_any(&self, wanted: &[String]) -> bool {
+        let has = |s: &str| wanted.iter().any(|w| w == s);
         match self {
-            StrOrList::One(s) => wanted.contains(s),
-            StrOrList::Many(v) => v.iter().any(|s| wanted.contains(s)),
+            StrOrList::One(s) => has(s),
+            StrOrList::Many(v) => v.iter().any(|s| has(s)),
         }
     }
 }
 
 #[derive(Deserialize)]
-struct Claims {
-    #[serde(default)]
-    iss: Option<String>,
-    #[serde(default)]
-    sub: Option<String>,
-    #[serde(default)]
-    aud: Option<StrOrList>,
+struct Claims<'a> {
+    #[serde(default, borrow)]
+    iss: Option<Str<'a>>,
+    #[serde(default, borrow)]
+    sub: Option<Str<'a>>,
+    #[serde(default, borrow)]
+    aud: Option<StrOrList<'a>>,
     #[serde(default)]
     exp: Option<NumericDate>,
     #[serde(default)]
     nbf: Option<NumericDate>,
     #[serde(default)]
     iat: Option<NumericDate>,
-    #[serde(default)]
-    scope: Option<String>,
-    #[serde(default)]
-    scp: Option<StrOrList>,
-    #[serde(default)]
-    token_use: Option<String>,
-    #[serde(default)]
-    client_id: Option<String>,
-    #[serde(default)]
-    sid: Option<String>,
-    #[serde(default)]
-    jti: Option<String>,
+    #[serde(default, borrow)]
+    scope: Option<Str<'a>>,
+    #[serde(default, borrow)]
+    scp: Option<StrOrList<'a>>,
+    #[serde(default, borrow)]
+    token_use: Option<Str<'a>>,
+    #[serde(default, borrow)]
+    client_id: Option<Str<'a>>,
+    #[serde(default, borrow)]
+    sid: Option<Str<'a>>,
+    #[serde(default, borrow)]
+    jti: Option<Str<'a>>,
 }
 
 /// A token that verified: who, and with what rights.
@@ -113,12 +117,27 @@ pub struct Verifier {
     jwks: Arc<JwksCache>,
 }
 
+// Strict base64url throughout: no padding, no non-canonical trailing bits, URL alphabet only.
 fn decode_segment(seg: &str, what: &'static str) -> Result<Vec<u8>, AuthError> {
-    // Strict base64url: no padding, no non-canonical trailing bits, URL alphabet only.
     URL_SAFE_NO_PAD
         .decode(seg)
         .map_err(|_| AuthError::Malformed(what))
 }
+
+/// Decodes `seg` into `buf` (no allocation); a segment that does not fit is malformed.
+fn decode_into<'b>(
+    seg: &str,
+    buf: &'b mut [u8],
+    what: &'static str,
+) -> Result<&'b [u8], AuthError> {
+    let n = URL_SAFE_NO_PAD
+        .decode_slice(seg, buf)
+        .map_err(|_| AuthError::Malformed(what))?;
+    Ok(&buf[..n])
+}
+
+/// The largest signature of any accepted key: RSA 8192 bits.
+const MAX_SIGNATURE_BYTES: usize = 1024;
 
 impl Verifier {
     /// A verifier for `config`, reading keys from `jwks` (which must be of the same issuer).
@@ -150,9 +169,10 @@ impl Verifier {
         if h64.len() > MAX_HEADER_B64 {
             return Err(AuthError::Malformed("header too large"));
         }
-        let header_json = decode_segment(h64, "header encoding")?;
+        let mut header_buf = [0u8; MAX_HEADER_B64 / 4 * 3 + 3];
+        let header_json = decode_into(h64, &mut header_buf, "header encoding")?;
         let header: Header =
-            serde_json::from_slice(&header_json).map_err(|_| AuthError::Malformed("header"))?;
+            serde_json::from_slice(header_json).map_err(|_| AuthError::Malformed("header"))?;
         if header.alg.eq_ignore_ascii_case("none") {
             return Err(AuthError::AlgNone);
         }
@@ -169,16 +189,17 @@ impl Verifier {
         if kid.len() > MAX_KID_BYTES {
             return Err(AuthError::Malformed("kid too long"));
         }
-        let signature = decode_segment(s64, "signature encoding")?;
+        let mut signature_buf = [0u8; MAX_SIGNATURE_BYTES];
+        let signature = decode_into(s64, &mut signature_buf, "signature encoding")?;
         let payload = decode_segment(p64, "payload encoding")?;
 
         let key = self.jwks.key(&kid).await?;
         if !key.accepts(alg) {
             return Err(AuthError::KeyAlgMismatch);
         }
-        check_signature_form(key.kind, &signature)?;
+        check_signature_form(key.kind, signature)?;
         let message = &token.as_bytes()[..h64.len() + 1 + p64.len()];
-        if !key.verify(alg, message, &signature) {
+        if !key.verify(alg, message, signature) {
             return Err(AuthError::BadSignature);
         }
 
@@ -192,7 +213,7 @@ impl Verifier {
         })
     }
 
-    fn check_claims(&self, c: Claims, token: &str, now: i64) -> Result<Identity, AuthError> {
+    fn check_claims(&self, c: Claims<'_>, token: &str, now: i64) -> Result<Identity, AuthError> {
         let cfg = &self.config;
         let leeway = i64::try_from(cfg.leeway_seconds).unwrap_or(i64::MAX);
         let iss = c.iss.ok_or(AuthError::MissingClaim("iss"))?;
@@ -217,7 +238,7 @@ impl Verifier {
         // `aud` but a `client_id`; with WSAUTH_TOKEN_USE=access that claim stands in for it.
         let aud_ok = match (&c.aud, cfg.token_use, &c.client_id) {
             (Some(aud), _, _) => aud.contains_any(&cfg.audiences),
-            (None, Some(TokenUse::Access), Some(cid)) => cfg.audiences.contains(cid),
+            (None, Some(TokenUse::Access), Some(cid)) => cfg.audiences.iter().any(|a| a == cid),
             (None, _, _) => return Err(AuthError::MissingClaim("aud")),
         };
         if !aud_ok {
@@ -232,7 +253,7 @@ impl Verifier {
                     TokenUse::Access => c
                         .client_id
                         .as_ref()
-                        .is_some_and(|id| cfg.client_ids.contains(id)),
+                        .is_some_and(|id| cfg.client_ids.iter().any(|c| c == id)),
                     TokenUse::Id => c
                         .aud
                         .as_ref()
@@ -246,7 +267,7 @@ impl Verifier {
             let ok = c
                 .client_id
                 .as_ref()
-                .is_some_and(|id| cfg.client_ids.contains(id))
+                .is_some_and(|id| cfg.client_ids.iter().any(|c| c == id))
                 || c.aud
                     .as_ref()
                     .is_some_and(|a| a.contains_any(&cfg.client_ids));
@@ -267,7 +288,7 @@ impl Verifier {
             Some(StrOrList::Many(v)) => scopes.extend(
                 v.iter()
                     .filter(|s| !s.is_empty() && !s.contains(char::is_whitespace))
-                    .cloned(),
+                    .map(|s| s.to_string()),
             ),
             None => {}
         }
@@ -276,13 +297,13 @@ impl Verifier {
             .sid
             .filter(|s| !s.is_empty())
             .or(c.jti.filter(|s| !s.is_empty()))
-            .unwrap_or_else(|| token_hash(token));
+            .map_or_else(|| token_hash(token), Cow::into_owned);
         Ok(Identity {
-            user_id: sub,
+            user_id: sub.into_owned(),
             scopes,
             expires_at: exp,
             session_id,
-            issuer: iss,
+            issuer: iss.into_owned(),
         })
     }
 }

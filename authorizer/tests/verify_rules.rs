@@ -411,3 +411,33 @@ async fn unknown_kid_is_rejected_with_401_class_error() {
     assert_eq!(err, AuthError::UnknownKid);
     assert_eq!(err.outcome(), wsauth_authorizer::Outcome::Unauthorized);
 }
+
+#[tokio::test]
+async fn escaped_json_strings_in_claims_are_read_as_their_values() {
+    let (keys, _s, v) = setup(&[]).await;
+    let k = &keys.rsa;
+    let exp = now() + 600;
+    // JSON escapes: `\/` and `\u0061` must compare as `/` and `a`, never as their raw text.
+    let iss = ISSUER.replace('/', "\\/");
+    let payload = format!(
+        r#"{{"iss":"{iss}","aud":["other","wsauth-\u0061pi"],"sub":"\u0061lice","exp":{exp},"scope":"messages:send","jti":"j\"1"}}"#
+    );
+    let input = format!("{}.{}", b64(k.header().to_string()), b64(&payload));
+    let token = format!("{input}.{}", b64(k.sign_raw(input.as_bytes()).unwrap()));
+    let ok = v.verify(&token, now()).await.unwrap();
+    assert_eq!(ok.identity.user_id, "alice");
+    assert_eq!(ok.identity.issuer, ISSUER);
+    assert_eq!(ok.identity.session_id, "j\"1");
+    assert_eq!(ok.identity.scopes, vec!["messages:send"]);
+}
+
+#[tokio::test]
+async fn a_signature_longer_than_any_key_allows_is_malformed_without_a_key_lookup() {
+    let (keys, server, v) = setup(&[]).await;
+    let t = keys.rsa.mint(&claims("alice")).unwrap();
+    let (input, _) = t.rsplit_once('.').unwrap();
+    let long = format!("{input}.{}", b64(vec![7u8; 1025]));
+    let before = server.hits();
+    assert!(matches!(refused(&v, &long).await, AuthError::Malformed(_)));
+    assert_eq!(server.hits(), before, "no fetch for a malformed token");
+}
