@@ -448,10 +448,11 @@ impl JwksCache {
         let snapshot = self.snapshot();
         let usable = snapshot
             .as_ref()
-            .filter(|s| s.fetched_at.elapsed() <= self.settings.max_staleness);
+            .map(|s| (s, s.fetched_at.elapsed()))
+            .filter(|(_, age)| *age <= self.settings.max_staleness);
         match usable {
-            Some(set) => {
-                if set.fetched_at.elapsed() > self.settings.refresh_after {
+            Some((set, age)) => {
+                if age > self.settings.refresh_after {
                     self.spawn_background_refresh();
                 }
                 if let Some(k) = set.get(&self.issuer, kid) {

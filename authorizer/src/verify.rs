@@ -169,6 +169,30 @@ impl Verifier {
         if h64.len() > MAX_HEADER_B64 {
             return Err(AuthError::Malformed("header too large"));
         }
+        let (alg, kid) = self.read_header(h64)?;
+        let mut signature_buf = [0u8; MAX_SIGNATURE_BYTES];
+        let signature = decode_into(s64, &mut signature_buf, "signature encoding")?;
+        let payload = decode_segment(p64, "payload encoding")?;
+
+        let key = self.jwks.key(&kid).await?;
+        if !key.accepts(alg) {
+            return Err(AuthError::KeyAlgMismatch);
+        }
+        check_signature_form(key.kind, signature)?;
+        let message = &token.as_bytes()[..h64.len() + 1 + p64.len()];
+        if !key.verify(alg, message, signature) {
+            return Err(AuthError::BadSignature);
+        }
+
+        let claims: Claims =
+            serde_json::from_slice(&payload).map_err(|_| AuthError::Malformed("claims"))?;
+        let identity = self.check_claims(claims, token, now)?;
+        Ok(Verified { identity, alg, kid })
+    }
+
+    /// The header's checks: `alg` allowed (never `none`), no `crit`, a `kid` within the cap.
+    /// Synchronous and returning owned values, so its buffer is never part of `verify`'s future.
+    fn read_header(&self, h64: &str) -> Result<(Algorithm, String), AuthError> {
         let mut header_buf = [0u8; MAX_HEADER_B64 / 4 * 3 + 3];
         let header_json = decode_into(h64, &mut header_buf, "header encoding")?;
         let header: Header =
@@ -189,28 +213,7 @@ impl Verifier {
         if kid.len() > MAX_KID_BYTES {
             return Err(AuthError::Malformed("kid too long"));
         }
-        let mut signature_buf = [0u8; MAX_SIGNATURE_BYTES];
-        let signature = decode_into(s64, &mut signature_buf, "signature encoding")?;
-        let payload = decode_segment(p64, "payload encoding")?;
-
-        let key = self.jwks.key(&kid).await?;
-        if !key.accepts(alg) {
-            return Err(AuthError::KeyAlgMismatch);
-        }
-        check_signature_form(key.kind, signature)?;
-        let message = &token.as_bytes()[..h64.len() + 1 + p64.len()];
-        if !key.verify(alg, message, signature) {
-            return Err(AuthError::BadSignature);
-        }
-
-        let claims: Claims =
-            serde_json::from_slice(&payload).map_err(|_| AuthError::Malformed("claims"))?;
-        let identity = self.check_claims(claims, token, now)?;
-        Ok(Verified {
-            identity,
-            alg,
-            kid: kid.into_owned(),
-        })
+        Ok((alg, kid.into_owned()))
     }
 
     fn check_claims(&self, c: Claims<'_>, token: &str, now: i64) -> Result<Identity, AuthError> {
