@@ -38,9 +38,18 @@ impl Minter {
 }
 
 async fn open(url: &str, token: &str) -> Res<Ws> {
-    let (ws, _) = tokio_tungstenite::connect_async(format!("{url}?token={token}"))
-        .await
-        .map_err(|e| format!("handshake: {e}"))?;
+    // Small buffers: the client holds 10,000 idle connections, and tungstenite's defaults
+    // (128 KiB to read each) would make it the biggest process of the run.
+    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0);
+    let (ws, _) = tokio_tungstenite::connect_async_with_config(
+        format!("{url}?token={token}"),
+        Some(config),
+        false,
+    )
+    .await
+    .map_err(|e| format!("handshake: {e}"))?;
     Ok(ws)
 }
 
