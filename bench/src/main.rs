@@ -138,7 +138,7 @@ impl Meter {
 
 /// Warm-up: one pass over up to 1,000 items.
 fn warm_up<T>(items: &[T], f: &mut impl FnMut(&T) -> bool) -> Res<()> {
-    if items.iter().take(1000).all(|it| f(it)) {
+    if items.iter().take(1000).all(f) {
         Ok(())
     } else {
         Err("a warm-up call failed".into())
