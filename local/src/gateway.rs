@@ -501,7 +501,9 @@ impl Gateway {
                             server_close(1009, "Message too big", &mut closing);
                             continue;
                         }
-                        if let Some(reply) = self.route_message(&meta, t.as_str()).await {
+                        // Boxed: held only while a message is handled, so an idle
+                        // connection's task stays small.
+                        if let Some(reply) = Box::pin(self.route_message(&meta, t.as_str())).await {
                             let conns = self.conns.read().ok();
                             if let Some(c) = conns.as_ref().and_then(|c| c.get(&meta.connection_id)) {
                                 let _ = c.tx.send(Out::Text(reply));
@@ -537,7 +539,7 @@ impl Gateway {
             conns.remove(&meta.connection_id);
         }
         let _ = tokio::time::timeout(CLOSE_GRACE, writer).await;
-        self.disconnect(&meta, status.0, &status.1).await;
+        Box::pin(self.disconnect(&meta, status.0, &status.1)).await;
         tracing::info!(connection_id = %meta.connection_id, code = status.0, "connection closed");
         self.gone.notify_waiters();
     }
