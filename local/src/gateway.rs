@@ -78,12 +78,9 @@ impl Default for GatewayOptions {
     }
 }
 
-enum Out {
-    Text(String),
-}
-
 struct Conn {
-    tx: mpsc::UnboundedSender<Out>,
+    /// Outgoing text frames, in order.
+    tx: mpsc::UnboundedSender<String>,
     close_tx: mpsc::UnboundedSender<(u16, String)>,
     connected_at_ms: i64,
     last_active_ms: Arc<AtomicI64>,
@@ -137,6 +134,11 @@ fn error_response(status: u16, error_type: &str, message: &str) -> Response {
         r.headers_mut().insert("x-amzn-errortype", v);
     }
     r
+}
+
+/// The JSON error of wsauth-local's own endpoints (push, dev tokens): `{"error": message}`.
+fn json_error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, axum::Json(json!({"error": message.into()}))).into_response()
 }
 
 fn handshake_refusal(status: u16) -> Response {
@@ -410,7 +412,9 @@ impl Gateway {
 
     async fn run_connection(self: Arc<Self>, socket: WebSocket, meta: ConnMeta) {
         let (mut sink, mut stream) = socket.split();
-        let (tx, mut rx) = mpsc::unbounded_channel::<Out>();
+        let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+        // Route responses go straight to this connection's writer: no registry lookup per message.
+        let reply_tx = tx.clone();
         let (close_tx, mut close_rx) = mpsc::unbounded_channel::<(u16, String)>();
         let last_active = Arc::new(AtomicI64::new(now_ms()));
         let closing_flag = Arc::new(AtomicBool::new(false));
@@ -437,7 +441,7 @@ impl Gateway {
             loop {
                 tokio::select! {
                     biased;
-                    Some(Out::Text(t)) = rx.recv() => {
+                    Some(t) = rx.recv() => {
                         if sink.send(Message::Text(t.into())).await.is_err() { break; }
                     }
                     Some((code, reason)) = wclose_rx.recv() => {
@@ -504,10 +508,7 @@ impl Gateway {
                         // Boxed: held only while a message is handled, so an idle
                         // connection's task stays small.
                         if let Some(reply) = Box::pin(self.route_message(&meta, t.as_str())).await {
-                            let conns = self.conns.read().ok();
-                            if let Some(c) = conns.as_ref().and_then(|c| c.get(&meta.connection_id)) {
-                                let _ = c.tx.send(Out::Text(reply));
-                            }
+                            let _ = reply_tx.send(reply);
                         }
                     }
                     Some(Ok(Message::Binary(_))) => {
@@ -653,7 +654,7 @@ async fn post_to_connection(
         return error_response(400, "BadRequestException", "Data must be UTF-8 text");
     };
     with_live_connection(&gw, &stage, &id, |c| {
-        c.tx.send(Out::Text(text))
+        c.tx.send(text)
             .ok()
             .map(|()| StatusCode::OK.into_response())
     })
@@ -694,25 +695,17 @@ async fn push(
     body: Bytes,
 ) -> Response {
     if !gw.opts.push_from_anywhere && !is_loopback(&peer) {
-        return (
-            StatusCode::FORBIDDEN,
-            axum::Json(json!({"error": "push is accepted from loopback only"})),
-        )
-            .into_response();
+        return json_error(StatusCode::FORBIDDEN, "push is accepted from loopback only");
     }
     let Ok(v) = serde_json::from_slice::<Value>(&body) else {
-        return (
-            StatusCode::BAD_REQUEST,
-            axum::Json(json!({"error": "body is not JSON"})),
-        )
-            .into_response();
+        return json_error(StatusCode::BAD_REQUEST, "body is not JSON");
     };
     match gw.pusher.handle_json(v, now_epoch()).await {
         Ok(r) => axum::Json(r).into_response(),
         Err(e) => {
             let status =
                 StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            (status, axum::Json(json!({"error": e.to_string()}))).into_response()
+            json_error(status, e.to_string())
         }
     }
 }
@@ -739,42 +732,25 @@ async fn dev_token(
     body: Bytes,
 ) -> Response {
     let Some(dev) = &gw.dev else {
-        return (
-            StatusCode::NOT_FOUND,
-            axum::Json(json!({"error": "no dev issuer: WSAUTH_ISSUER is set"})),
-        )
-            .into_response();
+        return json_error(StatusCode::NOT_FOUND, "no dev issuer: WSAUTH_ISSUER is set");
     };
     if !is_loopback(&peer) {
-        return (
+        return json_error(
             StatusCode::FORBIDDEN,
-            axum::Json(json!({"error": "dev tokens are issued to loopback only"})),
-        )
-            .into_response();
+            "dev tokens are issued to loopback only",
+        );
     }
     let Ok(req) = serde_json::from_slice::<DevTokenRequest>(&body) else {
-        return (
-            StatusCode::BAD_REQUEST,
-            axum::Json(json!({"error": "expected {\"sub\":…, \"scope\":…}"})),
-        )
-            .into_response();
+        return json_error(StatusCode::BAD_REQUEST, "expected {\"sub\":…, \"scope\":…}");
     };
     let sub = req.sub.trim();
     if sub.is_empty() || sub.len() > 128 {
-        return (
-            StatusCode::BAD_REQUEST,
-            axum::Json(json!({"error": "sub must be 1 to 128 characters"})),
-        )
-            .into_response();
+        return json_error(StatusCode::BAD_REQUEST, "sub must be 1 to 128 characters");
     }
     let ttl = req.ttl.unwrap_or(3600).clamp(1, 86_400);
     match dev.mint(sub, req.scope.trim(), ttl, now_epoch()) {
         Ok(token) => axum::Json(json!({"token": token, "expiresIn": ttl})).into_response(),
-        Err(_) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            axum::Json(json!({"error": "cannot mint"})),
-        )
-            .into_response(),
+        Err(_) => json_error(StatusCode::INTERNAL_SERVER_ERROR, "cannot mint"),
     }
 }
 
