@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use jsonwebtoken::Algorithm;
+use wsauth_policy::protocol::{TOKEN_SOURCE_VAR, TokenSource};
 
 /// A configuration problem, naming the variable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -85,6 +86,9 @@ pub struct AuthorizerConfig {
     pub token_use: Option<TokenUse>,
     /// Cognito app client IDs. `WSAUTH_CLIENT_ID` (comma-separated); default unchecked.
     pub client_ids: Vec<String>,
+    /// The one place the handshake token is read. `WSAUTH_TOKEN_SOURCE` (`subprotocol`, `query`
+    /// or `header`); default `subprotocol`. A token anywhere else does not count.
+    pub token_source: TokenSource,
     /// The JWKS cache.
     pub jwks: JwksSettings,
 }
@@ -230,6 +234,14 @@ impl AuthorizerConfig {
                 ));
             }
         };
+        let token_source = match get(TOKEN_SOURCE_VAR) {
+            None => TokenSource::default(),
+            Some(v) => v
+                .parse()
+                .map_err(|e: wsauth_policy::protocol::UnknownTokenSource| {
+                    ConfigError::new(TOKEN_SOURCE_VAR, e.to_string())
+                })?,
+        };
         let jwks = JwksSettings {
             url,
             refresh_after: Duration::from_secs(seconds(get, "WSAUTH_JWKS_REFRESH_SECONDS", 300)?),
@@ -255,6 +267,7 @@ impl AuthorizerConfig {
                 .map(|v| list(&v, char::is_whitespace))
                 .unwrap_or_default(),
             token_use,
+            token_source,
             client_ids: get("WSAUTH_CLIENT_ID")
                 .map(|v| list(&v, |c| c == ','))
                 .unwrap_or_default(),
@@ -296,6 +309,27 @@ mod tests {
         );
         assert!(c.connect_scopes.is_empty());
         assert_eq!(c.token_use, None);
+        assert_eq!(c.token_source, TokenSource::Subprotocol);
+    }
+
+    #[test]
+    fn token_source_is_one_of_three_and_a_bad_value_names_the_variable() {
+        for (v, want) in [
+            ("subprotocol", TokenSource::Subprotocol),
+            ("query", TokenSource::Query),
+            ("header", TokenSource::Header),
+        ] {
+            let mut p = BASE.to_vec();
+            p.push(("WSAUTH_TOKEN_SOURCE", v));
+            assert_eq!(cfg(&p).unwrap().token_source, want);
+        }
+        for bad in ["Query", "cookie", "query,header"] {
+            let mut p = BASE.to_vec();
+            p.push(("WSAUTH_TOKEN_SOURCE", bad));
+            let e = cfg(&p).unwrap_err();
+            assert_eq!(e.var, "WSAUTH_TOKEN_SOURCE", "{bad}");
+            assert!(e.to_string().contains("subprotocol"), "{e}");
+        }
     }
 
     #[test]

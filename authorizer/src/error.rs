@@ -19,10 +19,11 @@ pub enum Outcome {
 /// Why a token or a request was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
-    /// No token in the query string, `Authorization` or `Sec-WebSocket-Protocol`.
-    #[error("no token in any identity source")]
+    /// No token in the configured source (`WSAUTH_TOKEN_SOURCE`); a token elsewhere does not count.
+    #[error("no token in the configured identity source")]
     NoToken,
-    /// More than one `token` query parameter, or a source that is present but unusable.
+    /// The configured source carries more than one token (two `token` parameters, two
+    /// `bearer.` subprotocols, two `Authorization` headers).
     #[error("ambiguous or unusable identity source")]
     AmbiguousToken,
     /// Longer than the size cap; refused before any parsing.

@@ -1,11 +1,11 @@
 //! The REQUEST authorizer event API Gateway sends for a WebSocket `$connect`, the response it
-//! expects, and the identity sources a token may come from.
+//! expects, and reading the token from the one configured [`TokenSource`].
 //!
-//! Identity sources, first found wins: query `token`; `Authorization: Bearer <jwt>`;
-//! `Sec-WebSocket-Protocol` offering `bearer.<jwt>` (browsers cannot set headers). Header names
-//! compare case-insensitively. A source that is present twice (two `token` parameters, two
-//! `bearer.` subprotocols, two `Authorization` headers) is refused as ambiguous rather than
-//! guessed at.
+//! Exactly one source counts (`WSAUTH_TOKEN_SOURCE`): `subprotocol` (`Sec-WebSocket-Protocol`
+//! offering `bearer.<jwt>`), `query` (`token`) or `header` (`Authorization: Bearer <jwt>`); a token
+//! anywhere else is no token. Header names compare case-insensitively. A source present twice
+//! (two `token` parameters, two `bearer.` subprotocols, two `Authorization` headers) is refused
+//! as ambiguous rather than guessed at.
 
 use std::collections::HashMap;
 
@@ -13,7 +13,7 @@ use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequestContext;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use wsauth_policy::PolicyDocument;
-use wsauth_policy::protocol::{BEARER_PROTOCOL_PREFIX, offered_protocols};
+use wsauth_policy::protocol::{BEARER_PROTOCOL_PREFIX, TokenSource, offered_protocols};
 
 use crate::error::AuthError;
 
@@ -45,18 +45,6 @@ pub struct WebSocketAuthorizerRequest {
     /// Connection ID, route key, domain, stage, … (kept whole).
     #[serde(default)]
     pub request_context: Option<ApiGatewayWebsocketProxyRequestContext>,
-}
-
-/// Where a token was found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub enum TokenSource {
-    /// `?token=`.
-    Query,
-    /// `Authorization: Bearer`.
-    AuthorizationHeader,
-    /// `Sec-WebSocket-Protocol: wsauth, bearer.<jwt>`.
-    Subprotocol,
 }
 
 impl WebSocketAuthorizerRequest {
@@ -94,40 +82,44 @@ impl WebSocketAuthorizerRequest {
             .unwrap_or_default()
     }
 
-    /// The token and where it came from.
-    pub fn token(&self) -> Result<(&str, TokenSource), AuthError> {
-        let q: Vec<&str> = self
-            .query_values("token")
-            .into_iter()
-            .filter(|t| !t.is_empty())
-            .collect();
-        match q.as_slice() {
-            [t] => return Ok((t, TokenSource::Query)),
-            [] => {}
-            _ => return Err(AuthError::AmbiguousToken),
+    /// Whether the configured identity source is present and non-empty: what API Gateway checks
+    /// before it invokes the authorizer at all (401 when not).
+    pub fn identity_present(&self, source: TokenSource) -> bool {
+        match source.header_name() {
+            Some(h) => self.header_values(h).iter().any(|v| !v.trim().is_empty()),
+            None => self.query_values("token").iter().any(|v| !v.is_empty()),
         }
-        let bearer: Vec<&str> = self
-            .header_values("authorization")
-            .into_iter()
-            .filter_map(|v| {
-                let (scheme, rest) = v.trim().split_once(' ')?;
-                scheme
-                    .eq_ignore_ascii_case("bearer")
-                    .then(|| rest.trim())
+    }
+
+    /// The token from `source`, the one place it may travel. A token in another place does not
+    /// count: the request then has no token.
+    pub fn token(&self, source: TokenSource) -> Result<&str, AuthError> {
+        let found: Vec<&str> = match source {
+            TokenSource::Query => self
+                .query_values("token")
+                .into_iter()
+                .filter(|t| !t.is_empty())
+                .collect(),
+            TokenSource::Header => self
+                .header_values("authorization")
+                .into_iter()
+                .filter_map(|v| {
+                    let (scheme, rest) = v.trim().split_once(' ')?;
+                    scheme
+                        .eq_ignore_ascii_case("bearer")
+                        .then(|| rest.trim())
+                        .filter(|t| !t.is_empty())
+                })
+                .collect(),
+            TokenSource::Subprotocol => {
+                offered_protocols(self.header_values("sec-websocket-protocol"))
+                    .filter_map(|p| p.strip_prefix(BEARER_PROTOCOL_PREFIX))
                     .filter(|t| !t.is_empty())
-            })
-            .collect();
-        match bearer.as_slice() {
-            [t] => return Ok((t, TokenSource::AuthorizationHeader)),
-            [] => {}
-            _ => return Err(AuthError::AmbiguousToken),
-        }
-        let protos: Vec<&str> = offered_protocols(self.header_values("sec-websocket-protocol"))
-            .filter_map(|p| p.strip_prefix(BEARER_PROTOCOL_PREFIX))
-            .filter(|t| !t.is_empty())
-            .collect();
-        match protos.as_slice() {
-            [t] => Ok((t, TokenSource::Subprotocol)),
+                    .collect()
+            }
+        };
+        match found.as_slice() {
+            [t] => Ok(t),
             [] => Err(AuthError::NoToken),
             _ => Err(AuthError::AmbiguousToken),
         }
@@ -163,11 +155,26 @@ mod tests {
         serde_json::from_value(v).unwrap()
     }
 
+    const ALL_THREE: &str = r#"{"queryStringParameters":{"token":"q"},
+        "headers":{"Authorization":"Bearer h","Sec-WebSocket-Protocol":"wsauth, bearer.p"}}"#;
+
     #[test]
-    fn query_token_wins_over_headers() {
-        let e = event(json!({"queryStringParameters":{"token":"q"},
-            "headers":{"Authorization":"Bearer h","Sec-WebSocket-Protocol":"wsauth, bearer.p"}}));
-        assert_eq!(e.token().unwrap(), ("q", TokenSource::Query));
+    fn each_source_reads_only_its_own_place() {
+        let e: WebSocketAuthorizerRequest = serde_json::from_str(ALL_THREE).unwrap();
+        assert_eq!(e.token(TokenSource::Query), Ok("q"));
+        assert_eq!(e.token(TokenSource::Header), Ok("h"));
+        assert_eq!(e.token(TokenSource::Subprotocol), Ok("p"));
+        let only_query = event(json!({"queryStringParameters":{"token":"q"}}));
+        assert_eq!(
+            only_query.token(TokenSource::Subprotocol),
+            Err(AuthError::NoToken)
+        );
+        assert_eq!(
+            only_query.token(TokenSource::Header),
+            Err(AuthError::NoToken)
+        );
+        assert!(!only_query.identity_present(TokenSource::Subprotocol));
+        assert!(only_query.identity_present(TokenSource::Query));
     }
 
     #[test]
@@ -175,9 +182,11 @@ mod tests {
         let e = event(
             json!({"headers":{"AUTHORIZATION":"bearer  h1 ","sec-websocket-protocol":"wsauth, bearer.p"}}),
         );
-        assert_eq!(e.token().unwrap(), ("h1", TokenSource::AuthorizationHeader));
+        assert_eq!(e.token(TokenSource::Header), Ok("h1"));
         let basic = event(json!({"headers":{"Authorization":"Basic xyz"}}));
-        assert_eq!(basic.token(), Err(AuthError::NoToken));
+        assert_eq!(basic.token(TokenSource::Header), Err(AuthError::NoToken));
+        // Present for API Gateway (the authorizer runs), but no bearer token in it.
+        assert!(basic.identity_present(TokenSource::Header));
     }
 
     #[test]
@@ -185,19 +194,26 @@ mod tests {
         let e = event(
             json!({"multiValueHeaders":{"Sec-WebSocket-Protocol":["wsauth, bearer.abc.def.ghi"]}}),
         );
+        assert_eq!(e.token(TokenSource::Subprotocol), Ok("abc.def.ghi"));
+        let no_bearer = event(json!({"headers":{"Sec-WebSocket-Protocol":"wsauth"}}));
         assert_eq!(
-            e.token().unwrap(),
-            ("abc.def.ghi", TokenSource::Subprotocol)
+            no_bearer.token(TokenSource::Subprotocol),
+            Err(AuthError::NoToken)
         );
+        assert!(no_bearer.identity_present(TokenSource::Subprotocol));
     }
 
     #[test]
     fn no_source_is_no_token_and_null_maps_are_fine() {
         let e =
             event(json!({"headers":null,"queryStringParameters":null,"multiValueHeaders":null}));
-        assert_eq!(e.token(), Err(AuthError::NoToken));
+        for s in TokenSource::ALL {
+            assert_eq!(e.token(s), Err(AuthError::NoToken));
+            assert!(!e.identity_present(s));
+        }
         let empty = event(json!({"queryStringParameters":{"token":""}}));
-        assert_eq!(empty.token(), Err(AuthError::NoToken));
+        assert_eq!(empty.token(TokenSource::Query), Err(AuthError::NoToken));
+        assert!(!empty.identity_present(TokenSource::Query));
     }
 
     #[test]
@@ -206,9 +222,12 @@ mod tests {
             json!({"multiValueQueryStringParameters":{"token":["a","b"]},
                              "queryStringParameters":{"token":"b"}}),
         );
-        assert_eq!(e.token(), Err(AuthError::AmbiguousToken));
+        assert_eq!(e.token(TokenSource::Query), Err(AuthError::AmbiguousToken));
         let e = event(json!({"headers":{"Sec-WebSocket-Protocol":"wsauth, bearer.a, bearer.b"}}));
-        assert_eq!(e.token(), Err(AuthError::AmbiguousToken));
+        assert_eq!(
+            e.token(TokenSource::Subprotocol),
+            Err(AuthError::AmbiguousToken)
+        );
     }
 
     #[test]
@@ -223,6 +242,8 @@ mod tests {
             Some("abcdef123.execute-api.us-east-1.amazonaws.com")
         );
         assert_eq!(ctx.stage.as_deref(), Some("dev"));
-        assert_eq!(e.token().unwrap(), ("TOKEN", TokenSource::Query));
+        assert_eq!(e.token(TokenSource::Subprotocol), Ok("TOKEN"));
+        assert_eq!(e.token(TokenSource::Query), Ok("TOKEN"));
+        assert_eq!(e.token(TokenSource::Header), Err(AuthError::NoToken));
     }
 }

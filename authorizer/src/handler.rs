@@ -76,13 +76,12 @@ impl Authorizer {
         now: i64,
     ) -> Result<AuthorizerResponse, LambdaRefusal> {
         let connection_id = event.connection_id().unwrap_or("-");
-        let found = event.token();
-        let source = found.as_ref().ok().map(|(_, s)| *s);
-        let token = found.map(|(t, _)| t);
+        let source = self.verifier.config().token_source;
+        let token = event.token(source);
         match self.verify_event(event, token, now).await {
             Ok((arn, v)) => {
                 tracing::info!(decision = "allow", user = %v.identity.user_id, connection_id,
-                    source = ?source, kid = %v.kid, "handshake authorized");
+                    source = %source, kid = %v.kid, "handshake authorized");
                 Ok(AuthorizerResponse {
                     principal_id: v.identity.user_id.clone(),
                     policy_document: PolicyDocument::allow_invoke(&arn),
@@ -92,7 +91,7 @@ impl Authorizer {
             Err(e) => {
                 let outcome = e.outcome();
                 tracing::info!(decision = ?outcome, reason = e.reason(), detail = %e, connection_id,
-                    source = ?source, "handshake refused");
+                    source = %source, "handshake refused");
                 match (outcome, e) {
                     // Only a verified token reaches the scope check, so a Deny names its user.
                     (Outcome::Forbidden, AuthError::MissingScopes(user)) => {

@@ -5,8 +5,9 @@
 mod common;
 
 use common::*;
-use serde_json::{Value, json};
-use wsauth_authorizer::{Authorizer, LambdaRefusal};
+use serde_json::json;
+use wsauth_authorizer::{Authorizer, LambdaRefusal, WebSocketAuthorizerRequest};
+use wsauth_policy::protocol::TokenSource;
 
 async fn authorizer(extra: &[(&str, &str)]) -> (Keys, Server, Authorizer) {
     let keys = Keys::new();
@@ -45,28 +46,55 @@ async fn valid_token_gets_an_allow_policy_on_the_method_arn_and_a_flat_context()
     }
 }
 
-#[tokio::test]
-async fn each_identity_source_is_accepted() {
-    let (keys, _s, auth) = authorizer(&[]).await;
-    let t = keys.ec.mint(&claims("bob")).unwrap();
-    let base = || -> Value {
-        let mut e = serde_json::to_value(authorizer_event(None)).unwrap();
-        e["headers"]
-            .as_object_mut()
-            .unwrap()
-            .remove("Sec-WebSocket-Protocol");
-        e
+/// The fixture event with `token` in exactly one place.
+fn event_with_token_in(place: TokenSource, t: &str) -> WebSocketAuthorizerRequest {
+    let mut e = serde_json::to_value(authorizer_event(None)).unwrap();
+    let (name, value) = match place {
+        TokenSource::Query => {
+            e["queryStringParameters"] = json!({"token": t});
+            e["multiValueQueryStringParameters"] = json!({"token": [t]});
+            return serde_json::from_value(e).unwrap();
+        }
+        TokenSource::Header => ("Authorization", format!("Bearer {t}")),
+        TokenSource::Subprotocol => ("Sec-WebSocket-Protocol", format!("wsauth, bearer.{t}")),
     };
-    let mut header = base();
-    header["headers"]["authorization"] = json!(format!("Bearer {t}"));
-    header["multiValueHeaders"]["authorization"] = json!([format!("Bearer {t}")]);
-    let mut proto = base();
-    proto["headers"]["sec-websocket-protocol"] = json!(format!("wsauth, bearer.{t}"));
-    proto["multiValueHeaders"]["sec-websocket-protocol"] = json!([format!("wsauth, bearer.{t}")]);
-    for e in [header, proto] {
-        let ev = serde_json::from_value(e).unwrap();
-        assert_eq!(auth.handle(&ev).await.unwrap().principal_id, "bob");
+    e["headers"][name] = json!(value);
+    e["multiValueHeaders"][name] = json!([value]);
+    serde_json::from_value(e).unwrap()
+}
+
+#[tokio::test]
+async fn the_token_is_read_from_the_configured_source_only() {
+    for configured in TokenSource::ALL {
+        let (keys, _s, auth) = authorizer(&[("WSAUTH_TOKEN_SOURCE", configured.as_str())]).await;
+        let t = keys.ec.mint(&claims("bob")).unwrap();
+        for place in TokenSource::ALL {
+            let got = auth.handle(&event_with_token_in(place, &t)).await;
+            if place == configured {
+                assert_eq!(got.unwrap().principal_id, "bob", "{configured}");
+            } else {
+                assert_eq!(
+                    got.unwrap_err(),
+                    LambdaRefusal::Unauthorized,
+                    "configured {configured}, token in {place}"
+                );
+            }
+        }
     }
+}
+
+#[tokio::test]
+async fn the_default_source_is_the_subprotocol() {
+    let (keys, _s, auth) = authorizer(&[]).await;
+    let t = keys.rsa.mint(&claims("erin")).unwrap();
+    let ok = auth
+        .handle(&event_with_token_in(TokenSource::Subprotocol, &t))
+        .await;
+    assert_eq!(ok.unwrap().principal_id, "erin");
+    let refused = auth
+        .handle(&event_with_token_in(TokenSource::Query, &t))
+        .await;
+    assert_eq!(refused.unwrap_err(), LambdaRefusal::Unauthorized);
 }
 
 #[tokio::test]

@@ -56,6 +56,11 @@ proptest! {
         if let Some(a) = auth { e["headers"]["Authorization"] = serde_json::json!(a); }
         if let Some(p) = proto { e["multiValueHeaders"]["Sec-WebSocket-Protocol"] = serde_json::json!([p]); }
         let ev: wsauth_authorizer::WebSocketAuthorizerRequest = serde_json::from_value(e).unwrap();
-        let _ = ev.token();
+        for source in wsauth_policy::protocol::TokenSource::ALL {
+            // A token is only ever found where API Gateway saw the identity source.
+            if ev.token(source).is_ok() {
+                prop_assert!(ev.identity_present(source));
+            }
+        }
     }
 }

@@ -1,11 +1,13 @@
 //! The emulated API Gateway WebSocket API: handshake, routing, limits, @connections, push.
 //!
-//! Handshake, as API Gateway does it: no identity source → 401 without invoking the authorizer;
+//! Handshake, as API Gateway does it: the configured identity source (the token source) missing
+//! or empty → 401 without invoking the authorizer;
 //! the REQUEST authorizer event built in AWS's shape and handed to the real authorizer; its
 //! policy evaluated with `wsauth-policy` (Deny or no Allow → 403, `Unauthorized` → 401, any
 //! other error → 500); then `$connect` with the authorizer's `principalId` and context, whose
 //! non-2xx status refuses the upgrade; the subprotocol is selected only when `$connect` returns
-//! it. Messages: route selection by `$request.body.action`, `$default` otherwise; the route's
+//! it. Messages: route selection by `$request.body.action` among the router's own routes,
+//! `$default` otherwise; the route's
 //! response body goes back to the client (a route response). Limits: 128 KiB messages (close
 //! 1009), binary frames (close 1003), idle timeout and maximum duration (close 1001).
 //! `$disconnect` runs on every close. The routes and push handlers reach connections through
@@ -32,6 +34,7 @@ use wsauth_authorizer::{Authorizer, LambdaRefusal, WebSocketAuthorizerRequest};
 use wsauth_connect::ConnectHandler;
 use wsauth_policy::iam::INVOKE_ACTION;
 use wsauth_policy::identity::now_epoch;
+use wsauth_policy::protocol::TokenSource;
 use wsauth_routes::{Pusher, Router};
 
 use crate::devissuer::DevIssuer;
@@ -62,6 +65,9 @@ pub struct GatewayOptions {
     pub account: String,
     /// API ID in the `methodArn` and events.
     pub api_id: String,
+    /// The one place the handshake token travels (`--token-source`, else `WSAUTH_TOKEN_SOURCE`,
+    /// else `subprotocol`): the identity source API Gateway checks and the authorizer reads.
+    pub token_source: TokenSource,
 }
 
 impl Default for GatewayOptions {
@@ -74,6 +80,7 @@ impl Default for GatewayOptions {
             region: "us-east-1".into(),
             account: "123456789012".into(),
             api_id: "wsauthlocal".into(),
+            token_source: TokenSource::default(),
         }
     }
 }
@@ -207,8 +214,11 @@ impl Gateway {
         pusher: Pusher,
         dev: Option<DevIssuer>,
     ) -> Self {
-        let route_keys = ["ping", "whoami", "sendToUser", "broadcast", "refresh"]
-            .into_iter()
+        // One route table: the router's routes are the ones selected here (`$`-keys are API
+        // Gateway's own and never selected by the body).
+        let route_keys = router
+            .route_keys()
+            .filter(|k| !k.starts_with('$'))
             .map(str::to_owned)
             .collect();
         Self {
@@ -242,6 +252,11 @@ impl Gateway {
                     .delete(delete_connection),
             )
             .with_state(self.clone())
+    }
+
+    /// The router behind the message routes (its route keys are the ones selected here).
+    pub fn router(&self) -> &Router {
+        &self.router
     }
 
     /// The session store behind the handlers.
@@ -327,12 +342,12 @@ impl Gateway {
             "multiValueQueryStringParameters": mq, "stageVariables": {}, "requestContext": ctx});
         let auth_event: WebSocketAuthorizerRequest =
             serde_json::from_value(auth_event).map_err(|_| 500u16)?;
-        // API Gateway does not invoke the authorizer when the identity source is absent.
-        if matches!(
-            auth_event.token(),
-            Err(wsauth_authorizer::AuthError::NoToken)
-        ) {
-            tracing::info!(connection_id = %meta.connection_id, status = 401, "handshake refused: no identity source");
+        // API Gateway does not invoke the authorizer when the configured identity source is
+        // missing or empty; a token in another place does not count.
+        let source = self.authorizer.verifier().config().token_source;
+        if !auth_event.identity_present(source) {
+            tracing::info!(connection_id = %meta.connection_id, status = 401, source = %source,
+                "handshake refused: no identity source");
             return Err(401);
         }
         let started = std::time::Instant::now();

@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use wsauth_authorizer::{Authorizer, AuthorizerConfig, JwksCache, Verifier};
 use wsauth_connect::ConnectHandler;
+use wsauth_policy::RoutePolicyError;
 use wsauth_routes::{ApiGwConnections, Pusher, Router, Services};
 use wsauth_session::{DynamoSessionStore, MemorySessionStore, SessionStore};
 
@@ -94,12 +95,17 @@ pub async fn build_store(kind: StoreKind) -> Result<Arc<dyn SessionStore>, Local
     }
 }
 
-/// Assembles the gateway for a listener bound at `addr`.
+/// Adds application routes to the router wsauth-local serves (see [`bind_with_routes`]).
+pub type AddRoutes = Box<dyn FnOnce(Router) -> Result<Router, RoutePolicyError> + Send>;
+
+/// Assembles the gateway for a listener bound at `addr`, with the built-in routes and whatever
+/// `add_routes` adds (application routes, declared with [`Router::route`]).
 pub async fn assemble(
     addr: SocketAddr,
     opts: GatewayOptions,
     issuer: IssuerMode,
     store: Arc<dyn SessionStore>,
+    add_routes: AddRoutes,
 ) -> Result<Arc<Gateway>, LocalError> {
     let endpoint = gateway::management_endpoint(addr, &opts.stage);
     let (authorizer, dev) = match issuer {
@@ -109,9 +115,10 @@ pub async fn assemble(
                 "{}/.well-known/jwks.json",
                 endpoint.trim_end_matches(&format!("/{}", opts.stage))
             );
-            let cfg = dev
+            let mut cfg = dev
                 .authorizer_config(&jwks_url)
                 .map_err(LocalError::Config)?;
+            cfg.token_source = opts.token_source;
             let cache = JwksCache::new(&cfg.issuer, cfg.jwks.clone())
                 .map_err(|e| LocalError::Config(e.to_string()))?;
             cache
@@ -120,7 +127,9 @@ pub async fn assemble(
             let verifier = Arc::new(Verifier::new(cfg, Arc::new(cache)));
             (Authorizer::with_verifier(verifier), Some(dev))
         }
-        IssuerMode::External(cfg) => {
+        IssuerMode::External(mut cfg) => {
+            // The authorizer reads the token where the emulated API Gateway checks for it.
+            cfg.token_source = opts.token_source;
             let a = Authorizer::init(*cfg)
                 .await
                 .map_err(|e| LocalError::Config(format!("WSAUTH_JWKS_URL: {e}")))?;
@@ -136,7 +145,8 @@ pub async fn assemble(
     });
     let policy =
         wsauth_routes::route_policy_from_env().map_err(|e| LocalError::Config(e.to_string()))?;
-    let router = Router::new(services.clone(), policy);
+    let router = add_routes(Router::new(services.clone(), policy))
+        .map_err(|e| LocalError::Config(format!("application routes: {e}")))?;
     let pusher = Pusher::new(services);
     let connect = ConnectHandler::new(store, Some(endpoint));
     Ok(Arc::new(Gateway::new(
@@ -165,12 +175,25 @@ pub async fn run(
     .await
 }
 
-/// Binds `addr` (port 0 allowed) and assembles everything; the caller then calls [`run`].
+/// Binds `addr` (port 0 allowed) and assembles everything with the built-in routes; the caller
+/// then calls [`run`].
 pub async fn bind(
     addr: &str,
     opts: GatewayOptions,
     issuer: IssuerMode,
     store: StoreKind,
+) -> Result<(tokio::net::TcpListener, Running), LocalError> {
+    bind_with_routes(addr, opts, issuer, store, Box::new(Ok)).await
+}
+
+/// [`bind`], with application routes added to the router: they are selected by
+/// `$request.body.action` exactly like the built-in ones.
+pub async fn bind_with_routes(
+    addr: &str,
+    opts: GatewayOptions,
+    issuer: IssuerMode,
+    store: StoreKind,
+    add_routes: AddRoutes,
 ) -> Result<(tokio::net::TcpListener, Running), LocalError> {
     if opts.stage.is_empty()
         || !opts
@@ -194,7 +217,7 @@ pub async fn bind(
         source,
     })?;
     let store = build_store(store).await?;
-    let gateway = assemble(local, opts, issuer, store).await?;
+    let gateway = assemble(local, opts, issuer, store, add_routes).await?;
     Ok((
         listener,
         Running {

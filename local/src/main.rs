@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use wsauth_local::devissuer::{DEV_DIR, DevIssuer};
 use wsauth_local::{GatewayOptions, StoreKind, bind, issuer_from_env, run};
+use wsauth_policy::protocol::{TOKEN_SOURCE_VAR, TokenSource, UnknownTokenSource};
 
 #[derive(Parser)]
 #[command(
@@ -47,6 +48,10 @@ enum Command {
         /// Accept POST /_wsauth/push from any address (default: loopback only).
         #[arg(long)]
         push_from_anywhere: bool,
+        /// Where the handshake token travels: subprotocol, query or header (default: the
+        /// WSAUTH_TOKEN_SOURCE variable, else subprotocol). Only that place counts.
+        #[arg(long, value_parser = parse_token_source)]
+        token_source: Option<TokenSource>,
     },
     /// Mint a token from the dev issuer (kept under .wsauth/).
     Token {
@@ -60,6 +65,30 @@ enum Command {
         #[arg(long, default_value_t = 3600)]
         ttl: i64,
     },
+}
+
+fn parse_token_source(v: &str) -> Result<TokenSource, String> {
+    v.parse().map_err(|e: UnknownTokenSource| e.to_string())
+}
+
+/// `--token-source`, else `WSAUTH_TOKEN_SOURCE`, else the default.
+fn token_source(flag: Option<TokenSource>) -> Result<TokenSource, String> {
+    match (flag, std::env::var(TOKEN_SOURCE_VAR)) {
+        (Some(t), _) => Ok(t),
+        (None, Ok(v)) if !v.trim().is_empty() => v
+            .parse()
+            .map_err(|e: UnknownTokenSource| format!("{TOKEN_SOURCE_VAR}: {e}")),
+        (None, _) => Ok(TokenSource::default()),
+    }
+}
+
+/// A command that connects with `token` the way the server expects it.
+fn try_command(url: &str, token: &str, source: TokenSource) -> String {
+    match source {
+        TokenSource::Subprotocol => format!("wscat -c '{url}' -s wsauth -s 'bearer.{token}'"),
+        TokenSource::Query => format!("wscat -c '{url}?token={token}'"),
+        TokenSource::Header => format!("wscat -c '{url}' -H 'Authorization: Bearer {token}'"),
+    }
 }
 
 async fn ctrl_c() {
@@ -100,12 +129,21 @@ async fn main() -> ExitCode {
             idle_timeout,
             max_connection_duration,
             push_from_anywhere,
+            token_source: flag,
         } => {
+            let token_source = match token_source(flag) {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
             let opts = GatewayOptions {
                 stage: stage.clone(),
                 idle_timeout: Duration::from_secs(idle_timeout.max(1)),
                 max_connection_duration: Duration::from_secs(max_connection_duration.max(1)),
                 push_from_anywhere,
+                token_source,
                 ..GatewayOptions::default()
             };
             let store = match store {
@@ -135,6 +173,9 @@ async fn main() -> ExitCode {
             println!("  demo page:  http://{base}/");
             println!("  push:       POST http://{base}/_wsauth/push");
             println!("  @connections: http://{base}/{stage}/@connections/{{connectionId}}");
+            println!(
+                "  token source: {token_source} (--token-source; the deploy's tokenSource must match)"
+            );
             if dev {
                 if let Ok(d) = DevIssuer::load_or_create(&PathBuf::from(DEV_DIR))
                     && let Ok(t) = d.mint(
@@ -149,7 +190,10 @@ async fn main() -> ExitCode {
                         d.path().display()
                     );
                     println!("  try (token for alice, 1 h):");
-                    println!("    websocat 'ws://{base}/{stage}?token={t}'");
+                    println!(
+                        "    {}",
+                        try_command(&format!("ws://{base}/{stage}"), &t, token_source)
+                    );
                     println!("    then send: {{\"action\":\"whoami\"}}");
                 }
             } else {

@@ -27,12 +27,22 @@ fn temp_dir() -> std::path::PathBuf {
 
 /// A minimal WebSocket handshake: the HTTP status of the upgrade response.
 fn handshake_status(port: u16, path_and_query: &str) -> u16 {
+    handshake_status_with(port, path_and_query, "")
+}
+
+/// The token in the subprotocol list, as browsers send it.
+fn subprotocol(token: &str) -> String {
+    format!("Sec-WebSocket-Protocol: wsauth, bearer.{token}\r\n")
+}
+
+/// A minimal WebSocket handshake with `extra` header lines: the status of the response.
+fn handshake_status_with(port: u16, path_and_query: &str, extra: &str) -> u16 {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     write!(
         s,
-        "GET {path_and_query} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        "GET {path_and_query} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
     )
     .unwrap();
     let mut buf = [0u8; 64];
@@ -41,36 +51,64 @@ fn handshake_status(port: u16, path_and_query: &str) -> u16 {
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
-#[test]
-fn serve_prints_a_url_and_a_token_the_server_accepts_and_token_mints_more() {
-    let dir = temp_dir();
+/// Starts `serve` on a free port with `args`; returns the child, the port, the printed
+/// WebSocket URL and the printed "try" command line.
+fn serve(dir: &std::path::Path, args: &[&str]) -> (std::process::Child, u16, String, String) {
     let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
     let mut child = Command::new(env!("CARGO_BIN_EXE_wsauth-local"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .current_dir(&dir)
+        .args(["serve", "--listen", &listen])
+        .args(args)
+        .current_dir(dir)
         .env_remove("WSAUTH_ISSUER")
+        .env_remove("WSAUTH_TOKEN_SOURCE")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let deadline = Instant::now() + Duration::from_secs(30);
-    let (mut url, mut token) = (None, None);
-    while Instant::now() < deadline && (url.is_none() || token.is_none()) {
+    let (mut url, mut try_line) = (None, None);
+    while Instant::now() < deadline && (url.is_none() || try_line.is_none()) {
         let Some(Ok(line)) = lines.next() else { break };
         if let Some(u) = line.trim().strip_prefix("WebSocket:") {
             url = Some(u.trim().to_owned());
         }
-        if let Some(i) = line.find("?token=") {
-            token = Some(line[i + 7..].trim_end_matches('\'').to_owned());
+        if line.trim().starts_with("wscat ") {
+            try_line = Some(line.trim().to_owned());
         }
     }
+    // Keep reading: a closed pipe would kill the server at its next line of output.
+    std::thread::spawn(move || lines.for_each(drop));
     let url = url.expect("serve prints the WebSocket URL");
+    let try_line = try_line.expect("serve prints a ready-to-paste command");
+    (child, port, url, try_line)
+}
+
+#[test]
+fn serve_prints_a_url_and_a_subprotocol_command_the_server_accepts_and_token_mints_more() {
+    let dir = temp_dir();
+    let (mut child, port, url, try_line) = serve(&dir, &[]);
     assert_eq!(url, format!("ws://127.0.0.1:{port}/dev"));
-    let token = token.expect("serve prints a ready-to-paste token");
-    assert_eq!(handshake_status(port, &format!("/dev?token={token}")), 101);
+    // The default deploy's token source: the subprotocol list, never the URL.
+    assert!(try_line.contains("-s wsauth -s 'bearer."), "{try_line}");
+    assert!(!try_line.contains("?token="), "{try_line}");
+    let token = try_line
+        .split("bearer.")
+        .nth(1)
+        .unwrap()
+        .trim_end_matches('\'')
+        .to_owned();
+    assert_eq!(
+        handshake_status_with(port, "/dev", &subprotocol(&token)),
+        101
+    );
+    assert_eq!(handshake_status(port, &format!("/dev?token={token}")), 401);
     assert_eq!(handshake_status(port, "/dev"), 401);
-    assert_eq!(handshake_status(port, "/dev?token=forged.token.value"), 401);
+    assert_eq!(
+        handshake_status_with(port, "/dev", &subprotocol("forged.token.value")),
+        401
+    );
 
     let out = Command::new(env!("CARGO_BIN_EXE_wsauth-local"))
         .args([
@@ -88,9 +126,49 @@ fn serve_prints_a_url_and_a_token_the_server_accepts_and_token_mints_more() {
     assert!(out.status.success());
     let minted = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     assert_eq!(minted.split('.').count(), 3);
-    assert_eq!(handshake_status(port, &format!("/dev?token={minted}")), 101);
+    assert_eq!(
+        handshake_status_with(port, "/dev", &subprotocol(&minted)),
+        101
+    );
     let _ = child.kill();
     let _ = child.wait();
+}
+
+#[test]
+fn token_source_query_prints_a_query_command_and_refuses_the_subprotocol() {
+    let dir = temp_dir();
+    let (mut child, port, _url, try_line) = serve(&dir, &["--token-source", "query"]);
+    let i = try_line.find("?token=").expect("a query command");
+    let token = try_line[i + 7..].trim_end_matches('\'').to_owned();
+    assert_eq!(handshake_status(port, &format!("/dev?token={token}")), 101);
+    assert_eq!(
+        handshake_status_with(port, "/dev", &subprotocol(&token)),
+        401
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn a_bad_token_source_is_a_startup_error_naming_it() {
+    let out = Command::new(env!("CARGO_BIN_EXE_wsauth-local"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .current_dir(temp_dir())
+        .env_remove("WSAUTH_ISSUER")
+        .env("WSAUTH_TOKEN_SOURCE", "cookie")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("WSAUTH_TOKEN_SOURCE"), "{err}");
+    let out = Command::new(env!("CARGO_BIN_EXE_wsauth-local"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--token-source", "url"])
+        .current_dir(temp_dir())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--token-source"), "{err}");
 }
 
 #[test]

@@ -1,14 +1,92 @@
-//! The WebSocket subprotocol convention that carries a token from a browser.
+//! How a client carries its token on the handshake: the one configured token source, and the
+//! WebSocket subprotocol convention browsers need.
 //!
-//! Browsers cannot set headers on a WebSocket handshake, so a client offers two subprotocols:
-//! `wsauth` and `bearer.<jwt>`. The authorizer reads the token from the second; `$connect`
-//! selects the first (API Gateway refuses the handshake if the server selects none of the
-//! offered ones, and echoing `bearer.<jwt>` would send the token back).
+//! [`TokenSource`] is the single home of the `WSAUTH_TOKEN_SOURCE` values, the identity source
+//! API Gateway checks for each, and where the authorizer reads the token. Exactly one source
+//! counts: a token anywhere else is no token at all (API Gateway answers 401 without invoking the
+//! authorizer when the configured source is missing).
+//!
+//! Browsers cannot set headers on a WebSocket handshake, so with the default source a client
+//! offers two subprotocols: `wsauth` and `bearer.<jwt>`. The authorizer reads the token from the
+//! second; `$connect` selects the first (a browser fails the handshake if the server selects none
+//! of the offered ones, and echoing `bearer.<jwt>` would send the token back).
+
+use std::fmt;
+use std::str::FromStr;
 
 /// The subprotocol `$connect` selects.
 pub const SUBPROTOCOL: &str = "wsauth";
 /// The prefix of the subprotocol entry that carries the token.
 pub const BEARER_PROTOCOL_PREFIX: &str = "bearer.";
+/// The environment variable naming the token source.
+pub const TOKEN_SOURCE_VAR: &str = "WSAUTH_TOKEN_SOURCE";
+
+/// Where the handshake token travels (`WSAUTH_TOKEN_SOURCE`). Exactly one per deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TokenSource {
+    /// `Sec-WebSocket-Protocol: wsauth, bearer.<jwt>` (the default: works from browsers and keeps
+    /// tokens out of URLs and access logs).
+    #[default]
+    Subprotocol,
+    /// The query parameter `token` (`?token=<jwt>`).
+    Query,
+    /// `Authorization: Bearer <jwt>`.
+    Header,
+}
+
+/// A `WSAUTH_TOKEN_SOURCE` value that is none of the three.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("must be `subprotocol`, `query` or `header`, got {0:?}")]
+pub struct UnknownTokenSource(pub String);
+
+impl TokenSource {
+    /// Every source, in documentation order.
+    pub const ALL: [TokenSource; 3] = [Self::Subprotocol, Self::Query, Self::Header];
+
+    /// The configuration value (`subprotocol`, `query`, `header`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Subprotocol => "subprotocol",
+            Self::Query => "query",
+            Self::Header => "header",
+        }
+    }
+
+    /// The authorizer's identity source as API Gateway names it (what `serverless.yml` lists).
+    pub fn identity_source(self) -> &'static str {
+        match self {
+            Self::Subprotocol => "route.request.header.Sec-WebSocket-Protocol",
+            Self::Query => "route.request.querystring.token",
+            Self::Header => "route.request.header.Authorization",
+        }
+    }
+
+    /// The header that carries the token, or `None` for the query string.
+    pub fn header_name(self) -> Option<&'static str> {
+        match self {
+            Self::Subprotocol => Some("sec-websocket-protocol"),
+            Self::Query => None,
+            Self::Header => Some("authorization"),
+        }
+    }
+}
+
+impl FromStr for TokenSource {
+    type Err = UnknownTokenSource;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s.trim())
+            .ok_or_else(|| UnknownTokenSource(s.to_owned()))
+    }
+}
+
+impl fmt::Display for TokenSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// Splits `Sec-WebSocket-Protocol` header values into the protocols offered.
 pub fn offered_protocols<'a>(
@@ -37,5 +115,22 @@ mod tests {
         assert!(offers_wsauth(["chat, wsauth"]));
         assert!(!offers_wsauth(["wsauthx, bearer.t"]));
         assert!(!offers_wsauth([]));
+    }
+
+    #[test]
+    fn token_sources_parse_exactly_and_name_their_identity_source() {
+        assert_eq!(TokenSource::default(), TokenSource::Subprotocol);
+        for t in TokenSource::ALL {
+            assert_eq!(t.as_str().parse::<TokenSource>(), Ok(t));
+        }
+        assert_eq!(
+            "query"
+                .parse::<TokenSource>()
+                .map(TokenSource::identity_source),
+            Ok("route.request.querystring.token")
+        );
+        for bad in ["", "Query", "bearer", "subprotocols", "header,query"] {
+            assert!(bad.parse::<TokenSource>().is_err(), "{bad}");
+        }
     }
 }

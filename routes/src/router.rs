@@ -144,6 +144,12 @@ impl Router {
         Ok(self)
     }
 
+    /// Every route key this router answers (built-in and added), `$default` included: the
+    /// route table API Gateway must declare (`serverless.yml`) and wsauth-local selects from.
+    pub fn route_keys(&self) -> impl Iterator<Item = &str> {
+        self.handlers.keys().map(String::as_str)
+    }
+
     /// The services handlers use.
     pub fn services(&self) -> &Arc<Services> {
         &self.services

@@ -1,7 +1,9 @@
 // The CloudFormation that `serverless package` produced from serverless.yml, checked offline:
-// the authorizer sits on $connect only, with the documented identity source; every IAM
-// statement names concrete resources; the table has its GSI and TTL; each function's role has
-// exactly the actions it needs. TEMPLATE (arm64 default) and TEMPLATE_X86 are set by
+// the authorizer sits on $connect only, with the identity source of the tokenSource parameter,
+// which also reaches every function as WSAUTH_TOKEN_SOURCE; every IAM statement names concrete
+// resources; the table has its GSI and TTL; each function's role has exactly the actions it
+// needs. TEMPLATE (the defaults: arm64, tokenSource=subprotocol), TEMPLATE_X86,
+// TEMPLATE_QUERY (tokenSource=query) and TEMPLATE_HEADER (tokenSource=header) are set by
 // scripts/validate-deploy.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,10 +26,34 @@ test('the authorizer is attached to $connect and to no other route', () => {
   assert.match(JSON.stringify(auth.Properties.AuthorizerUri), /AuthorizerLambdaFunction/);
 });
 
-test('the identity source is the query token, as documented', () => {
-  const [[, auth]] = ofType('AWS::ApiGatewayV2::Authorizer');
-  assert.deepEqual(auth.Properties.IdentitySource, ['route.request.querystring.token']);
-});
+// One tokenSource value sets both the authorizer's identity source and WSAUTH_TOKEN_SOURCE.
+const TOKEN_SOURCES = [
+  { tokenSource: 'subprotocol', env: 'TEMPLATE', identitySource: 'route.request.header.Sec-WebSocket-Protocol' },
+  { tokenSource: 'query', env: 'TEMPLATE_QUERY', identitySource: 'route.request.querystring.token' },
+  { tokenSource: 'header', env: 'TEMPLATE_HEADER', identitySource: 'route.request.header.Authorization' },
+];
+
+for (const { tokenSource, env, identitySource } of TOKEN_SOURCES) {
+  const def = tokenSource === 'subprotocol' ? ' (the default)' : '';
+  const resourcesOf = (type) => {
+    assert.ok(process.env[env], `${env} is not set`);
+    return Object.values(load(process.env[env]).Resources).filter((r) => r.Type === type);
+  };
+
+  test(`tokenSource=${tokenSource}${def}: the identity source is exactly ${identitySource}`, () => {
+    const auths = resourcesOf('AWS::ApiGatewayV2::Authorizer');
+    assert.equal(auths.length, 1);
+    assert.deepEqual(auths[0].Properties.IdentitySource, [identitySource]);
+  });
+
+  test(`tokenSource=${tokenSource}${def}: every function has WSAUTH_TOKEN_SOURCE=${tokenSource}`, () => {
+    const fns = resourcesOf('AWS::Lambda::Function');
+    assert.equal(fns.length, 4);
+    for (const fn of fns) {
+      assert.equal(fn.Properties.Environment.Variables.WSAUTH_TOKEN_SOURCE, tokenSource, fn.Properties.FunctionName);
+    }
+  });
+}
 
 test('routes are selected by $request.body.action and every built-in route exists', () => {
   const [[, api]] = ofType('AWS::ApiGatewayV2::Api');

@@ -126,9 +126,10 @@ impl Env {
         }
     }
 
-    /// The handshake status of `token` on `local` (101 when the upgrade succeeded).
+    /// The handshake status of `token` on `local`, sent in the subprotocol list (the default
+    /// token source), 101 when the upgrade succeeded.
     pub async fn status(&self, local: &Local, token: &str) -> u16 {
-        self.status_via(local, token, Via::Query).await
+        self.status_via(local, token, Via::Subprotocol).await
     }
 
     /// The handshake status of `token` sent through `via`.

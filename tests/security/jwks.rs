@@ -47,7 +47,7 @@ pub async fn random_kid_flood_costs_at_most_one_fetch(env: &Env) -> Check {
             let url = local.url();
             let t = t.clone();
             set.spawn(async move {
-                match crate::common::connect(&url, &t, crate::common::Via::Query).await {
+                match crate::common::connect(&url, &t, crate::common::Via::Subprotocol).await {
                     Ok(_) => 101,
                     Err(s) => s,
                 }

@@ -110,6 +110,7 @@ async fn run(capture: Capture) -> usize {
     let env = Env::start().await;
     let all: Vec<(&str, CaseFn)> = cases![
         tokens::control_valid_tokens_connect,
+        tokens::token_outside_the_configured_source_is_refused,
         tokens::alg_none_unsigned,
         tokens::alg_none_capitalized_unsigned,
         tokens::alg_none_upper_unsigned,

@@ -4,6 +4,7 @@ use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
 use wsauth_authorizer::issuer::SigningKey;
 
+use crate::common::Via;
 use crate::env::{AUDIENCE, Env, ISSUER, b64, claims, now, unb64};
 use crate::{Check, status_check};
 
@@ -303,7 +304,7 @@ pub async fn non_canonical_base64url(env: &Env) -> Check {
     let tweaked = alphabet.chars().nth(idx | 1).unwrap_or('B');
     let noncanon = format!("{}{}", &sig[..sig.len().saturating_sub(1)], tweaked);
     let a = env.status(&env.main, &format!("{si}.{noncanon}")).await;
-    let b = env.status(&env.main, &format!("{si}.{sig}%3D%3D")).await;
+    let b = env.status(&env.main, &format!("{si}.{sig}==")).await;
     status_check(401, a.max(b))
 }
 /// Resource exhaustion: a 1 MB token is refused before the authorizer parses anything (the HTTP
@@ -311,10 +312,8 @@ pub async fn non_canonical_base64url(env: &Env) -> Check {
 pub async fn one_megabyte_token_is_refused_cheaply(env: &Env) -> Check {
     let before = env.jwks.hits();
     let huge = format!("{}.{}.{}", "a".repeat(100), "b".repeat(1024 * 1024), "c");
-    // A URL cannot carry it at all; the Authorization header can.
-    let s = env
-        .status_via(&env.main, &huge, crate::common::Via::Header)
-        .await;
+    // A URL cannot carry it at all; the subprotocol header can (and is the configured source).
+    let s = env.status(&env.main, &huge).await;
     let refused = s == 401 || s == 431;
     let fetches = env.jwks.hits() - before;
     Check::new(
@@ -332,9 +331,7 @@ pub async fn sixty_four_kilobyte_token_hits_the_size_cap(env: &Env) -> Check {
     let mut c = good(env);
     c["pad"] = json!("p".repeat(64 * 1024));
     let t = env.keys.rsa.mint(&c).unwrap_or_default();
-    let s = env
-        .status_via(&env.main, &t, crate::common::Via::Header)
-        .await;
+    let s = env.status(&env.main, &t).await;
     Check::new(
         "401, 0 JWKS fetches",
         &format!("{s}, {} JWKS fetches", env.jwks.hits() - before),
@@ -360,6 +357,21 @@ pub async fn control_valid_tokens_connect(env: &Env) -> Check {
         seen.push(env.status(&env.main, &t).await.to_string());
     }
     Check::new("101 101 101", &seen.join(" "))
+}
+/// CWE-598 and parity with API Gateway: exactly the configured source counts. A valid token sent
+/// in the query string or the `Authorization` header, while the subprotocol is configured, is
+/// no token at all: 401, and the authorizer never runs (no JWKS fetch).
+pub async fn token_outside_the_configured_source_is_refused(env: &Env) -> Check {
+    let t = env.keys.ec.mint(&good(env)).unwrap_or_default();
+    let before = env.jwks.hits();
+    let q = env.status_via(&env.main, &t, Via::Query).await;
+    let h = env.status_via(&env.main, &t, Via::Header).await;
+    let p = env.status_via(&env.main, &t, Via::Subprotocol).await;
+    Check::new(
+        "query 401, header 401, subprotocol 101",
+        &format!("query {q}, header {h}, subprotocol {p}"),
+    )
+    .pass_if(q == 401 && h == 401 && p == 101 && env.jwks.hits() == before)
 }
 /// Contract: a valid token lacking the audience's required scopes is not our business at
 /// connect time unless `WSAUTH_CONNECT_SCOPES` is set; with it, 403.

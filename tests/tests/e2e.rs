@@ -10,6 +10,7 @@ use std::time::Duration;
 use common::*;
 use serde_json::json;
 use wsauth_local::{GatewayOptions, StoreKind};
+use wsauth_policy::protocol::TokenSource;
 
 const SEND: &str = "messages:send";
 
@@ -17,29 +18,63 @@ async fn local() -> Local {
     Local::dev(GatewayOptions::default(), StoreKind::Memory).await
 }
 
+/// The three ways a client can present a token, as `Via`.
+fn via(source: TokenSource) -> Via {
+    match source {
+        TokenSource::Subprotocol => Via::Subprotocol,
+        TokenSource::Query => Via::Query,
+        TokenSource::Header => Via::Header,
+    }
+}
+
 #[tokio::test]
-async fn a_valid_token_connects_through_each_identity_source() {
-    let l = local().await;
-    let t = l.token("alice", SEND, 600);
-    for via in [Via::Query, Via::Header, Via::Subprotocol] {
-        let (mut ws, proto) = connect_with(&l.url(), &t, via).await.unwrap();
-        let who = request(&mut ws, json!({"action":"whoami"})).await;
-        assert_eq!(who["userId"], "alice", "{via:?}");
-        match via {
-            Via::Subprotocol => assert_eq!(proto.as_deref(), Some("wsauth")),
-            _ => assert_eq!(proto, None),
+async fn only_the_configured_token_source_counts() {
+    for configured in TokenSource::ALL {
+        let opts = GatewayOptions {
+            token_source: configured,
+            ..GatewayOptions::default()
+        };
+        let l = Local::dev(opts, StoreKind::Memory).await;
+        let t = l.token("alice", SEND, 600);
+        for place in TokenSource::ALL {
+            let got = connect_with(&l.url(), &t, via(place)).await;
+            if place != configured {
+                assert_eq!(
+                    got.err(),
+                    Some(401),
+                    "configured {configured}, sent in {place}"
+                );
+                continue;
+            }
+            let (mut ws, proto) = got.unwrap();
+            let who = request(&mut ws, json!({"action":"whoami"})).await;
+            assert_eq!(who["userId"], "alice", "{configured}");
+            match place {
+                TokenSource::Subprotocol => assert_eq!(proto.as_deref(), Some("wsauth")),
+                _ => assert_eq!(proto, None),
+            }
         }
     }
 }
 
 #[tokio::test]
+async fn by_default_the_token_travels_in_the_subprotocol_list() {
+    let l = local().await;
+    let t = l.token("alice", SEND, 600);
+    let (_ws, proto) = connect_with(&l.url(), &t, Via::Subprotocol).await.unwrap();
+    assert_eq!(proto.as_deref(), Some("wsauth"));
+    assert_eq!(connect(&l.url(), &t, Via::Query).await.err(), Some(401));
+    assert_eq!(connect(&l.url(), &t, Via::Header).await.err(), Some(401));
+}
+
+#[tokio::test]
 async fn handshake_statuses_follow_the_contract() {
     let l = Local::dev(GatewayOptions::default(), StoreKind::Memory).await;
-    // No token in any source: 401.
+    // No token: 401.
     assert_eq!(connect(&l.url(), "", Via::None).await.err(), Some(401));
     // Invalid: 401.
     assert_eq!(
-        connect(&l.url(), "not.a.jwt", Via::Query).await.err(),
+        connect(&l.url(), "not.a.jwt", Via::Subprotocol).await.err(),
         Some(401)
     );
     let expired = l
@@ -54,7 +89,7 @@ async fn handshake_statuses_follow_the_contract() {
     );
     // Valid: 101.
     assert!(
-        connect(&l.url(), &l.token("alice", SEND, 600), Via::Query)
+        connect(&l.url(), &l.token("alice", SEND, 600), Via::Subprotocol)
             .await
             .is_ok()
     );
@@ -99,16 +134,16 @@ async fn ping_whoami_and_error_frames() {
 
 async fn send_to_user_between_two_users_with_two_connections_each(store: StoreKind) {
     let l = Local::dev(GatewayOptions::default(), store).await;
-    let mut a1 = connect(&l.url(), &l.token("alice", SEND, 600), Via::Query)
+    let mut a1 = connect(&l.url(), &l.token("alice", SEND, 600), Via::Subprotocol)
         .await
         .unwrap();
     let mut a2 = connect(&l.url(), &l.token("alice", SEND, 600), Via::Subprotocol)
         .await
         .unwrap();
-    let mut b1 = connect(&l.url(), &l.token("bob", SEND, 600), Via::Header)
+    let mut b1 = connect(&l.url(), &l.token("bob", SEND, 600), Via::Subprotocol)
         .await
         .unwrap();
-    let mut b2 = connect(&l.url(), &l.token("bob", SEND, 600), Via::Query)
+    let mut b2 = connect(&l.url(), &l.token("bob", SEND, 600), Via::Subprotocol)
         .await
         .unwrap();
     let r = request(
@@ -159,14 +194,14 @@ async fn broadcast_reaches_every_other_connection() {
     let mut a = connect(
         &l.url(),
         &l.token("alice", "messages:broadcast", 600),
-        Via::Query,
+        Via::Subprotocol,
     )
     .await
     .unwrap();
-    let mut b = connect(&l.url(), &l.token("bob", "", 600), Via::Query)
+    let mut b = connect(&l.url(), &l.token("bob", "", 600), Via::Subprotocol)
         .await
         .unwrap();
-    let mut c = connect(&l.url(), &l.token("carol", "", 600), Via::Query)
+    let mut c = connect(&l.url(), &l.token("carol", "", 600), Via::Subprotocol)
         .await
         .unwrap();
     assert_eq!(
@@ -183,7 +218,7 @@ async fn broadcast_reaches_every_other_connection() {
 #[tokio::test]
 async fn refresh_extends_the_session() {
     let l = local().await;
-    let mut ws = connect(&l.url(), &l.token("alice", SEND, 60), Via::Query)
+    let mut ws = connect(&l.url(), &l.token("alice", SEND, 60), Via::Subprotocol)
         .await
         .unwrap();
     let fresh = l.token("alice", SEND, 7200);
@@ -204,7 +239,7 @@ async fn refresh_extends_the_session() {
 #[tokio::test]
 async fn expiry_mid_session_sends_session_expired_and_closes() {
     let l = local().await;
-    let mut ws = connect(&l.url(), &l.token("alice", SEND, 2), Via::Query)
+    let mut ws = connect(&l.url(), &l.token("alice", SEND, 2), Via::Subprotocol)
         .await
         .unwrap();
     assert_eq!(
@@ -224,7 +259,7 @@ async fn idle_connections_are_closed_with_1001() {
         ..Default::default()
     };
     let l = Local::dev(opts, StoreKind::Memory).await;
-    let mut ws = connect(&l.url(), &l.token("alice", SEND, 600), Via::Query)
+    let mut ws = connect(&l.url(), &l.token("alice", SEND, 600), Via::Subprotocol)
         .await
         .unwrap();
     let (code, _) = expect_close(&mut ws, Duration::from_secs(5)).await;
@@ -238,7 +273,7 @@ async fn connections_are_closed_at_the_maximum_duration() {
         ..Default::default()
     };
     let l = Local::dev(opts, StoreKind::Memory).await;
-    let mut ws = connect(&l.url(), &l.token("alice", SEND, 600), Via::Query)
+    let mut ws = connect(&l.url(), &l.token("alice", SEND, 600), Via::Subprotocol)
         .await
         .unwrap();
     for _ in 0..3 {
@@ -255,7 +290,7 @@ async fn connections_are_closed_at_the_maximum_duration() {
 #[tokio::test]
 async fn oversized_messages_close_with_1009_and_binary_frames_with_1003() {
     let l = local().await;
-    let mut ws = connect(&l.url(), &l.token("alice", SEND, 600), Via::Query)
+    let mut ws = connect(&l.url(), &l.token("alice", SEND, 600), Via::Subprotocol)
         .await
         .unwrap();
     let big = format!(
@@ -267,7 +302,7 @@ async fn oversized_messages_close_with_1009_and_binary_frames_with_1003() {
         expect_close(&mut ws, Duration::from_secs(5)).await.0,
         Some(1009)
     );
-    let mut ws = connect(&l.url(), &l.token("alice", SEND, 600), Via::Query)
+    let mut ws = connect(&l.url(), &l.token("alice", SEND, 600), Via::Subprotocol)
         .await
         .unwrap();
     use futures_util::SinkExt;
@@ -285,7 +320,7 @@ async fn oversized_messages_close_with_1009_and_binary_frames_with_1003() {
 #[tokio::test]
 async fn the_management_api_works_with_the_real_sdk_client() {
     let l = local().await;
-    let mut ws = connect(&l.url(), &l.token("alice", SEND, 600), Via::Query)
+    let mut ws = connect(&l.url(), &l.token("alice", SEND, 600), Via::Subprotocol)
         .await
         .unwrap();
     let conn = request(&mut ws, json!({"action":"whoami"})).await["connectionId"]
@@ -352,13 +387,13 @@ async fn the_management_api_works_with_the_real_sdk_client() {
 #[tokio::test]
 async fn push_reaches_a_user_everyone_or_logs_a_user_out() {
     let l = local().await;
-    let mut a = connect(&l.url(), &l.token("alice", "", 600), Via::Query)
+    let mut a = connect(&l.url(), &l.token("alice", "", 600), Via::Subprotocol)
         .await
         .unwrap();
-    let mut b1 = connect(&l.url(), &l.token("bob", "", 600), Via::Query)
+    let mut b1 = connect(&l.url(), &l.token("bob", "", 600), Via::Subprotocol)
         .await
         .unwrap();
-    let mut b2 = connect(&l.url(), &l.token("bob", "", 600), Via::Query)
+    let mut b2 = connect(&l.url(), &l.token("bob", "", 600), Via::Subprotocol)
         .await
         .unwrap();
     let (s, r) = push(&l, json!({"op":"sendToUser","userId":"bob","data":{"n":1}})).await;
@@ -388,10 +423,10 @@ async fn push_reaches_a_user_everyone_or_logs_a_user_out() {
 #[tokio::test]
 async fn graceful_shutdown_closes_every_connection_with_1001() {
     let mut l = local().await;
-    let mut a = connect(&l.url(), &l.token("alice", "", 600), Via::Query)
+    let mut a = connect(&l.url(), &l.token("alice", "", 600), Via::Subprotocol)
         .await
         .unwrap();
-    let mut b = connect(&l.url(), &l.token("bob", "", 600), Via::Query)
+    let mut b = connect(&l.url(), &l.token("bob", "", 600), Via::Subprotocol)
         .await
         .unwrap();
     l.stop().await;

@@ -40,8 +40,24 @@ pub fn temp_dir(tag: &str) -> PathBuf {
 impl Local {
     /// wsauth-local with its dev issuer (keys in a fresh temp dir).
     pub async fn dev(opts: GatewayOptions, store: StoreKind) -> Self {
+        Self::dev_with_routes(opts, store, Box::new(Ok)).await
+    }
+
+    /// wsauth-local with its dev issuer and application routes added to its router.
+    pub async fn dev_with_routes(
+        opts: GatewayOptions,
+        store: StoreKind,
+        add_routes: wsauth_local::AddRoutes,
+    ) -> Self {
         let dir = temp_dir("dev");
-        Self::start(opts, IssuerMode::Dev(dir.clone()), store, Some(dir)).await
+        Self::start(
+            opts,
+            IssuerMode::Dev(dir.clone()),
+            store,
+            Some(dir),
+            add_routes,
+        )
+        .await
     }
 
     /// wsauth-local verifying against an external issuer configuration.
@@ -51,6 +67,7 @@ impl Local {
             IssuerMode::External(Box::new(cfg)),
             StoreKind::Memory,
             None,
+            Box::new(Ok),
         )
         .await
     }
@@ -60,10 +77,12 @@ impl Local {
         issuer: IssuerMode,
         store: StoreKind,
         dir: Option<PathBuf>,
+        add_routes: wsauth_local::AddRoutes,
     ) -> Self {
-        let (listener, running) = wsauth_local::bind("127.0.0.1:0", opts, issuer, store)
-            .await
-            .unwrap();
+        let (listener, running) =
+            wsauth_local::bind_with_routes("127.0.0.1:0", opts, issuer, store, add_routes)
+                .await
+                .unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let gateway = running.gateway.clone();
         let task = tokio::spawn(wsauth_local::run(listener, running.gateway, async {

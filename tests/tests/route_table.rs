@@ -1,0 +1,95 @@
+//! One route table: the routes the router declares are the routes wsauth-local selects from,
+//! `serverless.yml` deploys exactly those, and an application route added with
+//! `Router::route` is answered through wsauth-local like a built-in one.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use common::*;
+use serde_json::{Value, json};
+use wsauth_local::{GatewayOptions, StoreKind};
+use wsauth_routes::{MessageContext, RouteError, RouteHandler};
+
+/// Every WebSocket route `serverless.yml` gives the function `function`.
+fn deployed_routes(function: &str) -> BTreeSet<String> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../serverless.yml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).unwrap();
+    doc["functions"][function]["events"]
+        .as_sequence()
+        .map(|events| {
+            events
+                .iter()
+                .filter_map(|e| e["websocket"]["route"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn serverless_yml_deploys_exactly_the_routes_the_router_declares() {
+    let l = Local::dev(GatewayOptions::default(), StoreKind::Memory).await;
+    let router: BTreeSet<String> = l.gateway.router().route_keys().map(str::to_owned).collect();
+    let deployed = deployed_routes("routes");
+    assert!(router.contains("$default") && router.contains("whoami"));
+    assert_eq!(
+        deployed, router,
+        "serverless.yml's `routes` function and the router disagree: add or remove routes in both"
+    );
+    let connect: BTreeSet<String> = ["$connect", "$disconnect"].map(String::from).into();
+    assert_eq!(deployed_routes("connect"), connect);
+}
+
+struct Echo;
+
+#[async_trait]
+impl RouteHandler for Echo {
+    async fn handle(&self, ctx: &MessageContext<'_>) -> Result<Option<Value>, RouteError> {
+        let text = ctx.body.and_then(|b| b.get("text")).cloned();
+        Ok(Some(
+            json!({"type": "echo", "userId": ctx.binding.user_id, "text": text}),
+        ))
+    }
+}
+
+#[tokio::test]
+async fn an_application_route_is_answered_through_wsauth_local() {
+    let add = |r: wsauth_routes::Router| r.route("echo", vec!["chat:write".into()], Arc::new(Echo));
+    let l =
+        Local::dev_with_routes(GatewayOptions::default(), StoreKind::Memory, Box::new(add)).await;
+    let mut ws = connect(
+        &l.url(),
+        &l.token("alice", "chat:write", 600),
+        Via::Subprotocol,
+    )
+    .await
+    .unwrap();
+    let r = request(
+        &mut ws,
+        json!({"action": "echo", "text": "hi", "userId": "mallory"}),
+    )
+    .await;
+    assert_eq!(r, json!({"type": "echo", "userId": "alice", "text": "hi"}));
+    // The route's own scope is enforced before its handler runs.
+    let mut other = connect(&l.url(), &l.token("bob", "", 600), Via::Subprotocol)
+        .await
+        .unwrap();
+    let r = request(&mut other, json!({"action": "echo", "text": "hi"})).await;
+    assert_eq!(r["code"], "forbidden");
+    // A server without the route does not know it.
+    let plain = Local::dev(GatewayOptions::default(), StoreKind::Memory).await;
+    let mut ws = connect(
+        &plain.url(),
+        &plain.token("alice", "chat:write", 600),
+        Via::Subprotocol,
+    )
+    .await
+    .unwrap();
+    let r = request(&mut ws, json!({"action": "echo", "text": "hi"})).await;
+    assert_eq!(r["code"], "unknown_action");
+}
