@@ -11,7 +11,13 @@ use wsauth_connect::ConnectHandler;
 use wsauth_session::{DynamoSessionStore, Lookup, SessionStore};
 
 /// The fixtures' clock: `requestTimeEpoch` of connect.json, before `expiresAt` (1795604400).
-const NOW: i64 = 1_795_600_800;
+const FIXTURE_NOW: i64 = 1_795_600_800;
+/// Every time in the fixtures is moved this far ahead, into the next century: DynamoDB Local
+/// enforces the `ttl` attribute, and a binding whose `ttl` has passed on the real clock would be
+/// deleted under the test.
+const SHIFT: i64 = 4_102_444_800 - FIXTURE_NOW;
+/// The handlers' clock.
+const NOW: i64 = FIXTURE_NOW + SHIFT;
 const CONN: &str = "L0SM9cOFvHcCIhw=";
 
 fn fixture(name: &str) -> Value {
@@ -20,7 +26,14 @@ fn fixture(name: &str) -> Value {
         "disconnect" => include_str!("data/disconnect.json"),
         _ => unreachable!(),
     };
-    serde_json::from_str(raw).unwrap()
+    let mut v: Value = serde_json::from_str(raw).unwrap();
+    let ctx = &mut v["requestContext"];
+    for (field, unit) in [("connectedAt", 1000), ("requestTimeEpoch", 1000)] {
+        ctx[field] = json!(ctx[field].as_i64().unwrap() + SHIFT * unit);
+    }
+    let exp = &mut ctx["authorizer"]["expiresAt"];
+    *exp = json!(exp.as_i64().unwrap() + SHIFT);
+    v
 }
 
 fn event(v: Value) -> ApiGatewayWebsocketProxyRequest {
@@ -44,8 +57,8 @@ async fn connect_binds_the_authorizer_identity_and_selects_the_subprotocol(
     assert_eq!(b.session_id, "b1f0c8e2");
     assert_eq!(b.issuer, "https://issuer.example.com");
     assert_eq!(b.scopes, vec!["messages:send"]);
-    assert_eq!(b.expires_at, 1_795_604_400);
-    assert_eq!(b.connected_at, 1_795_600_800_000);
+    assert_eq!(b.expires_at, 1_795_604_400 + SHIFT);
+    assert_eq!(b.connected_at, (1_795_600_800 + SHIFT) * 1000);
     assert_eq!(
         b.endpoint,
         "https://abcdef123.execute-api.us-east-1.amazonaws.com/dev"
@@ -79,11 +92,11 @@ async fn missing_or_malformed_authorizer_context_is_refused_and_nothing_bound(
             403,
         ),
         (
-            json!({"principalId":"alice","userId":"","scopes":"","expiresAt":1795604400,"sessionId":"s","issuer":"i"}),
+            json!({"principalId":"alice","userId":"","scopes":"","expiresAt":1_795_604_400 + SHIFT,"sessionId":"s","issuer":"i"}),
             403,
         ),
         (
-            json!({"principalId":"mallory","userId":"alice","scopes":"","expiresAt":1795604400,"sessionId":"s","issuer":"i"}),
+            json!({"principalId":"mallory","userId":"alice","scopes":"","expiresAt":1_795_604_400 + SHIFT,"sessionId":"s","issuer":"i"}),
             403,
         ),
         (
@@ -216,7 +229,10 @@ async fn connect_writes_the_documented_item_to_dynamodb() {
     ] {
         assert!(item.contains_key(attr), "missing {attr}");
     }
-    assert_eq!(item["ttl"].as_n().unwrap(), "1795604700");
+    assert_eq!(
+        item["ttl"].as_n().unwrap(),
+        &(1_795_604_400 + SHIFT + 300).to_string()
+    );
 }
 
 #[tokio::test]

@@ -1,4 +1,4 @@
-//! The @connections management client: post to, delete and inspect a connection.
+//! The @connections management client: post to and delete a connection.
 //!
 //! [`ApiGwConnections`] wraps `aws-sdk-apigatewaymanagement`, one client per endpoint (an
 //! endpoint is `https://{domain}/{stage}`, or `wsauth-local`'s). The endpoint always comes from
@@ -16,7 +16,7 @@ use aws_sdk_apigatewaymanagement::primitives::Blob;
 
 /// Why a management call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ConnError {
+pub enum ManagementError {
     /// The connection no longer exists (HTTP 410).
     #[error("connection gone")]
     Gone,
@@ -25,27 +25,18 @@ pub enum ConnError {
     Other(String),
 }
 
-/// What GetConnection answers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConnectionInfo {
-    /// When the connection opened, epoch milliseconds.
-    pub connected_at_ms: Option<i64>,
-    /// When it last sent or received, epoch milliseconds.
-    pub last_active_at_ms: Option<i64>,
-    /// The client's source IP.
-    pub source_ip: Option<String>,
-}
-
-/// The three @connections operations.
+/// The @connections operations wsauth uses.
 #[async_trait]
 pub trait Connections: Send + Sync + 'static {
     /// Sends `data` to the connection (PostToConnection).
-    async fn post(&self, endpoint: &str, connection_id: &str, data: &[u8])
-    -> Result<(), ConnError>;
+    async fn post(
+        &self,
+        endpoint: &str,
+        connection_id: &str,
+        data: &[u8],
+    ) -> Result<(), ManagementError>;
     /// Closes the connection (DeleteConnection).
-    async fn delete(&self, endpoint: &str, connection_id: &str) -> Result<(), ConnError>;
-    /// Reads the connection's state (GetConnection).
-    async fn get(&self, endpoint: &str, connection_id: &str) -> Result<ConnectionInfo, ConnError>;
+    async fn delete(&self, endpoint: &str, connection_id: &str) -> Result<(), ManagementError>;
 }
 
 /// @connections over `aws-sdk-apigatewaymanagement`.
@@ -63,9 +54,9 @@ impl ApiGwConnections {
         }
     }
 
-    fn client(&self, endpoint: &str) -> Result<Client, ConnError> {
+    fn client(&self, endpoint: &str) -> Result<Client, ManagementError> {
         if endpoint.is_empty() {
-            return Err(ConnError::Other("no management endpoint".into()));
+            return Err(ManagementError::Other("no management endpoint".into()));
         }
         if let Some(c) = self
             .clients
@@ -87,20 +78,16 @@ impl ApiGwConnections {
 }
 
 /// 410 `GoneException` is its own error; anything else is described for the logs.
-fn conn_error<E, R>(e: SdkError<E, R>) -> ConnError
+fn management_error<E, R>(e: SdkError<E, R>) -> ManagementError
 where
     E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
     if e.code() == Some("GoneException") {
-        ConnError::Gone
+        ManagementError::Gone
     } else {
-        ConnError::Other(DisplayErrorContext(e).to_string())
+        ManagementError::Other(DisplayErrorContext(e).to_string())
     }
-}
-
-fn epoch_ms(t: Option<&aws_sdk_apigatewaymanagement::primitives::DateTime>) -> Option<i64> {
-    t.and_then(|d| d.to_millis().ok())
 }
 
 #[async_trait]
@@ -110,7 +97,7 @@ impl Connections for ApiGwConnections {
         endpoint: &str,
         connection_id: &str,
         data: &[u8],
-    ) -> Result<(), ConnError> {
+    ) -> Result<(), ManagementError> {
         match self
             .client(endpoint)?
             .post_to_connection()
@@ -120,11 +107,11 @@ impl Connections for ApiGwConnections {
             .await
         {
             Ok(_) => Ok(()),
-            Err(e) => Err(conn_error(e)),
+            Err(e) => Err(management_error(e)),
         }
     }
 
-    async fn delete(&self, endpoint: &str, connection_id: &str) -> Result<(), ConnError> {
+    async fn delete(&self, endpoint: &str, connection_id: &str) -> Result<(), ManagementError> {
         match self
             .client(endpoint)?
             .delete_connection()
@@ -133,24 +120,7 @@ impl Connections for ApiGwConnections {
             .await
         {
             Ok(_) => Ok(()),
-            Err(e) => Err(conn_error(e)),
-        }
-    }
-
-    async fn get(&self, endpoint: &str, connection_id: &str) -> Result<ConnectionInfo, ConnError> {
-        match self
-            .client(endpoint)?
-            .get_connection()
-            .connection_id(connection_id)
-            .send()
-            .await
-        {
-            Ok(o) => Ok(ConnectionInfo {
-                connected_at_ms: epoch_ms(o.connected_at()),
-                last_active_at_ms: epoch_ms(o.last_active_at()),
-                source_ip: o.identity().and_then(|i| i.source_ip()).map(str::to_owned),
-            }),
-            Err(e) => Err(conn_error(e)),
+            Err(e) => Err(management_error(e)),
         }
     }
 }

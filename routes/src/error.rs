@@ -49,6 +49,12 @@ impl ErrorCode {
     }
 }
 
+impl From<crate::frame::FrameTooLarge> for RouteError {
+    fn from(e: crate::frame::FrameTooLarge) -> Self {
+        RouteError::new(ErrorCode::PayloadTooLarge, e.to_string())
+    }
+}
+
 /// A refusal or failure of one message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{code:?}: {message}")]

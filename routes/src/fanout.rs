@@ -6,7 +6,11 @@
 use futures_util::{Stream, StreamExt};
 use wsauth_session::{Binding, SessionStore};
 
-use crate::connections::{ConnError, Connections};
+use crate::connections::{Connections, ManagementError};
+use crate::services::Services;
+
+/// Page size of the walk over every binding during a broadcast.
+pub const BROADCAST_PAGE: usize = 100;
 
 /// API Gateway's message size limit; a larger outgoing message is refused before any call.
 pub const MAX_MESSAGE_BYTES: usize = 128 * 1024;
@@ -22,14 +26,6 @@ pub struct Delivery {
     pub pruned: usize,
     /// Connections that failed otherwise (logged).
     pub failed: usize,
-}
-
-impl std::ops::AddAssign for Delivery {
-    fn add_assign(&mut self, o: Self) {
-        self.delivered += o.delivered;
-        self.pruned += o.pruned;
-        self.failed += o.failed;
-    }
 }
 
 enum One {
@@ -52,7 +48,7 @@ pub async fn deliver(
             let endpoint = endpoint_override.unwrap_or(&b.endpoint);
             match connections.post(endpoint, &b.connection_id, payload).await {
                 Ok(()) => One::Delivered,
-                Err(ConnError::Gone) => match store.unbind(&b.connection_id).await {
+                Err(ManagementError::Gone) => match store.unbind(&b.connection_id).await {
                     Ok(_) => {
                         tracing::info!(connection_id = %b.connection_id, user = %b.user_id, "stale connection pruned");
                         One::Pruned
@@ -78,4 +74,51 @@ pub async fn deliver(
             d
         })
         .await
+}
+
+/// Posts `payload` to every live binding (except `skip`), reading the table a page at a time.
+pub async fn broadcast_all(
+    services: &Services,
+    payload: &[u8],
+    skip: Option<&str>,
+    now: i64,
+) -> Result<Delivery, wsauth_session::StoreError> {
+    // The walk over the table and the delivery run side by side: the walk stays at most two pages
+    // ahead (bounded memory), and delivery never waits for a page read between pages.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Binding>(2 * BROADCAST_PAGE);
+    let walk = async move {
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = services
+                .store
+                .page(cursor.as_deref(), BROADCAST_PAGE)
+                .await?;
+            for b in page.items {
+                if b.is_expired(now) || Some(b.connection_id.as_str()) == skip {
+                    continue;
+                }
+                if tx.send(b).await.is_err() {
+                    return Ok(());
+                }
+            }
+            match page.next {
+                Some(n) => cursor = Some(n),
+                None => return Ok(()),
+            }
+        }
+    };
+    let targets =
+        futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (b, rx)) });
+    let (walked, delivery) = tokio::join!(walk, services.deliver_stream(targets, payload));
+    match walked {
+        Ok(()) => Ok(delivery),
+        Err(e) => {
+            tracing::warn!(
+                delivered = delivery.delivered,
+                error = %e,
+                "broadcast stopped: the walk over the bindings failed"
+            );
+            Err(e)
+        }
+    }
 }

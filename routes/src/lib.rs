@@ -1,22 +1,35 @@
 //! wsauth's message side: every message authorized by its binding, the built-in routes, and
 //! pushes from backends.
 //!
-//! - [`router`]: binding lookup, expiry, route policy, then the handler; built-in routes.
+//! # Layout
+//!
+//! - [`router`]: the per-message authorization pipeline (binding lookup, expiry, route policy)
+//!   in front of every handler; [`Router::route`] adds application routes.
+//! - `builtin/`: the built-in routes, one file each (`ping`, `whoami`, `sendToUser`,
+//!   `broadcast`, `refresh`, `$default`).
+//! - [`response`]: the `routes` Lambda's answer to API Gateway ([`Router::handle_event`]).
 //! - [`push`]: `sendToUser`, `broadcast`, `disconnectUser` for backends.
-//! - [`fanout`]: bounded-concurrency delivery with pruning of gone connections.
+//! - [`frame`]: the message frame recipients get, shared by routes and push.
+//! - [`fanout`]: bounded-concurrency delivery with pruning of gone connections; broadcast.
+//! - [`services`]: the bundle handlers use (store, @connections, verifier, endpoint).
 //! - [`connections`]: the @connections client (`aws-sdk-apigatewaymanagement`).
 //! - [`error`]: error codes and frames.
 
+mod builtin;
 pub mod connections;
 pub mod error;
 pub mod fanout;
+pub mod frame;
 pub mod push;
+pub mod response;
 pub mod router;
+pub mod services;
 
-pub use connections::{ApiGwConnections, ConnError, Connections};
+pub use connections::{ApiGwConnections, Connections, ManagementError};
 pub use error::{ErrorCode, RouteError};
 pub use push::{PushError, PushRequest, Pusher};
-pub use router::{MessageContext, Outcome, RouteHandler, Router, Services};
+pub use router::{MessageContext, Reply, RouteHandler, Router};
+pub use services::Services;
 
 use std::sync::Arc;
 
@@ -39,7 +52,7 @@ pub fn route_policy_from_env() -> Result<wsauth_policy::RoutePolicy, ConfigError
 /// Services for the Lambda binaries: DynamoDB store (`WSAUTH_TABLE`), @connections client,
 /// the refresh verifier (`WSAUTH_ISSUER` and friends; its JWKS is fetched on first use, not at
 /// cold start), `WSAUTH_MANAGEMENT_ENDPOINT`.
-pub async fn services_from_env() -> Result<router::Services, ConfigError> {
+pub async fn services_from_env() -> Result<Services, ConfigError> {
     use wsauth_session::dynamo::table_from_env;
     let auth = wsauth_authorizer::AuthorizerConfig::from_env()?;
     let jwks = wsauth_authorizer::JwksCache::new(&auth.issuer, auth.jwks.clone()).map_err(|e| {
@@ -59,7 +72,7 @@ pub async fn services_from_env() -> Result<router::Services, ConfigError> {
         || std::env::var("AWS_ENDPOINT_URL_DYNAMODB")
             .is_ok_and(|u| wsauth_session::aws::is_loopback_url(&u));
     let sdk = wsauth_session::aws::sdk_config_from_env(local).await;
-    Ok(router::Services {
+    Ok(Services {
         store: Arc::new(wsauth_session::DynamoSessionStore::new(
             aws_sdk_dynamodb::Client::new(&sdk),
             &table_from_env(),

@@ -8,12 +8,10 @@ use futures_util::stream;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::connections::ConnError;
-use crate::fanout::{FANOUT_CONCURRENCY, MAX_MESSAGE_BYTES};
-use crate::router::{Services, broadcast_all};
-
-/// The sender named in server pushes.
-pub const SERVER_SENDER: &str = "$server";
+use crate::connections::ManagementError;
+use crate::fanout::{FANOUT_CONCURRENCY, broadcast_all};
+use crate::frame::{FrameTooLarge, SERVER_SENDER, message_frame};
+use crate::services::Services;
 
 /// A push request, as the `push` function and `POST /_wsauth/push` take it.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -126,7 +124,7 @@ impl Pusher {
                 let n = stream::iter(bindings)
                     .map(|b| async move {
                         let closed = match s.connections.delete(s.endpoint_for(&b), &b.connection_id).await {
-                            Ok(()) | Err(ConnError::Gone) => true,
+                            Ok(()) | Err(ManagementError::Gone) => true,
                             Err(e) => {
                                 tracing::warn!(connection_id = %b.connection_id, error = %e, "could not close a connection; removing its binding anyway");
                                 false
@@ -148,13 +146,7 @@ impl Pusher {
 }
 
 fn server_message(data: Value) -> Result<Vec<u8>, PushError> {
-    let bytes = json!({"type": "message", "from": SERVER_SENDER, "data": data})
-        .to_string()
-        .into_bytes();
-    if bytes.len() > MAX_MESSAGE_BYTES {
-        return Err(PushError::PayloadTooLarge);
-    }
-    Ok(bytes)
+    message_frame(SERVER_SENDER, data).map_err(|FrameTooLarge| PushError::PayloadTooLarge)
 }
 
 #[cfg(test)]

@@ -7,22 +7,18 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use proptest::prelude::*;
 use wsauth_policy::{Identity, RoutePolicy};
-use wsauth_routes::connections::ConnectionInfo;
-use wsauth_routes::{ConnError, Connections, Router, Services};
+use wsauth_routes::{Connections, ManagementError, Router, Services};
 use wsauth_session::{Binding, MemorySessionStore, SessionStore};
 
 struct Sink;
 
 #[async_trait]
 impl Connections for Sink {
-    async fn post(&self, _: &str, _: &str, _: &[u8]) -> Result<(), ConnError> {
+    async fn post(&self, _: &str, _: &str, _: &[u8]) -> Result<(), ManagementError> {
         Ok(())
     }
-    async fn delete(&self, _: &str, _: &str) -> Result<(), ConnError> {
+    async fn delete(&self, _: &str, _: &str) -> Result<(), ManagementError> {
         Ok(())
-    }
-    async fn get(&self, _: &str, _: &str) -> Result<ConnectionInfo, ConnError> {
-        Err(ConnError::Gone)
     }
 }
 
@@ -68,7 +64,7 @@ proptest! {
     ) {
         let (rt, r) = router();
         let out = rt.block_on(r.dispatch("c1", &route, Some(&b), 1000));
-        let reply = out.reply.expect("every message gets a reply");
+        let reply = out.frame.expect("every message gets a reply");
         prop_assert!(reply.get("type").is_some());
         prop_assert!(!out.close, "a bound, live connection is never closed for its content");
     }

