@@ -666,7 +666,7 @@ mod tests {
             SkipReason::Malformed,
             "a point not on the curve is refused at load"
         );
-        let real = crate::issuer::SigningKey::generate(Algorithm::ES256, "ec").unwrap();
+        let real = wsauth_devkit::SigningKey::generate(Algorithm::ES256, "ec").unwrap();
         assert_eq!(
             parse_jwk(ISS, &real.public_jwk()).unwrap().kind,
             KeyKind::P256

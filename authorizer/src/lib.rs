@@ -6,17 +6,13 @@
 //!   bounded staleness, key-by-key vetting).
 //! - [`handler`]: event in, Allow/Deny policy or `Unauthorized` out.
 //! - [`config`]: typed configuration from the environment.
-//! - [`issuer`]: a signing issuer for the local dev issuer, tests and benchmarks.
 //! - [`error`]: the one error enum and its single mapping to a handshake status.
 
 pub mod config;
 pub mod error;
 pub mod event;
 pub mod handler;
-pub mod issuer;
 pub mod jwks;
-#[cfg(feature = "testing")]
-pub mod testing;
 pub mod verify;
 
 pub use config::AuthorizerConfig;

@@ -11,7 +11,7 @@ use common::*;
 use jsonwebtoken::Algorithm;
 use serde_json::json;
 use wsauth_authorizer::AuthError;
-use wsauth_authorizer::issuer::{SigningKey, jwks_json};
+use wsauth_devkit::{SigningKey, jwks_json};
 
 #[tokio::test]
 async fn a_rotated_key_is_accepted_within_one_refetch() {

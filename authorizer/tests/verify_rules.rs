@@ -8,7 +8,7 @@ use common::*;
 use jsonwebtoken::Algorithm;
 use serde_json::json;
 use wsauth_authorizer::AuthError;
-use wsauth_authorizer::issuer::SigningKey;
+use wsauth_devkit::SigningKey;
 
 async fn refused(v: &wsauth_authorizer::Verifier, token: &str) -> AuthError {
     v.verify(token, now())
@@ -296,7 +296,7 @@ async fn der_encoded_ecdsa_signature_is_rejected() {
     let t = keys.ec.mint(&claims("alice")).unwrap();
     let (si, sig) = t.rsplit_once('.').unwrap();
     let raw = unb64(sig);
-    let der = wsauth_authorizer::testing::ecdsa_der(&raw);
+    let der = wsauth_devkit::hostile::ecdsa_der(&raw);
     assert_eq!(
         refused(&v, &format!("{si}.{}", b64(der))).await,
         AuthError::SignatureEncoding

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-use wsauth_authorizer::issuer::SigningKey;
+use wsauth_devkit::SigningKey;
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 type Res<T> = Result<T, String>;

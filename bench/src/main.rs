@@ -23,8 +23,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
-use wsauth_authorizer::issuer::{SigningKey, jwks_json};
 use wsauth_authorizer::{Authorizer, AuthorizerConfig, JwksCache, Verifier};
+use wsauth_devkit::{SigningKey, jwks_json};
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;

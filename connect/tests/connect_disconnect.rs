@@ -168,22 +168,7 @@ async fn the_endpoint_override_is_used_when_set(s: Arc<dyn SessionStore>) {
     assert_eq!(b.endpoint, "http://127.0.0.1:3001/dev");
 }
 
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod memory_store {
-            $(#[tokio::test] async fn $name() {
-                super::$name(wsauth_session::testing::memory_dyn().await).await
-            })*
-        }
-        mod dynamodb_local_store {
-            $(#[tokio::test] async fn $name() {
-                super::$name(wsauth_session::testing::dynamodb_local_dyn().await).await
-            })*
-        }
-    };
-}
-
-on_both_stores!(
+wsauth_devkit::on_each_store!(
     connect_binds_the_authorizer_identity_and_selects_the_subprotocol,
     without_the_wsauth_offer_no_subprotocol_is_selected,
     missing_or_malformed_authorizer_context_is_refused_and_nothing_bound,
@@ -194,7 +179,7 @@ on_both_stores!(
 
 #[tokio::test]
 async fn connect_writes_the_documented_item_to_dynamodb() {
-    let store = wsauth_session::testing::dynamodb_local().await;
+    let store = wsauth_devkit::stores::dynamodb_local().await;
     let s: Arc<dyn SessionStore> = Arc::new(store.clone());
     assert_eq!(
         handler(&s)
@@ -264,7 +249,7 @@ async fn a_store_outage_refuses_connect_with_500_and_writes_nothing() {
 
 #[tokio::test]
 async fn an_unexpected_event_type_is_a_400() {
-    let s = wsauth_session::testing::memory_dyn().await;
+    let s = wsauth_devkit::stores::memory_dyn().await;
     let mut v = fixture("connect");
     v["requestContext"]["eventType"] = json!("MESSAGE");
     assert_eq!(handler(&s).handle_at(&event(v), NOW).await.status_code, 400);

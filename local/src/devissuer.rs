@@ -10,7 +10,7 @@ use base64::engine::general_purpose::STANDARD;
 use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
 use wsauth_authorizer::AuthorizerConfig;
-use wsauth_authorizer::issuer::{SigningKey, jwks_json};
+use wsauth_devkit::{SigningKey, jwks_json};
 
 /// The dev issuer's `iss`.
 pub const DEV_ISSUER: &str = "wsauth-local";

@@ -11,8 +11,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
-use wsauth_authorizer::issuer::{SigningKey, jwks_json};
 use wsauth_authorizer::{AuthorizerConfig, JwksCache, Verifier};
+use wsauth_devkit::{SigningKey, jwks_json};
 use wsauth_policy::{Identity, RoutePolicy};
 use wsauth_routes::fanout::FANOUT_CONCURRENCY;
 use wsauth_routes::{Connections, ManagementError, Pusher, Reply, Router, Services};
@@ -104,6 +104,10 @@ fn verifier(key: &SigningKey) -> Arc<Verifier> {
         .install(jwks_json([key]).to_string().as_bytes())
         .unwrap();
     Arc::new(Verifier::new(cfg, Arc::new(cache)))
+}
+
+fn world(store: Arc<dyn SessionStore>) -> World {
+    world_with(store, FakeConnections::default())
 }
 
 fn world_with(store: Arc<dyn SessionStore>, conns: FakeConnections) -> World {
@@ -481,24 +485,8 @@ async fn refresh_extends_the_session_and_refuses_another_subject(w: World) {
     );
 }
 
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod memory_store {
-            $(#[tokio::test] async fn $name() {
-                let s = wsauth_session::testing::memory_dyn().await;
-                super::$name(super::world_with(s, Default::default())).await
-            })*
-        }
-        mod dynamodb_local_store {
-            $(#[tokio::test] async fn $name() {
-                let s = wsauth_session::testing::dynamodb_local_dyn().await;
-                super::$name(super::world_with(s, Default::default())).await
-            })*
-        }
-    };
-}
-
-on_both_stores!(
+wsauth_devkit::on_each_store!(
+    world;
     not_bound_is_refused_and_closes,
     expiry_between_two_messages_closes_the_session,
     a_route_needing_a_missing_scope_is_forbidden,
@@ -518,7 +506,7 @@ async fn fan_out_is_concurrent_but_bounded() {
         delay: Some(Duration::from_millis(5)),
         ..Default::default()
     };
-    let w = world_with(wsauth_session::testing::memory_dyn().await, conns);
+    let w = world_with(wsauth_devkit::stores::memory_dyn().await, conns);
     for i in 0..200 {
         bind(&w, &format!("c{i}"), "bob", &[], NOW + 600).await;
     }
@@ -575,7 +563,7 @@ async fn a_failing_store_answers_internal() {
 #[tokio::test]
 async fn the_lambda_event_replies_in_the_body_and_closes_through_the_derived_endpoint() {
     let w = world_with(
-        wsauth_session::testing::memory_dyn().await,
+        wsauth_devkit::stores::memory_dyn().await,
         Default::default(),
     );
     let mut ev: Value = serde_json::from_str(include_str!("data/message.json")).unwrap();
@@ -618,7 +606,7 @@ async fn application_routes_get_the_checks_for_free() {
         }
     }
     let w = world_with(
-        wsauth_session::testing::memory_dyn().await,
+        wsauth_devkit::stores::memory_dyn().await,
         Default::default(),
     );
     bind(&w, "a1", "alice", &["chat:write"], NOW + 600).await;
@@ -664,7 +652,7 @@ async fn a_broadcast_whose_walk_fails_midway_is_reported_not_silently_cut_short(
             self.0.unbind(c).await
         }
     }
-    let inner = wsauth_session::testing::memory_dyn().await;
+    let inner = wsauth_devkit::stores::memory_dyn().await;
     let w = world_with(Arc::new(FailsAfterFirstPage(inner)), Default::default());
     bind(&w, "a1", "alice", &["messages:broadcast"], NOW + 600).await;
     for i in 0..250 {

@@ -13,8 +13,6 @@ pub mod binding;
 pub mod dynamo;
 pub mod memory;
 pub mod store;
-#[cfg(feature = "testing")]
-pub mod testing;
 
 pub use binding::{Binding, TTL_GRACE_SECONDS, management_endpoint};
 pub use dynamo::DynamoSessionStore;

@@ -33,14 +33,6 @@ fn binding(conn: &str, user: &str, connected_at: i64, expires_at: i64) -> Bindin
     )
 }
 
-async fn dynamo() -> Arc<dyn SessionStore> {
-    wsauth_session::testing::dynamodb_local_dyn().await
-}
-
-async fn memory() -> Arc<dyn SessionStore> {
-    wsauth_session::testing::memory_dyn().await
-}
-
 async fn bind_get_unbind_round_trip(s: Arc<dyn SessionStore>) {
     let b = binding("c1", "alice", 1000, NOW + 3600);
     s.bind(&b).await.unwrap();
@@ -176,18 +168,7 @@ async fn paging_walks_every_binding_once(s: Arc<dyn SessionStore>) {
     assert!(pages >= 3);
 }
 
-macro_rules! suite {
-    ($($name:ident),* $(,)?) => {
-        mod memory_store {
-            $(#[tokio::test] async fn $name() { super::$name(super::memory().await).await })*
-        }
-        mod dynamodb_local_store {
-            $(#[tokio::test] async fn $name() { super::$name(super::dynamo().await).await })*
-        }
-    };
-}
-
-suite!(
+wsauth_devkit::on_each_store!(
     bind_get_unbind_round_trip,
     binding_the_same_connection_twice_is_refused,
     unbinding_twice_is_fine,
@@ -232,7 +213,7 @@ async fn dynamodb_outage_gives_a_clean_error_not_a_panic() {
 
 #[tokio::test]
 async fn ensure_table_is_idempotent_and_creates_the_index_and_ttl() {
-    let _ = dynamo().await;
+    let _ = wsauth_devkit::stores::dynamodb_local().await;
     let client = client_from_env().await;
     let table = format!("wsauth-idem-{}", std::process::id());
     ensure_table(&client, &table).await.unwrap();

@@ -7,8 +7,8 @@ use std::time::Duration;
 use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
 use wsauth_authorizer::AuthorizerConfig;
-use wsauth_authorizer::issuer::SigningKey;
-use wsauth_authorizer::testing::JwksServer;
+use wsauth_devkit::JwksServer;
+use wsauth_devkit::SigningKey;
 use wsauth_local::GatewayOptions;
 
 use crate::common::{self, Local, Via};
@@ -16,7 +16,7 @@ use crate::common::{self, Local, Via};
 pub const ISSUER: &str = "https://issuer.security.test";
 pub const AUDIENCE: &str = "wsauth-security";
 
-pub use wsauth_authorizer::testing::Keys;
+pub use wsauth_devkit::Keys;
 
 pub struct Env {
     pub keys: Keys,
@@ -40,7 +40,7 @@ pub struct Env {
 }
 
 pub fn config(url: &str, extra: &[(&str, &str)]) -> AuthorizerConfig {
-    wsauth_authorizer::testing::config(ISSUER, AUDIENCE, url, extra)
+    wsauth_devkit::authorizer_config(ISSUER, AUDIENCE, url, extra)
 }
 
 async fn jwks_server(v: Value) -> JwksServer {
@@ -162,16 +162,6 @@ pub fn claims(sub: &str, scope: &str, ttl: i64) -> Value {
            "exp": now + ttl, "scope": scope})
 }
 
-pub fn b64(v: impl AsRef<[u8]>) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v)
-}
-
-pub fn unb64(s: &str) -> Vec<u8> {
-    use base64::Engine as _;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(s)
-        .unwrap_or_default()
-}
+pub use wsauth_devkit::hostile::{b64, unb64};
 
 pub const WAIT: Duration = Duration::from_secs(5);

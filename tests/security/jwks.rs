@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use jsonwebtoken::Algorithm;
 use serde_json::json;
-use wsauth_authorizer::issuer::SigningKey;
-use wsauth_authorizer::testing::Mode;
+use wsauth_devkit::Mode;
+use wsauth_devkit::SigningKey;
 
 use crate::Check;
 use crate::env::{Env, claims};
@@ -13,7 +13,7 @@ use crate::env::{Env, claims};
 /// DoS on the IdP ("kid flooding"): 1,000 tokens with random `kid`s cause at most one JWKS fetch.
 pub async fn random_kid_flood_costs_at_most_one_fetch(env: &Env) -> Check {
     // A fresh instance, its cache warm and its refetch budget unused.
-    let jwks = wsauth_authorizer::testing::JwksServer::start(env.keys.jwks())
+    let jwks = wsauth_devkit::JwksServer::start(env.keys.jwks())
         .await
         .expect("JWKS server");
     let cfg = crate::env::config(&jwks.url, &[("WSAUTH_JWKS_COOLDOWN_SECONDS", "60")]);

@@ -2,7 +2,7 @@
 
 use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
-use wsauth_authorizer::issuer::SigningKey;
+use wsauth_devkit::SigningKey;
 
 use crate::common::Via;
 use crate::env::{AUDIENCE, Env, ISSUER, b64, claims, now, unb64};
@@ -288,7 +288,7 @@ pub async fn ecdsa_der_signature(env: &Env) -> Check {
     if raw.len() != 64 {
         return Check::new("401", "could not build the DER signature");
     }
-    let der = wsauth_authorizer::testing::ecdsa_der(&raw);
+    let der = wsauth_devkit::hostile::ecdsa_der(&raw);
     status_check(
         401,
         env.status(&env.main, &format!("{si}.{}", b64(der))).await,

@@ -9,13 +9,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
-use wsauth_authorizer::issuer::{SigningKey, jwks_json};
 use wsauth_authorizer::{AuthorizerConfig, JwksCache, Verifier};
+pub use wsauth_devkit::hostile::{b64, unb64};
+use wsauth_devkit::{SigningKey, jwks_json};
 
 pub const ISSUER: &str = "https://issuer.test";
 pub const AUDIENCE: &str = "wsauth-api";
 
-pub use wsauth_authorizer::testing::{JwksServer as Server, Mode};
+pub use wsauth_devkit::{JwksServer as Server, Mode};
 
 /// The switchable JWKS server (panics if it cannot bind: a test fails, it does not skip).
 pub struct JwksServer;
@@ -28,13 +29,10 @@ impl JwksServer {
 }
 
 pub fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
+    wsauth_policy::identity::now_epoch()
 }
 
-pub use wsauth_authorizer::testing::Keys;
+pub use wsauth_devkit::Keys;
 
 /// Claims that verify under [`config`].
 pub fn claims(sub: &str) -> Value {
@@ -44,7 +42,7 @@ pub fn claims(sub: &str) -> Value {
 }
 
 pub fn config(url: &str, extra: &[(&str, &str)]) -> AuthorizerConfig {
-    wsauth_authorizer::testing::config(ISSUER, AUDIENCE, url, extra)
+    wsauth_devkit::authorizer_config(ISSUER, AUDIENCE, url, extra)
 }
 
 pub fn verifier(cfg: AuthorizerConfig) -> Verifier {
@@ -58,18 +56,6 @@ pub async fn setup(extra: &[(&str, &str)]) -> (Keys, Server, Verifier) {
     let server = JwksServer::start(keys.jwks()).await;
     let v = verifier(config(&server.url, extra));
     (keys, server, v)
-}
-
-pub fn b64(v: impl AsRef<[u8]>) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v)
-}
-
-pub fn unb64(s: &str) -> Vec<u8> {
-    use base64::Engine as _;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(s)
-        .unwrap()
 }
 
 /// The API Gateway REQUEST authorizer fixture with `token` in the query string.

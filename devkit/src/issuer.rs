@@ -1,21 +1,20 @@
 //! A signing issuer: key pairs, their public JWKS, and minted tokens.
 //!
 //! Used by `wsauth-local`'s dev issuer and by tests and benchmarks that need an issuer they
-//! control. Keys are generated and serialized (PKCS#8) with `aws-lc-rs`. [`SigningKey::sign_parts`]
-//! signs any header and claims, which lets the security suite craft hostile-but-signed tokens.
+//! control. Keys are generated and serialized (PKCS#8) with `aws-lc-rs`; ordinary tokens are
+//! signed by `jsonwebtoken::encode`, the same library family the verifier trusts. Hostile tokens
+//! (any header, any claims) are signed in [`crate::hostile`].
 
 use aws_lc_rs::encoding::AsDer;
-use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RSA_PKCS1_SHA256,
-    RsaKeyPair,
+    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::Algorithm;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
-use crate::config::alg_name;
+use wsauth_authorizer::config::alg_name;
 
 /// A signing failure.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -28,7 +27,7 @@ pub enum IssuerError {
     Crypto(&'static str),
 }
 
-enum Inner {
+pub(crate) enum Inner {
     Rsa(RsaKeyPair),
     Ec(EcdsaKeyPair),
     Ed(Ed25519KeyPair),
@@ -38,7 +37,7 @@ enum Inner {
 pub struct SigningKey {
     kid: String,
     alg: Algorithm,
-    inner: Inner,
+    pub(crate) inner: Inner,
 }
 
 impl std::fmt::Debug for SigningKey {
@@ -137,42 +136,62 @@ impl SigningKey {
         jwk
     }
 
-    /// Signs raw bytes with the key's algorithm (the JWS signature, unencoded).
-    pub fn sign_raw(&self, message: &[u8]) -> Result<Vec<u8>, IssuerError> {
-        let rng = SystemRandom::new();
-        match &self.inner {
-            Inner::Rsa(k) => {
-                let mut sig = vec![0u8; k.public_modulus_len()];
-                k.sign(&RSA_PKCS1_SHA256, &rng, message, &mut sig)
-                    .map_err(|_| IssuerError::Crypto("rsa sign"))?;
-                Ok(sig)
-            }
-            Inner::Ec(k) => Ok(k
-                .sign(&rng, message)
-                .map_err(|_| IssuerError::Crypto("ec sign"))?
-                .as_ref()
-                .to_vec()),
-            Inner::Ed(k) => Ok(k.sign(message).as_ref().to_vec()),
-        }
-    }
-
-    /// Signs any header and claims as a compact JWS. The header is used as given.
-    pub fn sign_parts(&self, header: &Value, claims: &Value) -> Result<String, IssuerError> {
-        let h = URL_SAFE_NO_PAD.encode(header.to_string());
-        let p = URL_SAFE_NO_PAD.encode(claims.to_string());
-        let signing_input = format!("{h}.{p}");
-        let sig = self.sign_raw(signing_input.as_bytes())?;
-        Ok(format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig)))
-    }
-
     /// The standard header of this key: `alg`, `typ: JWT`, `kid`.
     pub fn header(&self) -> Value {
         json!({"alg": alg_name(self.alg), "typ": "JWT", "kid": self.kid})
     }
 
-    /// A token with the standard header and these claims.
+    /// A token with the standard header (`alg`, `typ: JWT`, `kid`) and these claims, signed by
+    /// `jsonwebtoken::encode`.
     pub fn mint(&self, claims: &Value) -> Result<String, IssuerError> {
-        self.sign_parts(&self.header(), claims)
+        let der = self.to_pkcs8()?;
+        let key = match self.inner {
+            Inner::Rsa(_) => EncodingKey::from_rsa_der(
+                pkcs8_private_key(&der).ok_or(IssuerError::Crypto("rsa pkcs8"))?,
+            ),
+            Inner::Ec(_) => EncodingKey::from_ec_der(&der),
+            Inner::Ed(_) => EncodingKey::from_ed_der(&der),
+        };
+        let mut header = Header::new(self.alg);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, claims, &key).map_err(|_| IssuerError::Crypto("encode"))
+    }
+}
+
+/// The `privateKey` of a PKCS#8 `PrivateKeyInfo` (for RSA, the PKCS#1 `RSAPrivateKey` that
+/// `jsonwebtoken` signs with): SEQUENCE { INTEGER version, SEQUENCE algorithm, OCTET STRING key }.
+fn pkcs8_private_key(der: &[u8]) -> Option<&[u8]> {
+    /// One DER element at the start of `b`: (tag, contents, rest).
+    fn element(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+        let (&tag, b) = b.split_first()?;
+        let (&first, mut b) = b.split_first()?;
+        let len = if first < 0x80 {
+            usize::from(first)
+        } else {
+            let n = usize::from(first & 0x7f);
+            if n == 0 || n > 4 || b.len() < n {
+                return None;
+            }
+            let (bytes, rest) = b.split_at(n);
+            b = rest;
+            bytes
+                .iter()
+                .fold(0usize, |acc, &x| (acc << 8) | usize::from(x))
+        };
+        (b.len() >= len).then(|| (tag, &b[..len], &b[len..]))
+    }
+    let (0x30, info, _) = element(der)? else {
+        return None;
+    };
+    let (0x02, _, rest) = element(info)? else {
+        return None;
+    };
+    let (0x30, _, rest) = element(rest)? else {
+        return None;
+    };
+    match element(rest)? {
+        (0x04, key, _) => Some(key),
+        _ => None,
     }
 }
 
@@ -191,8 +210,29 @@ mod tests {
             let k = SigningKey::generate(alg, "k1").unwrap();
             let back = SigningKey::from_pkcs8(alg, "k1", &k.to_pkcs8().unwrap()).unwrap();
             assert_eq!(k.public_jwk(), back.public_jwk());
-            let parsed = crate::jwks::parse_jwk("https://i", &k.public_jwk()).unwrap();
+            let parsed = wsauth_authorizer::jwks::parse_jwk("https://i", &k.public_jwk()).unwrap();
             assert!(parsed.accepts(alg));
+        }
+    }
+
+    #[test]
+    fn minted_tokens_carry_the_standard_header_and_verify_with_jsonwebtoken() {
+        use base64::Engine as _;
+        for alg in [Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA] {
+            let k = SigningKey::generate(alg, "k1").unwrap();
+            let t = k
+                .mint(&json!({"sub": "alice", "exp": 4_102_444_800i64}))
+                .unwrap();
+            let header = t.split('.').next().unwrap();
+            let header: Value =
+                serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap();
+            assert_eq!(header, k.header());
+            let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(k.public_jwk()).unwrap();
+            let key = jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap();
+            let mut v = jsonwebtoken::Validation::new(alg);
+            v.validate_aud = false;
+            let data = jsonwebtoken::decode::<Value>(&t, &key, &v).unwrap();
+            assert_eq!(data.claims["sub"], "alice");
         }
     }
 

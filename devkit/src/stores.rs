@@ -1,0 +1,74 @@
+//! Stores for the suites: the in-memory store, and a fresh table on DynamoDB Local
+//! (`AWS_ENDPOINT_URL_DYNAMODB`, which `scripts/test` sets). [`on_each_store!`](crate::on_each_store)
+//! runs the same test functions on both.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use wsauth_session::dynamo::{client_from_env, ensure_table};
+use wsauth_session::{DynamoSessionStore, MemorySessionStore, SessionStore};
+
+static TABLES: AtomicU32 = AtomicU32::new(0);
+
+/// A store on a fresh table of DynamoDB Local.
+///
+/// # Panics
+/// When DynamoDB Local is absent or refuses the table, so that a test fails rather than skips.
+pub async fn dynamodb_local() -> DynamoSessionStore {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap_or_default();
+    assert!(
+        !endpoint.is_empty(),
+        "AWS_ENDPOINT_URL_DYNAMODB is not set: run the tests with scripts/test, which starts DynamoDB Local"
+    );
+    let client = client_from_env().await;
+    let table = format!(
+        "wsauth-test-{}-{}",
+        std::process::id(),
+        TABLES.fetch_add(1, Ordering::SeqCst)
+    );
+    if let Err(e) = ensure_table(&client, &table).await {
+        panic!("cannot create a table on DynamoDB Local at {endpoint}: {e}");
+    }
+    DynamoSessionStore::new(client, &table)
+}
+
+/// [`dynamodb_local`] behind the trait.
+pub async fn dynamodb_local_dyn() -> Arc<dyn SessionStore> {
+    Arc::new(dynamodb_local().await)
+}
+
+/// A fresh in-memory store behind the trait.
+pub async fn memory_dyn() -> Arc<dyn SessionStore> {
+    Arc::new(MemorySessionStore::new())
+}
+
+/// Runs each named `async fn(Arc<dyn SessionStore>)` (or, with `setup;` first, each
+/// `async fn(T)` where `setup: fn(Arc<dyn SessionStore>) -> T`) as two tests: `memory_store::name`
+/// and `dynamodb_local_store::name`. The functions live in the calling module.
+#[macro_export]
+macro_rules! on_each_store {
+    ($setup:ident; $($name:ident),* $(,)?) => {
+        mod memory_store {
+            $(#[tokio::test] async fn $name() {
+                super::$name(super::$setup($crate::stores::memory_dyn().await)).await
+            })*
+        }
+        mod dynamodb_local_store {
+            $(#[tokio::test] async fn $name() {
+                super::$name(super::$setup($crate::stores::dynamodb_local_dyn().await)).await
+            })*
+        }
+    };
+    ($($name:ident),* $(,)?) => {
+        mod memory_store {
+            $(#[tokio::test] async fn $name() {
+                super::$name($crate::stores::memory_dyn().await).await
+            })*
+        }
+        mod dynamodb_local_store {
+            $(#[tokio::test] async fn $name() {
+                super::$name($crate::stores::dynamodb_local_dyn().await).await
+            })*
+        }
+    };
+}
