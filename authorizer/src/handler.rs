@@ -9,14 +9,14 @@
 
 use std::sync::Arc;
 
-use wsauth_policy::identity::now_epoch;
 use wsauth_policy::{ExecuteApiArn, PolicyDocument};
+use wsauth_runtime::clock::now_epoch;
 
-use crate::config::AuthorizerConfig;
 use crate::error::{AuthError, LambdaRefusal, Outcome};
 use crate::event::{AuthorizerResponse, WebSocketAuthorizerRequest};
 use crate::jwks::{FetchError, JwksCache};
 use crate::verify::{Verified, Verifier};
+use wsauth_runtime::settings::AuthorizerConfig;
 
 /// The `$connect` authorizer: a verifier and the connect-scope rule.
 pub struct Authorizer {

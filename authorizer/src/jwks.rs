@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use aws_lc_rs::signature::{self as sig, ParsedPublicKey, RsaPublicKeyComponents};
 use base64::Engine as _;
@@ -26,8 +26,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Algorithm;
 use serde_json::Value;
 
-use crate::config::{JwksSettings, parse_algorithm};
 use crate::error::AuthError;
+use wsauth_runtime::settings::auth::{JwksSettings, SUPPORTED, parse_algorithm};
 
 /// The family a key belongs to, which decides the algorithms it may verify.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -202,7 +202,7 @@ pub fn parse_jwk(issuer: &str, jwk: &Value) -> Result<VerifyingKey, SkipReason> 
         return Err(SkipReason::NotForSignatures);
     }
     let kid = opt_str(jwk, "kid")?
-        .filter(|k| !k.is_empty() && k.len() <= crate::config::MAX_KID_BYTES)
+        .filter(|k| !k.is_empty() && k.len() <= crate::limits::MAX_KID_BYTES)
         .ok_or(SkipReason::NoKid)?;
     let alg = match opt_str(jwk, "alg")? {
         None => None,
@@ -222,7 +222,7 @@ pub fn parse_jwk(issuer: &str, jwk: &Value) -> Result<VerifyingKey, SkipReason> 
             }
             let components = RsaPublicKeyComponents { n, e };
             let mut parsed = Vec::new();
-            for (a, params) in crate::config::SUPPORTED
+            for (a, params) in SUPPORTED
                 .into_iter()
                 .filter(|a| alg.is_none_or(|d| d == *a))
                 .filter_map(|a| rsa_params(a).map(|p| (a, p)))
@@ -568,11 +568,6 @@ impl JwksCache {
             body.extend_from_slice(&chunk);
         }
         Ok(body)
-    }
-
-    /// Seconds since the last successful fetch, if any.
-    pub fn age(&self) -> Option<Duration> {
-        self.snapshot().map(|s| s.fetched_at.elapsed())
     }
 }
 

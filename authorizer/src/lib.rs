@@ -5,19 +5,19 @@
 //! - [`jwks`]: the JWKS cache (by issuer and kid, single-flight refetch, negative cache,
 //!   bounded staleness, key-by-key vetting).
 //! - [`handler`]: event in, Allow/Deny policy or `Unauthorized` out.
-//! - [`config`]: typed configuration from the environment.
+//! - [`limits`]: the size caps applied before parsing.
 //! - [`error`]: the one error enum and its single mapping to a handshake status.
 
-pub mod config;
 pub mod error;
 pub mod event;
 pub mod handler;
 pub mod jwks;
+pub mod limits;
 pub mod verify;
 
-pub use config::AuthorizerConfig;
 pub use error::{AuthError, LambdaRefusal, Outcome};
 pub use event::{AuthorizerResponse, WebSocketAuthorizerRequest};
 pub use handler::Authorizer;
 pub use jwks::JwksCache;
 pub use verify::{Verified, Verifier};
+pub use wsauth_runtime::settings::AuthorizerConfig;

@@ -1,12 +1,13 @@
 //! The `$connect` authorizer Lambda: config and JWKS loaded once at cold start.
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
-use wsauth_authorizer::{Authorizer, AuthorizerConfig, WebSocketAuthorizerRequest};
+use wsauth_authorizer::{Authorizer, WebSocketAuthorizerRequest};
+use wsauth_runtime::Settings;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    wsauth_policy::telemetry::init_lambda_tracing();
-    let config = AuthorizerConfig::from_env()?;
+    wsauth_runtime::telemetry::init_lambda_tracing();
+    let config = Settings::from_env().auth()?;
     let authorizer = &Authorizer::init(config).await?;
     run(service_fn(
         move |event: LambdaEvent<WebSocketAuthorizerRequest>| async move {

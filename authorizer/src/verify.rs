@@ -15,13 +15,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 use wsauth_policy::Identity;
+use wsauth_runtime::settings::auth::{AuthorizerConfig, TokenUse, parse_algorithm};
 
-use crate::config::{
-    AuthorizerConfig, MAX_HEADER_B64, MAX_KID_BYTES, MAX_TOKEN_BYTES, TokenUse, alg_name,
-    parse_algorithm,
-};
 use crate::error::AuthError;
 use crate::jwks::{JwksCache, KeyKind};
+use crate::limits::{MAX_HEADER_B64, MAX_KID_BYTES, MAX_TOKEN_BYTES};
 
 /// The JOSE header members wsauth reads. Key-carrying members (`jku`, `x5u`, `jwk`, `x5c`)
 /// are deliberately absent: keys come only from the configured JWKS.
@@ -331,11 +329,6 @@ pub fn check_signature_form(kind: KeyKind, sig: &[u8]) -> Result<(), AuthError> 
         }
     }
     Ok(())
-}
-
-/// The JOSE name of `alg` (re-exported for callers that log it).
-pub fn algorithm_name(alg: Algorithm) -> &'static str {
-    alg_name(alg)
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use serde_json::json;
 use wsauth_authorizer::{Authorizer, LambdaRefusal, WebSocketAuthorizerRequest};
 use wsauth_policy::protocol::TokenSource;
 
-async fn authorizer(extra: &[(&str, &str)]) -> (Keys, Server, Authorizer) {
+async fn authorizer(extra: &[(&'static str, &str)]) -> (Keys, Server, Authorizer) {
     let keys = Keys::new();
     let server = JwksServer::start(keys.jwks()).await;
     let auth = Authorizer::init(config(&server.url, extra)).await.unwrap();

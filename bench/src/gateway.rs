@@ -27,7 +27,7 @@ struct Minter {
 
 impl Minter {
     fn token(&self, sub: &str, scope: &str) -> Res<String> {
-        let now = wsauth_policy::identity::now_epoch();
+        let now = wsauth_runtime::clock::now_epoch();
         self.key
             .mint(
                 &json!({"iss": self.issuer, "aud": self.audience, "sub": sub, "iat": now,

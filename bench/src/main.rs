@@ -23,7 +23,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
-use wsauth_authorizer::{Authorizer, AuthorizerConfig, JwksCache, Verifier};
+use wsauth_authorizer::{Authorizer, JwksCache, Verifier};
 use wsauth_devkit::{SigningKey, jwks_json};
 
 #[global_allocator]
@@ -46,7 +46,7 @@ fn read_json(p: &Path) -> Res<Value> {
 
 fn generate(dir: &Path, n: usize) -> Res<()> {
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-    let now = wsauth_policy::identity::now_epoch();
+    let now = wsauth_runtime::clock::now_epoch();
     let mut keys = Vec::new();
     for (name, alg, kid) in ALGS {
         let key = SigningKey::generate(alg, kid).map_err(|e| e.to_string())?;
@@ -80,14 +80,14 @@ fn generate(dir: &Path, n: usize) -> Res<()> {
 }
 
 fn verifier(dir: &Path) -> Res<Arc<Verifier>> {
-    let cfg = AuthorizerConfig::from_lookup(&|k| match k {
-        "WSAUTH_ISSUER" => Some(ISSUER.into()),
-        "WSAUTH_AUDIENCE" => Some(AUDIENCE.into()),
-        "WSAUTH_JWKS_URL" => Some("http://127.0.0.1:9/jwks.json".into()),
-        "WSAUTH_JWKS_MAX_STALE_SECONDS" => Some("86400".into()),
-        "WSAUTH_JWKS_REFRESH_SECONDS" => Some("86400".into()),
-        _ => None,
-    })
+    let cfg = wsauth_runtime::Settings::from_pairs(&[
+        ("WSAUTH_ISSUER", ISSUER),
+        ("WSAUTH_AUDIENCE", AUDIENCE),
+        ("WSAUTH_JWKS_URL", "http://127.0.0.1:9/jwks.json"),
+        ("WSAUTH_JWKS_MAX_STALE_SECONDS", "86400"),
+        ("WSAUTH_JWKS_REFRESH_SECONDS", "86400"),
+    ])
+    .auth()
     .map_err(|e| e.to_string())?;
     let cache = JwksCache::new(ISSUER, cfg.jwks.clone()).map_err(|e| e.to_string())?;
     let jwks = std::fs::read(dir.join("jwks.json")).map_err(|e| e.to_string())?;
@@ -219,7 +219,7 @@ fn raw_key(dir: &Path, kid: &str) -> Res<RawKey> {
 fn verify_bench(dir: &Path, seconds: f64) -> Res<()> {
     let v = verifier(dir)?;
     let waker = noop_waker();
-    let now = wsauth_policy::identity::now_epoch();
+    let now = wsauth_runtime::clock::now_epoch();
     for (name, _alg, kid) in ALGS {
         let toks = tokens(dir, name)?;
         let inputs = raw_inputs(&toks)?;
@@ -351,8 +351,9 @@ fn main() -> std::process::ExitCode {
             .map_err(|e| e.to_string())
             .and_then(|rt| {
                 rt.block_on(async {
-                    let client = wsauth_session::dynamo::client_from_env().await;
-                    let table = wsauth_session::dynamo::table_from_env();
+                    let settings = wsauth_runtime::Settings::from_env().store();
+                    let client = wsauth_session::dynamo::client(&settings).await;
+                    let table = settings.table;
                     wsauth_session::dynamo::ensure_table(&client, &table)
                         .await
                         .map_err(|e| e.to_string())?;
@@ -362,7 +363,7 @@ fn main() -> std::process::ExitCode {
                     let id = wsauth_policy::Identity {
                         user_id: "alice".into(),
                         scopes: vec!["messages:send".into()],
-                        expires_at: wsauth_policy::identity::now_epoch() + 86_400,
+                        expires_at: wsauth_runtime::clock::now_epoch() + 86_400,
                         session_id: "bench".into(),
                         issuer: ISSUER.into(),
                     };

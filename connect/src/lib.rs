@@ -139,7 +139,7 @@ impl ConnectHandler {
 
     /// Handles an event now.
     pub async fn handle(&self, event: &ApiGatewayWebsocketProxyRequest) -> ApiGatewayProxyResponse {
-        self.handle_at(event, wsauth_policy::identity::now_epoch())
+        self.handle_at(event, wsauth_runtime::clock::now_epoch())
             .await
     }
 

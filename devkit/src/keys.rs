@@ -2,6 +2,7 @@
 
 use serde_json::Value;
 use wsauth_authorizer::AuthorizerConfig;
+use wsauth_runtime::Settings;
 
 /// A configuration for `issuer` and `audience` with its JWKS at `jwks_url` (1 s fetch timeout),
 /// `extra` variables set over it.
@@ -12,21 +13,18 @@ pub fn authorizer_config(
     issuer: &str,
     audience: &str,
     jwks_url: &str,
-    extra: &[(&str, &str)],
+    extra: &[(&'static str, &str)],
 ) -> AuthorizerConfig {
-    let mut vars: Vec<(String, String)> = vec![
-        ("WSAUTH_ISSUER".into(), issuer.into()),
-        ("WSAUTH_AUDIENCE".into(), audience.into()),
-        ("WSAUTH_JWKS_URL".into(), jwks_url.into()),
-        ("WSAUTH_JWKS_TIMEOUT_MS".into(), "1000".into()),
-    ];
-    for (k, v) in extra {
-        vars.retain(|(k2, _)| k2 != k);
-        vars.push(((*k).to_owned(), (*v).to_owned()));
+    let mut settings = Settings::from_pairs(&[
+        ("WSAUTH_ISSUER", issuer),
+        ("WSAUTH_AUDIENCE", audience),
+        ("WSAUTH_JWKS_URL", jwks_url),
+        ("WSAUTH_JWKS_TIMEOUT_MS", "1000"),
+    ]);
+    for (var, value) in extra {
+        settings.set(var, Some(value));
     }
-    match AuthorizerConfig::from_lookup(&move |k| {
-        vars.iter().find(|(k2, _)| k2 == k).map(|(_, v)| v.clone())
-    }) {
+    match settings.auth() {
         Ok(c) => c,
         Err(e) => panic!("test configuration: {e}"),
     }

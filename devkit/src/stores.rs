@@ -5,7 +5,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use wsauth_session::dynamo::{client_from_env, ensure_table};
+use wsauth_runtime::Settings;
+use wsauth_session::dynamo::{client, ensure_table};
 use wsauth_session::{DynamoSessionStore, MemorySessionStore, SessionStore};
 
 static TABLES: AtomicU32 = AtomicU32::new(0);
@@ -15,12 +16,13 @@ static TABLES: AtomicU32 = AtomicU32::new(0);
 /// # Panics
 /// When DynamoDB Local is absent or refuses the table, so that a test fails rather than skips.
 pub async fn dynamodb_local() -> DynamoSessionStore {
-    let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap_or_default();
-    assert!(
-        !endpoint.is_empty(),
-        "AWS_ENDPOINT_URL_DYNAMODB is not set: run the tests with scripts/test, which starts DynamoDB Local"
-    );
-    let client = client_from_env().await;
+    let settings = Settings::from_env().store();
+    let Some(endpoint) = settings.dynamodb_endpoint.clone() else {
+        panic!(
+            "AWS_ENDPOINT_URL_DYNAMODB is not set: run the tests with scripts/test, which starts DynamoDB Local"
+        );
+    };
+    let client = client(&settings).await;
     let table = format!(
         "wsauth-test-{}-{}",
         std::process::id(),

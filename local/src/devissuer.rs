@@ -11,6 +11,7 @@ use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
 use wsauth_authorizer::AuthorizerConfig;
 use wsauth_devkit::{SigningKey, jwks_json};
+use wsauth_runtime::Settings;
 
 /// The dev issuer's `iss`.
 pub const DEV_ISSUER: &str = "wsauth-local";
@@ -95,18 +96,20 @@ impl DevIssuer {
         self.key.mint(&claims).map_err(|e| e.to_string())
     }
 
-    /// The authorizer configuration that accepts this issuer's tokens. `WSAUTH_*` settings other
-    /// than issuer, audience and JWKS URL (connect scopes, leeway, algorithms) still apply.
-    pub fn authorizer_config(&self, jwks_url: &str) -> Result<AuthorizerConfig, String> {
-        let jwks_url = jwks_url.to_owned();
-        AuthorizerConfig::from_lookup(&move |k| match k {
-            "WSAUTH_ISSUER" => Some(DEV_ISSUER.to_owned()),
-            "WSAUTH_AUDIENCE" => Some(DEV_AUDIENCE.to_owned()),
-            "WSAUTH_JWKS_URL" => Some(jwks_url.clone()),
-            "WSAUTH_TOKEN_USE" | "WSAUTH_CLIENT_ID" => None,
-            other => std::env::var(other).ok().filter(|v| !v.trim().is_empty()),
-        })
-        .map_err(|e| e.to_string())
+    /// The authorizer configuration that accepts this issuer's tokens. The other settings
+    /// (connect scopes, leeway, algorithms, token source) still apply.
+    pub fn authorizer_config(
+        &self,
+        settings: &Settings,
+        jwks_url: &str,
+    ) -> Result<AuthorizerConfig, String> {
+        let mut s = settings.clone();
+        s.set("WSAUTH_ISSUER", Some(DEV_ISSUER));
+        s.set("WSAUTH_AUDIENCE", Some(DEV_AUDIENCE));
+        s.set("WSAUTH_JWKS_URL", Some(jwks_url));
+        s.set("WSAUTH_TOKEN_USE", None);
+        s.set("WSAUTH_CLIENT_ID", None);
+        s.auth().map_err(|e| e.to_string())
     }
 }
 

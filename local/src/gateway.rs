@@ -33,9 +33,10 @@ use tokio::sync::mpsc;
 use wsauth_authorizer::{Authorizer, LambdaRefusal, WebSocketAuthorizerRequest};
 use wsauth_connect::ConnectHandler;
 use wsauth_policy::iam::INVOKE_ACTION;
-use wsauth_policy::identity::now_epoch;
 use wsauth_policy::protocol::TokenSource;
 use wsauth_routes::{Pusher, Router};
+use wsauth_runtime::Settings;
+use wsauth_runtime::clock::{now_epoch, now_ms};
 
 use crate::devissuer::DevIssuer;
 use crate::ids::connection_id;
@@ -68,6 +69,9 @@ pub struct GatewayOptions {
     /// The one place the handshake token travels (`--token-source`, else `WSAUTH_TOKEN_SOURCE`,
     /// else `subprotocol`): the identity source API Gateway checks and the authorizer reads.
     pub token_source: TokenSource,
+    /// The settings the emulated functions see (`serve` reads the environment once; tests
+    /// pass their own, empty by default): verifier options, route policy, table.
+    pub settings: Settings,
 }
 
 impl Default for GatewayOptions {
@@ -81,6 +85,7 @@ impl Default for GatewayOptions {
             account: "123456789012".into(),
             api_id: "wsauthlocal".into(),
             token_source: TokenSource::default(),
+            settings: Settings::default(),
         }
     }
 }
@@ -115,13 +120,6 @@ pub struct Gateway {
     conns: RwLock<HashMap<String, Conn>>,
     shutting_down: AtomicBool,
     gone: tokio::sync::Notify,
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 /// The @connections endpoint handlers use to reach this gateway.

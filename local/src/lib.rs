@@ -20,6 +20,7 @@ use wsauth_authorizer::{Authorizer, AuthorizerConfig, JwksCache, Verifier};
 use wsauth_connect::ConnectHandler;
 use wsauth_policy::RoutePolicyError;
 use wsauth_routes::{ApiGwConnections, Pusher, Router, Services};
+use wsauth_runtime::Settings;
 use wsauth_session::{DynamoSessionStore, MemorySessionStore, SessionStore};
 
 pub use gateway::{Gateway, GatewayOptions};
@@ -75,22 +76,23 @@ pub struct Running {
     pub addr: SocketAddr,
 }
 
-/// Builds the store named by `kind`.
-pub async fn build_store(kind: StoreKind) -> Result<Arc<dyn SessionStore>, LocalError> {
+/// Builds the store named by `kind` (`WSAUTH_TABLE` and the DynamoDB endpoint from `settings`).
+pub async fn build_store(
+    kind: StoreKind,
+    settings: &Settings,
+) -> Result<Arc<dyn SessionStore>, LocalError> {
     match kind {
         StoreKind::Memory => Ok(Arc::new(MemorySessionStore::new())),
         StoreKind::Dynamodb => {
-            let endpoint =
-                std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap_or_else(|_| "(AWS)".into());
-            let client = wsauth_session::dynamo::client_from_env().await;
-            let table = wsauth_session::dynamo::table_from_env();
-            wsauth_session::dynamo::ensure_table(&client, &table)
+            let store = settings.store();
+            let client = wsauth_session::dynamo::client(&store).await;
+            wsauth_session::dynamo::ensure_table(&client, &store.table)
                 .await
                 .map_err(|e| LocalError::Store {
-                    endpoint,
+                    endpoint: store.dynamodb_endpoint.unwrap_or_else(|| "(AWS)".into()),
                     cause: e.to_string(),
                 })?;
-            Ok(Arc::new(DynamoSessionStore::new(client, &table)))
+            Ok(Arc::new(DynamoSessionStore::new(client, &store.table)))
         }
     }
 }
@@ -116,7 +118,7 @@ pub async fn assemble(
                 endpoint.trim_end_matches(&format!("/{}", opts.stage))
             );
             let mut cfg = dev
-                .authorizer_config(&jwks_url)
+                .authorizer_config(&opts.settings, &jwks_url)
                 .map_err(LocalError::Config)?;
             cfg.token_source = opts.token_source;
             let cache = JwksCache::new(&cfg.issuer, cfg.jwks.clone())
@@ -143,8 +145,10 @@ pub async fn assemble(
         verifier: Some(authorizer.verifier().clone()),
         endpoint_override: Some(endpoint.clone()),
     });
-    let policy =
-        wsauth_routes::route_policy_from_env().map_err(|e| LocalError::Config(e.to_string()))?;
+    let policy = opts
+        .settings
+        .route_policy()
+        .map_err(|e| LocalError::Config(e.to_string()))?;
     let router = add_routes(Router::new(services.clone(), policy))
         .map_err(|e| LocalError::Config(format!("application routes: {e}")))?;
     let pusher = Pusher::new(services);
@@ -216,7 +220,7 @@ pub async fn bind_with_routes(
         addr: addr.to_owned(),
         source,
     })?;
-    let store = build_store(store).await?;
+    let store = build_store(store, &opts.settings).await?;
     let gateway = assemble(local, opts, issuer, store, add_routes).await?;
     Ok((
         listener,
@@ -227,10 +231,12 @@ pub async fn bind_with_routes(
     ))
 }
 
-/// The issuer mode from the environment: external when `WSAUTH_ISSUER` is set.
-pub fn issuer_from_env(dev_dir: PathBuf) -> Result<IssuerMode, LocalError> {
-    if std::env::var("WSAUTH_ISSUER").is_ok_and(|v| !v.trim().is_empty()) {
-        AuthorizerConfig::from_env()
+/// The issuer mode of `settings`: external when `WSAUTH_ISSUER` is set, else the dev issuer
+/// keeping its keys in `dev_dir`.
+pub fn issuer_mode(settings: &Settings, dev_dir: PathBuf) -> Result<IssuerMode, LocalError> {
+    if settings.has_issuer() {
+        settings
+            .auth()
             .map(|c| IssuerMode::External(Box::new(c)))
             .map_err(|e| LocalError::Config(e.to_string()))
     } else {

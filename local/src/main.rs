@@ -6,8 +6,10 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use wsauth_local::devissuer::{DEV_DIR, DevIssuer};
-use wsauth_local::{GatewayOptions, StoreKind, bind, issuer_from_env, run};
-use wsauth_policy::protocol::{TOKEN_SOURCE_VAR, TokenSource, UnknownTokenSource};
+use wsauth_local::{GatewayOptions, StoreKind, bind, issuer_mode, run};
+use wsauth_policy::protocol::{TokenSource, UnknownTokenSource};
+use wsauth_runtime::Settings;
+use wsauth_runtime::clock::now_epoch;
 
 #[derive(Parser)]
 #[command(
@@ -71,17 +73,6 @@ fn parse_token_source(v: &str) -> Result<TokenSource, String> {
     v.parse().map_err(|e: UnknownTokenSource| e.to_string())
 }
 
-/// `--token-source`, else `WSAUTH_TOKEN_SOURCE`, else the default.
-fn token_source(flag: Option<TokenSource>) -> Result<TokenSource, String> {
-    match (flag, std::env::var(TOKEN_SOURCE_VAR)) {
-        (Some(t), _) => Ok(t),
-        (None, Ok(v)) if !v.trim().is_empty() => v
-            .parse()
-            .map_err(|e: UnknownTokenSource| format!("{TOKEN_SOURCE_VAR}: {e}")),
-        (None, _) => Ok(TokenSource::default()),
-    }
-}
-
 /// A command that connects with `token` the way the server expects it.
 fn try_command(url: &str, token: &str, source: TokenSource) -> String {
     match source {
@@ -110,7 +101,7 @@ async fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
             match DevIssuer::load_or_create(&PathBuf::from(DEV_DIR))
-                .and_then(|d| d.mint(&sub, &scope, ttl, wsauth_policy::identity::now_epoch()))
+                .and_then(|d| d.mint(&sub, &scope, ttl, now_epoch()))
             {
                 Ok(t) => {
                     println!("{t}");
@@ -131,7 +122,9 @@ async fn main() -> ExitCode {
             push_from_anywhere,
             token_source: flag,
         } => {
-            let token_source = match token_source(flag) {
+            // The environment, read once; `--token-source` wins over `WSAUTH_TOKEN_SOURCE`.
+            let settings = Settings::from_env();
+            let token_source = match flag.map_or_else(|| settings.token_source(), Ok) {
                 Ok(t) => t,
                 Err(e) => {
                     eprintln!("error: {e}");
@@ -144,6 +137,7 @@ async fn main() -> ExitCode {
                 max_connection_duration: Duration::from_secs(max_connection_duration.max(1)),
                 push_from_anywhere,
                 token_source,
+                settings: settings.clone(),
                 ..GatewayOptions::default()
             };
             let store = match store {
@@ -151,7 +145,7 @@ async fn main() -> ExitCode {
                 Store::Dynamodb => StoreKind::Dynamodb,
             };
             let started = async {
-                let issuer = issuer_from_env(PathBuf::from(DEV_DIR))?;
+                let issuer = issuer_mode(&settings, PathBuf::from(DEV_DIR))?;
                 let dev = matches!(issuer, wsauth_local::IssuerMode::Dev(_));
                 let (listener, running) = bind(&listen, opts, issuer, store).await?;
                 Ok::<_, wsauth_local::LocalError>((listener, running, dev))
@@ -182,7 +176,7 @@ async fn main() -> ExitCode {
                         "alice",
                         "messages:send messages:broadcast",
                         3600,
-                        wsauth_policy::identity::now_epoch(),
+                        now_epoch(),
                     )
                 {
                     println!(

@@ -75,14 +75,6 @@ impl ExecuteApiArn {
             route: route.to_owned(),
         })
     }
-
-    /// The ARN of another route of the same API and stage.
-    pub fn with_route(&self, route: &str) -> Self {
-        Self {
-            route: route.to_owned(),
-            ..self.clone()
-        }
-    }
 }
 
 impl fmt::Display for ExecuteApiArn {

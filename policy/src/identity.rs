@@ -6,17 +6,7 @@
 //! `sessionId`, `issuer`. Decoding accepts a number sent as a string (API Gateway may stringify)
 //! and refuses anything missing or malformed: an identity is never half-read.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use serde_json::{Map, Value};
-
-/// Seconds since the Unix epoch, now (the clock every expiry check reads).
-pub fn now_epoch() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
 
 /// The identity a token established, as bound to a connection.
 #[derive(Debug, Clone, PartialEq, Eq)]

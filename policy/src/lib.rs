@@ -1,4 +1,5 @@
-//! Pure authorization decisions for wsauth: no I/O anywhere in this crate.
+//! Pure authorization decisions for wsauth: no I/O, no clock, no logging set-up anywhere in this
+//! crate (time is always a parameter).
 //!
 //! - [`iam`]: IAM policy documents as API Gateway Lambda authorizers return them, their builders,
 //!   and an evaluator that answers "does this policy allow `execute-api:Invoke` on this ARN" with
@@ -7,15 +8,12 @@
 //! - [`identity`]: who a connection belongs to, and its flat encoding in the authorizer context.
 //! - [`routes`]: the route permission table (route key → required scopes).
 //! - [`protocol`]: the `wsauth` / `bearer.<jwt>` subprotocol convention.
-//! - `telemetry` (feature `telemetry`, for the Lambda binaries only): JSON log set-up.
 
 pub mod arn;
 pub mod iam;
 pub mod identity;
 pub mod protocol;
 pub mod routes;
-#[cfg(feature = "telemetry")]
-pub mod telemetry;
 
 pub use arn::{ArnError, ExecuteApiArn};
 pub use iam::{Effect, Evaluation, PolicyDocument, Statement};

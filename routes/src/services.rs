@@ -3,10 +3,12 @@
 
 use std::sync::Arc;
 
-use wsauth_authorizer::Verifier;
-use wsauth_session::{Binding, SessionStore};
+use wsauth_authorizer::{JwksCache, Verifier};
+use wsauth_runtime::{ConfigError, Settings};
+use wsauth_session::aws::{is_loopback_url, sdk_config_from_env};
+use wsauth_session::{Binding, DynamoSessionStore, SessionStore};
 
-use crate::connections::Connections;
+use crate::connections::{ApiGwConnections, Connections};
 use crate::fanout::{Delivery, deliver};
 
 /// What handlers may use.
@@ -22,6 +24,39 @@ pub struct Services {
 }
 
 impl Services {
+    /// The services of a Lambda: the DynamoDB store, the @connections client and
+    /// `WSAUTH_MANAGEMENT_ENDPOINT`; with `verify` (the `routes` Lambda), the `refresh` verifier
+    /// from the issuer settings, its JWKS fetched on first use rather than at cold start. `push`
+    /// never verifies, so it needs no issuer settings at all.
+    pub async fn from_settings(settings: &Settings, verify: bool) -> Result<Self, ConfigError> {
+        let verifier = if verify {
+            let auth = settings.auth()?;
+            let jwks = JwksCache::new(&auth.issuer, auth.jwks.clone())
+                .map_err(|e| ConfigError::new("WSAUTH_JWKS_URL", e.to_string()))?;
+            Some(Arc::new(Verifier::new(auth, Arc::new(jwks))))
+        } else {
+            None
+        };
+        let store = settings.store();
+        let endpoint_override = settings.management_endpoint();
+        // One SDK configuration for both clients, loaded once at start.
+        let local = endpoint_override.as_deref().is_some_and(is_loopback_url)
+            || store
+                .dynamodb_endpoint
+                .as_deref()
+                .is_some_and(is_loopback_url);
+        let sdk = sdk_config_from_env(local).await;
+        Ok(Self {
+            store: Arc::new(DynamoSessionStore::new(
+                aws_sdk_dynamodb::Client::new(&sdk),
+                &store.table,
+            )),
+            connections: Arc::new(ApiGwConnections::new(sdk)),
+            verifier,
+            endpoint_override,
+        })
+    }
+
     /// The endpoint to reach `b`'s connection through.
     pub fn endpoint_for<'a>(&'a self, b: &'a Binding) -> &'a str {
         self.endpoint_override.as_deref().unwrap_or(&b.endpoint)

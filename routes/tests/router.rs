@@ -11,7 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
-use wsauth_authorizer::{AuthorizerConfig, JwksCache, Verifier};
+use wsauth_authorizer::{JwksCache, Verifier};
 use wsauth_devkit::{SigningKey, jwks_json};
 use wsauth_policy::{Identity, RoutePolicy};
 use wsauth_routes::fanout::FANOUT_CONCURRENCY;
@@ -92,13 +92,7 @@ struct World {
 }
 
 fn verifier(key: &SigningKey) -> Arc<Verifier> {
-    let cfg = AuthorizerConfig::from_lookup(&|k| match k {
-        "WSAUTH_ISSUER" => Some(ISSUER.into()),
-        "WSAUTH_AUDIENCE" => Some("api".into()),
-        "WSAUTH_JWKS_URL" => Some("http://127.0.0.1:9/jwks.json".into()),
-        _ => None,
-    })
-    .unwrap();
+    let cfg = wsauth_devkit::authorizer_config(ISSUER, "api", "http://127.0.0.1:9/jwks.json", &[]);
     let cache = JwksCache::new(ISSUER, cfg.jwks.clone()).unwrap();
     cache
         .install(jwks_json([key]).to_string().as_bytes())

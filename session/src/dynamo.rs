@@ -16,20 +16,11 @@ use aws_sdk_dynamodb::types::{
     TableStatus, TimeToLiveSpecification,
 };
 
+use wsauth_runtime::settings::StoreSettings;
+
 use crate::aws::{is_loopback_url, sdk_config_from_env};
 use crate::binding::{Binding, TTL_GRACE_SECONDS};
 use crate::store::{Page, SessionStore, StoreError};
-
-/// The default table name (`WSAUTH_TABLE`).
-pub const DEFAULT_TABLE: &str = "wsauth-sessions";
-/// The table named by `WSAUTH_TABLE`, else [`DEFAULT_TABLE`].
-pub fn table_from_env() -> String {
-    std::env::var("WSAUTH_TABLE")
-        .ok()
-        .map(|t| t.trim().to_owned())
-        .filter(|t| !t.is_empty())
-        .unwrap_or_else(|| DEFAULT_TABLE.to_owned())
-}
 
 /// The per-user index.
 pub const BY_USER_INDEX: &str = "byUser";
@@ -116,11 +107,13 @@ fn key(connection_id: &str) -> Item {
     HashMap::from([("connectionId".to_owned(), s(connection_id))])
 }
 
-/// A DynamoDB client from the environment (region, credentials, `AWS_ENDPOINT_URL_DYNAMODB`),
-/// with bounded timeouts and retries. Pointed at a loopback endpoint (DynamoDB Local), missing
-/// credentials and region are replaced by placeholders, which DynamoDB Local accepts.
-pub async fn client_from_env() -> Client {
-    let local = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").is_ok_and(|u| is_loopback_url(&u));
+/// A DynamoDB client for `settings` (region, credentials and endpoint from the SDK's own
+/// environment; placeholders for a local endpoint such as DynamoDB Local).
+pub async fn client(settings: &StoreSettings) -> Client {
+    let local = settings
+        .dynamodb_endpoint
+        .as_deref()
+        .is_some_and(is_loopback_url);
     Client::new(&sdk_config_from_env(local).await)
 }
 

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use wsauth_policy::Identity;
-use wsauth_session::dynamo::{client_from_env, ensure_table};
+use wsauth_session::dynamo::{client, ensure_table};
 use wsauth_session::{Binding, DynamoSessionStore, Lookup, SessionStore, StoreError};
 
 /// A fixed clock for the handlers, far in the future: DynamoDB Local enforces the `ttl`
@@ -214,7 +214,7 @@ async fn dynamodb_outage_gives_a_clean_error_not_a_panic() {
 #[tokio::test]
 async fn ensure_table_is_idempotent_and_creates_the_index_and_ttl() {
     let _ = wsauth_devkit::stores::dynamodb_local().await;
-    let client = client_from_env().await;
+    let client = client(&wsauth_runtime::Settings::from_env().store()).await;
     let table = format!("wsauth-idem-{}", std::process::id());
     ensure_table(&client, &table).await.unwrap();
     ensure_table(&client, &table).await.unwrap();

@@ -39,7 +39,7 @@ pub struct Env {
     pub tokens: Mutex<Vec<String>>,
 }
 
-pub fn config(url: &str, extra: &[(&str, &str)]) -> AuthorizerConfig {
+pub fn config(url: &str, extra: &[(&'static str, &str)]) -> AuthorizerConfig {
     wsauth_devkit::authorizer_config(ISSUER, AUDIENCE, url, extra)
 }
 
@@ -152,7 +152,7 @@ impl Env {
 }
 
 pub fn now() -> i64 {
-    wsauth_policy::identity::now_epoch()
+    wsauth_runtime::clock::now_epoch()
 }
 
 /// Claims that verify on the main instance.

@@ -29,7 +29,7 @@ impl JwksServer {
 }
 
 pub fn now() -> i64 {
-    wsauth_policy::identity::now_epoch()
+    wsauth_runtime::clock::now_epoch()
 }
 
 pub use wsauth_devkit::Keys;
@@ -41,7 +41,7 @@ pub fn claims(sub: &str) -> Value {
            "exp": now + 600, "scope": "messages:send profile", "jti": format!("jti-{sub}")})
 }
 
-pub fn config(url: &str, extra: &[(&str, &str)]) -> AuthorizerConfig {
+pub fn config(url: &str, extra: &[(&'static str, &str)]) -> AuthorizerConfig {
     wsauth_devkit::authorizer_config(ISSUER, AUDIENCE, url, extra)
 }
 
@@ -51,7 +51,7 @@ pub fn verifier(cfg: AuthorizerConfig) -> Verifier {
 }
 
 /// A running JWKS server with the three keys, and a verifier on it.
-pub async fn setup(extra: &[(&str, &str)]) -> (Keys, Server, Verifier) {
+pub async fn setup(extra: &[(&'static str, &str)]) -> (Keys, Server, Verifier) {
     let keys = Keys::new();
     let server = JwksServer::start(keys.jwks()).await;
     let v = verifier(config(&server.url, extra));

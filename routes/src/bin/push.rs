@@ -4,16 +4,18 @@ use std::sync::Arc;
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use serde_json::Value;
-use wsauth_routes::Pusher;
+use wsauth_routes::{Pusher, Services};
+use wsauth_runtime::Settings;
+use wsauth_runtime::clock::now_epoch;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    wsauth_policy::telemetry::init_lambda_tracing();
-    let pusher = &Pusher::new(Arc::new(wsauth_routes::services_from_env().await?));
+    wsauth_runtime::telemetry::init_lambda_tracing();
+    let services = Services::from_settings(&Settings::from_env(), false).await?;
+    let pusher = &Pusher::new(Arc::new(services));
     run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let now = wsauth_policy::identity::now_epoch();
         pusher
-            .handle_json(event.payload, now)
+            .handle_json(event.payload, now_epoch())
             .await
             .map_err(Error::from)
     }))

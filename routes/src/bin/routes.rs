@@ -4,17 +4,19 @@ use std::sync::Arc;
 
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
-use wsauth_routes::Router;
+use wsauth_routes::{Router, Services};
+use wsauth_runtime::Settings;
+use wsauth_runtime::clock::now_epoch;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    wsauth_policy::telemetry::init_lambda_tracing();
-    let services = Arc::new(wsauth_routes::services_from_env().await?);
-    let router = &Router::new(services, wsauth_routes::route_policy_from_env()?);
+    wsauth_runtime::telemetry::init_lambda_tracing();
+    let settings = Settings::from_env();
+    let services = Arc::new(Services::from_settings(&settings, true).await?);
+    let router = &Router::new(services, settings.route_policy()?);
     run(service_fn(
         move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async move {
-            let now = wsauth_policy::identity::now_epoch();
-            Ok::<_, Error>(router.handle_event(&event.payload, now).await)
+            Ok::<_, Error>(router.handle_event(&event.payload, now_epoch()).await)
         },
     ))
     .await

@@ -126,7 +126,7 @@ impl Local {
 }
 
 pub fn now() -> i64 {
-    wsauth_policy::identity::now_epoch()
+    wsauth_runtime::clock::now_epoch()
 }
 
 /// How the client presents its token.

@@ -1,31 +1,11 @@
-//! Typed authorizer configuration, read once at start from the environment.
-//!
-//! A missing or bad setting fails start-up with a message that names the variable. Every default
-//! is documented on its field.
+//! The verifier's settings: issuer, audiences, algorithms, leeway, connect scopes, Cognito
+//! checks, the token source and the JWKS cache. Every default is documented on its field.
 
 use std::time::Duration;
 
 use jsonwebtoken::Algorithm;
-use wsauth_policy::protocol::{TOKEN_SOURCE_VAR, TokenSource};
 
-/// A configuration problem, naming the variable.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{var}: {problem}")]
-pub struct ConfigError {
-    /// The environment variable at fault.
-    pub var: &'static str,
-    /// What is wrong with it.
-    pub problem: String,
-}
-
-impl ConfigError {
-    fn new(var: &'static str, problem: impl Into<String>) -> Self {
-        Self {
-            var,
-            problem: problem.into(),
-        }
-    }
-}
+use super::{ConfigError, Settings};
 
 /// Cognito's `token_use` claim.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,20 +68,13 @@ pub struct AuthorizerConfig {
     pub client_ids: Vec<String>,
     /// The one place the handshake token is read. `WSAUTH_TOKEN_SOURCE` (`subprotocol`, `query`
     /// or `header`); default `subprotocol`. A token anywhere else does not count.
-    pub token_source: TokenSource,
+    pub token_source: wsauth_policy::protocol::TokenSource,
     /// The JWKS cache.
     pub jwks: JwksSettings,
 }
 
-/// Largest accepted token, in bytes; refused before any parsing.
-pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
-/// Largest accepted base64url header segment.
-pub const MAX_HEADER_B64: usize = 2048;
-/// Largest accepted `kid`.
-pub const MAX_KID_BYTES: usize = 256;
-
 /// Every algorithm wsauth can verify (asymmetric only).
-pub(crate) const SUPPORTED: [Algorithm; 9] = [
+pub const SUPPORTED: [Algorithm; 9] = [
     Algorithm::RS256,
     Algorithm::RS384,
     Algorithm::RS512,
@@ -157,12 +130,8 @@ fn list(v: &str, sep: impl Fn(char) -> bool) -> Vec<String> {
         .collect()
 }
 
-fn seconds(
-    get: &dyn Fn(&str) -> Option<String>,
-    var: &'static str,
-    default: u64,
-) -> Result<u64, ConfigError> {
-    match get(var) {
+fn seconds(s: &Settings, var: &'static str, default: u64) -> Result<u64, ConfigError> {
+    match s.get(var) {
         None => Ok(default),
         Some(v) => v
             .trim()
@@ -172,13 +141,9 @@ fn seconds(
 }
 
 impl AuthorizerConfig {
-    /// Reads the process environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(&|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
-    }
-
-    /// Reads configuration through `get` (unset variables answer `None`).
-    pub fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    /// Reads the verifier's variables from `s`.
+    pub(crate) fn from_settings(s: &Settings) -> Result<Self, ConfigError> {
+        let get = |var: &'static str| s.get(var);
         let issuer = get("WSAUTH_ISSUER")
             .map(|s| s.trim().to_owned())
             .ok_or_else(|| ConfigError::new("WSAUTH_ISSUER", "required (the expected `iss`)"))?;
@@ -234,35 +199,28 @@ impl AuthorizerConfig {
                 ));
             }
         };
-        let token_source = match get(TOKEN_SOURCE_VAR) {
-            None => TokenSource::default(),
-            Some(v) => v
-                .parse()
-                .map_err(|e: wsauth_policy::protocol::UnknownTokenSource| {
-                    ConfigError::new(TOKEN_SOURCE_VAR, e.to_string())
-                })?,
-        };
+        let token_source = s.token_source()?;
         let jwks = JwksSettings {
             url,
-            refresh_after: Duration::from_secs(seconds(get, "WSAUTH_JWKS_REFRESH_SECONDS", 300)?),
+            refresh_after: Duration::from_secs(seconds(s, "WSAUTH_JWKS_REFRESH_SECONDS", 300)?),
             max_staleness: Duration::from_secs(seconds(
-                get,
+                s,
                 "WSAUTH_JWKS_MAX_STALE_SECONDS",
                 21_600,
             )?),
             unknown_kid_cooldown: Duration::from_secs(seconds(
-                get,
+                s,
                 "WSAUTH_JWKS_COOLDOWN_SECONDS",
                 10,
             )?),
-            fetch_timeout: Duration::from_millis(seconds(get, "WSAUTH_JWKS_TIMEOUT_MS", 3000)?),
+            fetch_timeout: Duration::from_millis(seconds(s, "WSAUTH_JWKS_TIMEOUT_MS", 3000)?),
             max_body_bytes: 256 * 1024,
         };
         Ok(Self {
             issuer,
             audiences,
             algorithms,
-            leeway_seconds: seconds(get, "WSAUTH_LEEWAY_SECONDS", 30)?,
+            leeway_seconds: seconds(s, "WSAUTH_LEEWAY_SECONDS", 30)?,
             connect_scopes: get("WSAUTH_CONNECT_SCOPES")
                 .map(|v| list(&v, char::is_whitespace))
                 .unwrap_or_default(),
@@ -279,14 +237,10 @@ impl AuthorizerConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
+    use wsauth_policy::protocol::TokenSource;
 
-    fn cfg(pairs: &[(&str, &str)]) -> Result<AuthorizerConfig, ConfigError> {
-        let m: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        AuthorizerConfig::from_lookup(&move |k| m.get(k).cloned())
+    fn cfg(pairs: &[(&'static str, &str)]) -> Result<AuthorizerConfig, ConfigError> {
+        Settings::from_pairs(pairs).auth()
     }
 
     const BASE: [(&str, &str); 2] = [

@@ -1,0 +1,201 @@
+//! Every setting wsauth reads, in one place: [`Settings`] snapshots the environment once at start
+//! (a blank variable counts as unset), and each process asks only for the sections it uses: the
+//! authorizer [`Settings::auth`]; `connect` [`Settings::store`] and the management endpoint;
+//! `routes` all of them (its `refresh` route verifies tokens); `push` no issuer settings at all.
+//! A missing or bad value is a [`ConfigError`] naming the variable, and stops start-up.
+//!
+//! [`VARIABLES`] lists every variable read here; a test holds it to the README's configuration
+//! table, and another checks that no other crate reads a `WSAUTH_` variable itself.
+
+pub mod auth;
+
+use std::collections::BTreeMap;
+
+use wsauth_policy::RoutePolicy;
+use wsauth_policy::protocol::{TOKEN_SOURCE_VAR, TokenSource, UnknownTokenSource};
+
+pub use auth::{AuthorizerConfig, JwksSettings, TokenUse};
+
+/// Every variable wsauth reads, as the README's configuration table lists them.
+pub const VARIABLES: [&str; 17] = [
+    "WSAUTH_ISSUER",
+    "WSAUTH_AUDIENCE",
+    "WSAUTH_JWKS_URL",
+    "WSAUTH_ALGORITHMS",
+    "WSAUTH_LEEWAY_SECONDS",
+    "WSAUTH_CONNECT_SCOPES",
+    "WSAUTH_TOKEN_USE",
+    "WSAUTH_CLIENT_ID",
+    TOKEN_SOURCE_VAR,
+    "WSAUTH_TABLE",
+    "AWS_ENDPOINT_URL_DYNAMODB",
+    "WSAUTH_MANAGEMENT_ENDPOINT",
+    "WSAUTH_ROUTE_POLICY",
+    "WSAUTH_JWKS_REFRESH_SECONDS",
+    "WSAUTH_JWKS_MAX_STALE_SECONDS",
+    "WSAUTH_JWKS_COOLDOWN_SECONDS",
+    "WSAUTH_JWKS_TIMEOUT_MS",
+];
+
+/// The DynamoDB table when `WSAUTH_TABLE` is unset.
+pub const DEFAULT_TABLE: &str = "wsauth-sessions";
+
+/// A configuration problem, naming the variable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{var}: {problem}")]
+pub struct ConfigError {
+    /// The environment variable at fault.
+    pub var: &'static str,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+impl ConfigError {
+    /// A problem with `var`.
+    pub fn new(var: &'static str, problem: impl Into<String>) -> Self {
+        Self {
+            var,
+            problem: problem.into(),
+        }
+    }
+}
+
+/// Where bindings live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreSettings {
+    /// The DynamoDB table. `WSAUTH_TABLE`; default `wsauth-sessions`.
+    pub table: String,
+    /// The AWS SDK's own DynamoDB endpoint override (`AWS_ENDPOINT_URL_DYNAMODB`, e.g. DynamoDB
+    /// Local); the SDK reads it itself, wsauth only to tell a local endpoint. Default: AWS.
+    pub dynamodb_endpoint: Option<String>,
+}
+
+/// The values of [`VARIABLES`], read once.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Settings {
+    values: BTreeMap<&'static str, String>,
+}
+
+impl Settings {
+    /// Reads every variable of [`VARIABLES`] from the process environment, once.
+    pub fn from_env() -> Self {
+        let mut s = Self::default();
+        for var in VARIABLES {
+            s.set(var, std::env::var(var).ok().as_deref());
+        }
+        s
+    }
+
+    /// Settings with exactly these values (tests, the dev issuer).
+    pub fn from_pairs(pairs: &[(&'static str, &str)]) -> Self {
+        let mut s = Self::default();
+        for (var, value) in pairs {
+            s.set(var, Some(value));
+        }
+        s
+    }
+
+    /// Sets (or, with `None` or a blank value, unsets) `var`.
+    pub fn set(&mut self, var: &'static str, value: Option<&str>) {
+        debug_assert!(VARIABLES.contains(&var), "{var} is not a wsauth setting");
+        match value.filter(|v| !v.trim().is_empty()) {
+            Some(v) => self.values.insert(var, v.to_owned()),
+            None => self.values.remove(var),
+        };
+    }
+
+    /// The value of `var`, if set and not blank.
+    pub fn get(&self, var: &'static str) -> Option<String> {
+        debug_assert!(VARIABLES.contains(&var), "{var} is not a wsauth setting");
+        self.values.get(var).cloned()
+    }
+
+    /// The verifier's settings (authorizer; the `refresh` route).
+    pub fn auth(&self) -> Result<AuthorizerConfig, ConfigError> {
+        AuthorizerConfig::from_settings(self)
+    }
+
+    /// Whether an issuer is configured at all (`wsauth-local` runs its dev issuer without one).
+    pub fn has_issuer(&self) -> bool {
+        self.get("WSAUTH_ISSUER").is_some()
+    }
+
+    /// Where the handshake token travels. `WSAUTH_TOKEN_SOURCE`; default `subprotocol`.
+    pub fn token_source(&self) -> Result<TokenSource, ConfigError> {
+        match self.get(TOKEN_SOURCE_VAR) {
+            None => Ok(TokenSource::default()),
+            Some(v) => v
+                .parse()
+                .map_err(|e: UnknownTokenSource| ConfigError::new(TOKEN_SOURCE_VAR, e.to_string())),
+        }
+    }
+
+    /// The session store's settings.
+    pub fn store(&self) -> StoreSettings {
+        StoreSettings {
+            table: self
+                .get("WSAUTH_TABLE")
+                .map(|t| t.trim().to_owned())
+                .unwrap_or_else(|| DEFAULT_TABLE.to_owned()),
+            dynamodb_endpoint: self.get("AWS_ENDPOINT_URL_DYNAMODB"),
+        }
+    }
+
+    /// The @connections endpoint every call goes to, when set (`WSAUTH_MANAGEMENT_ENDPOINT`,
+    /// custom domains); otherwise each binding's own.
+    pub fn management_endpoint(&self) -> Option<String> {
+        self.get("WSAUTH_MANAGEMENT_ENDPOINT")
+            .map(|e| e.trim().to_owned())
+    }
+
+    /// The route policy: the defaults with `WSAUTH_ROUTE_POLICY` merged over them.
+    pub fn route_policy(&self) -> Result<RoutePolicy, ConfigError> {
+        match self.get("WSAUTH_ROUTE_POLICY") {
+            Some(v) => RoutePolicy::with_overrides(&v)
+                .map_err(|e| ConfigError::new("WSAUTH_ROUTE_POLICY", e.to_string())),
+            None => Ok(RoutePolicy::default()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blank_values_are_unset_and_sections_have_their_defaults() {
+        let s = Settings::from_pairs(&[("WSAUTH_TABLE", "  "), ("WSAUTH_ROUTE_POLICY", "")]);
+        assert_eq!(s.store().table, DEFAULT_TABLE);
+        assert_eq!(s.route_policy(), Ok(RoutePolicy::default()));
+        assert_eq!(s.token_source(), Ok(TokenSource::Subprotocol));
+        assert_eq!(s.management_endpoint(), None);
+        assert!(!s.has_issuer());
+    }
+
+    #[test]
+    fn each_section_reads_only_its_variables() {
+        // `push` asks for the store and the management endpoint only: a broken issuer setting
+        // does not stop it.
+        let s = Settings::from_pairs(&[
+            ("WSAUTH_ISSUER", "http://not-loopback.example"),
+            ("WSAUTH_TABLE", "t1"),
+            ("WSAUTH_MANAGEMENT_ENDPOINT", "https://ws.example.com/prod"),
+        ]);
+        assert_eq!(s.store().table, "t1");
+        assert_eq!(
+            s.management_endpoint().as_deref(),
+            Some("https://ws.example.com/prod")
+        );
+        assert_eq!(s.auth().unwrap_err().var, "WSAUTH_AUDIENCE");
+    }
+
+    #[test]
+    fn a_bad_route_policy_or_token_source_names_the_variable() {
+        let s = Settings::from_pairs(&[
+            ("WSAUTH_ROUTE_POLICY", "{\"chat\": \"x\"}"),
+            ("WSAUTH_TOKEN_SOURCE", "cookie"),
+        ]);
+        assert_eq!(s.route_policy().unwrap_err().var, "WSAUTH_ROUTE_POLICY");
+        assert_eq!(s.token_source().unwrap_err().var, "WSAUTH_TOKEN_SOURCE");
+    }
+}

@@ -1,0 +1,72 @@
+//! The settings have one home: every variable the code reads is in the README's configuration
+//! table and the other way round, and no crate but this one reads a `WSAUTH_` variable itself.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use wsauth_runtime::settings::VARIABLES;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The first cell of each row of the README's configuration table.
+fn readme_variables() -> BTreeSet<String> {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let table = readme
+        .split("## Configuration")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .unwrap();
+    table
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split_once('`').map(|(v, _)| v.to_owned()))
+        .collect()
+}
+
+#[test]
+fn the_readme_table_lists_exactly_the_variables_read() {
+    let code: BTreeSet<String> = VARIABLES.iter().map(|v| v.to_string()).collect();
+    assert_eq!(readme_variables(), code);
+}
+
+fn rust_sources(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_sources(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn no_other_crate_reads_a_wsauth_variable() {
+    let mut offenders = Vec::new();
+    for krate in std::fs::read_dir(root()).unwrap() {
+        let src = krate.unwrap().path().join("src");
+        if !src.is_dir() || src.starts_with(root().join("runtime")) {
+            continue;
+        }
+        let mut files = Vec::new();
+        rust_sources(&src, &mut files);
+        for f in files {
+            let text = std::fs::read_to_string(&f).unwrap();
+            for (n, line) in text.lines().enumerate() {
+                if line.contains("env::var(\"WSAUTH_")
+                    || line.contains("env::var(\"AWS_ENDPOINT_URL")
+                {
+                    offenders.push(format!("{}:{}", f.display(), n + 1));
+                }
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "read through wsauth_runtime::Settings instead: {offenders:?}"
+    );
+}
