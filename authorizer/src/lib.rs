@@ -8,6 +8,8 @@
 //! - [`limits`]: the size caps applied before parsing.
 //! - [`error`]: the one error enum and its single mapping to a handshake status.
 
+#![warn(missing_docs)]
+
 pub mod error;
 pub mod event;
 pub mod handler;

@@ -7,6 +7,8 @@
 //! binding idempotently (AWS delivers it on a best-effort basis; TTL and the per-read expiry
 //! check cover the rest). Every refusal maps to a status in [`ConnectError::status`] only.
 
+#![warn(missing_docs)]
+
 use std::sync::Arc;
 
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};

@@ -1,9 +1,16 @@
 //! `wsauth-local`: API Gateway's WebSocket behaviour on one machine, running wsauth's real
 //! handlers in-process (authorizer, `$connect`/`$disconnect`, routes, push).
 //!
+//! # Layout
+//!
 //! - [`gateway`]: the emulated API (handshake, routing, limits, @connections, push, demo page).
 //! - [`devissuer`]: the dev issuer used when `WSAUTH_ISSUER` is not set.
-//! - [`serve`]/[`run`]: assembly; `run(listener, …, shutdown)` lets tests bind port 0.
+//! - [`ids`]: connection IDs; [`timefmt`]: API Gateway's time formats.
+//! - this file: assembly. [`bind`] (or [`bind_with_routes`], with application routes) binds the
+//!   listener and builds the gateway over the real handlers; [`run`] serves until a shutdown
+//!   future resolves, so tests bind port 0 and stop it themselves. `src/main.rs` is the CLI.
+
+#![warn(missing_docs)]
 
 pub mod devissuer;
 pub mod gateway;
@@ -68,7 +75,7 @@ pub enum LocalError {
     },
 }
 
-/// What `run` assembled: the gateway and, in dev mode, the dev issuer.
+/// What [`bind`] assembled: the gateway and the address it listens on.
 pub struct Running {
     /// The gateway (connection registry, handlers).
     pub gateway: Arc<Gateway>,

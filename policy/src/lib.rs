@@ -9,6 +9,8 @@
 //! - [`routes`]: the route permission table (route key → required scopes).
 //! - [`protocol`]: the `wsauth` / `bearer.<jwt>` subprotocol convention.
 
+#![warn(missing_docs)]
+
 pub mod arn;
 pub mod iam;
 pub mod identity;

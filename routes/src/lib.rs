@@ -15,6 +15,8 @@
 //! - [`connections`]: the @connections client (`aws-sdk-apigatewaymanagement`).
 //! - [`error`]: error codes and frames.
 
+#![warn(missing_docs)]
+
 mod builtin;
 pub mod connections;
 pub mod error;

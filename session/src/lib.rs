@@ -8,6 +8,8 @@
 //! DynamoDB deletes expired items lazily (hours to days later), so every read checks
 //! `expiresAt` itself: [`SessionStore::lookup`] never reports an expired binding as live.
 
+#![warn(missing_docs)]
+
 pub mod aws;
 pub mod binding;
 pub mod dynamo;
