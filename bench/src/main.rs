@@ -6,14 +6,17 @@
 //!   tokens, single-threaded; verifies per second, one JSON line per (contender, alg).
 //! - `handler DIR SECONDS`: the full authorizer path, event JSON in → policy JSON out, per
 //!   second, and heap allocations per call.
-//! - `gateway LABEL WS_URL DATA_DIR IDLE SAMPLES`: the same WebSocket load against any gateway
-//!   (wsauth-local, or the serverless-offline peer); `SERVER_PIDS` names the processes whose
-//!   resident memory is read.
+//! - `gateway LABEL WS_URL DATA_DIR IDLE SAMPLES [--idle-seconds S] [--server-pids "P…"]`: the
+//!   same WebSocket load against any gateway (wsauth-local, or the serverless-offline peer),
+//!   one function per phase in `gateway.rs`; `--server-pids` names the processes whose resident
+//!   memory is read.
 //! - `table`: creates `WSAUTH_TABLE` on `AWS_ENDPOINT_URL_DYNAMODB` and binds the connection
 //!   the routes cold start pings (for the cold-start runs).
 
 use std::alloc::System;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -288,9 +291,11 @@ fn handler_bench(dir: &Path, seconds: f64) -> Res<()> {
             .into_iter()
             .take(2000)
             .map(|t| {
+                // The token where the default deploy carries it: the subprotocol list.
                 let mut e = template.clone();
-                e["queryStringParameters"]["token"] = json!(t);
-                e["multiValueQueryStringParameters"]["token"] = json!([t]);
+                let offer = format!("wsauth, bearer.{t}");
+                e["headers"]["Sec-WebSocket-Protocol"] = json!(offer);
+                e["multiValueHeaders"]["Sec-WebSocket-Protocol"] = json!([offer]);
                 serde_json::to_vec(&e).unwrap_or_default()
             })
             .collect();
@@ -329,62 +334,113 @@ fn handler_bench(dir: &Path, seconds: f64) -> Res<()> {
 
 mod gateway;
 
+#[derive(Parser)]
+#[command(name = "wsauth-bench", about = "The Rust side of bench/run")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Keys, their JWKS and N tokens per algorithm, written once into DIR.
+    Gen {
+        /// Where to write.
+        dir: PathBuf,
+        /// Tokens per algorithm.
+        n: usize,
+    },
+    /// wsauth's verifier beside the bare aws-lc-rs check, for SECONDS.
+    Verify {
+        /// What `gen` wrote.
+        dir: PathBuf,
+        /// How long to measure.
+        seconds: f64,
+    },
+    /// The authorizer handler, event JSON in → policy JSON out, for SECONDS.
+    Handler {
+        /// What `gen` wrote.
+        dir: PathBuf,
+        /// How long to measure.
+        seconds: f64,
+    },
+    /// Creates WSAUTH_TABLE and binds the connection the routes cold start pings.
+    Table,
+    /// The same WebSocket load against one gateway.
+    Gateway {
+        /// The contender's name in the report.
+        label: String,
+        /// Its WebSocket URL.
+        url: String,
+        /// What `gen` wrote.
+        data_dir: PathBuf,
+        /// Idle connections for the memory and broadcast phases.
+        idle: usize,
+        /// Round trips per latency phase.
+        samples: usize,
+        /// Time allowed to open the idle connections, in seconds.
+        #[arg(long, default_value_t = 90)]
+        idle_seconds: u64,
+        /// The server's process IDs (their trees' resident memory is read).
+        #[arg(long, value_delimiter = ' ')]
+        server_pids: Vec<u32>,
+    },
+}
+
+/// Creates the table and binds the connection the routes cold start pings, for a day, so that
+/// it answers a real `ping` (not a not_bound close).
+fn table() -> Res<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        let settings = wsauth_runtime::Settings::from_env().store();
+        let client = wsauth_session::dynamo::client(&settings).await;
+        wsauth_session::dynamo::ensure_table(&client, &settings.table)
+            .await
+            .map_err(|e| e.to_string())?;
+        let store = wsauth_session::DynamoSessionStore::new(client, &settings.table);
+        let id = wsauth_policy::Identity {
+            user_id: "alice".into(),
+            scopes: vec!["messages:send".into()],
+            expires_at: wsauth_runtime::clock::now_epoch() + 86_400,
+            session_id: "bench".into(),
+            issuer: ISSUER.into(),
+        };
+        let b =
+            wsauth_session::Binding::new("bench-ping-connection", &id, 1, "http://127.0.0.1:9/dev");
+        use wsauth_session::SessionStore as _;
+        match store.bind(&b).await {
+            Ok(()) | Err(wsauth_session::StoreError::AlreadyBound) => Ok(()),
+            Err(e) => Err(e.to_string()),
+        }
+    })
+}
+
 fn main() -> std::process::ExitCode {
-    let args: Vec<String> = std::env::args().collect();
-    let result = match args.get(1).map(String::as_str) {
-        Some("gen") if args.len() == 4 => args[3]
-            .parse()
-            .map_err(|_| "N must be a number".to_string())
-            .and_then(|n| generate(Path::new(&args[2]), n)),
-        Some("verify") if args.len() == 4 => args[3]
-            .parse()
-            .map_err(|_| "SECONDS must be a number".to_string())
-            .and_then(|s| verify_bench(Path::new(&args[2]), s)),
-        Some("handler") if args.len() == 4 => args[3]
-            .parse()
-            .map_err(|_| "SECONDS must be a number".to_string())
-            .and_then(|s| handler_bench(Path::new(&args[2]), s)),
-        Some("gateway") if args.len() == 7 => gateway::run(&args[2..]),
-        Some("table") => tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| e.to_string())
-            .and_then(|rt| {
-                rt.block_on(async {
-                    let settings = wsauth_runtime::Settings::from_env().store();
-                    let client = wsauth_session::dynamo::client(&settings).await;
-                    let table = settings.table;
-                    wsauth_session::dynamo::ensure_table(&client, &table)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    // The connection the routes cold start pings, bound for a day, so that it
-                    // answers a real `ping` (not a not_bound close).
-                    let store = wsauth_session::DynamoSessionStore::new(client, &table);
-                    let id = wsauth_policy::Identity {
-                        user_id: "alice".into(),
-                        scopes: vec!["messages:send".into()],
-                        expires_at: wsauth_runtime::clock::now_epoch() + 86_400,
-                        session_id: "bench".into(),
-                        issuer: ISSUER.into(),
-                    };
-                    let b = wsauth_session::Binding::new(
-                        "bench-ping-connection",
-                        &id,
-                        1,
-                        "http://127.0.0.1:9/dev",
-                    );
-                    use wsauth_session::SessionStore as _;
-                    match store.bind(&b).await {
-                        Ok(()) | Err(wsauth_session::StoreError::AlreadyBound) => Ok(()),
-                        Err(e) => Err(e.to_string()),
-                    }
-                })
-            }),
-        _ => Err(
-            "usage: wsauth-bench gen DIR N | verify DIR SECONDS | handler DIR SECONDS | table | \
-             gateway LABEL WS_URL DATA_DIR IDLE SAMPLES(+PIDS env)"
-                .into(),
-        ),
+    let result = match Cli::parse().command {
+        Command::Gen { dir, n } => generate(&dir, n),
+        Command::Verify { dir, seconds } => verify_bench(&dir, seconds),
+        Command::Handler { dir, seconds } => handler_bench(&dir, seconds),
+        Command::Table => table(),
+        Command::Gateway {
+            label,
+            url,
+            data_dir,
+            idle,
+            samples,
+            idle_seconds,
+            server_pids,
+        } => gateway::run(gateway::Run {
+            label,
+            url,
+            data_dir,
+            idle,
+            samples,
+            idle_budget: Duration::from_secs(idle_seconds),
+            pids: server_pids,
+        }),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
