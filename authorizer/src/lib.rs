@@ -1,4 +1,7 @@
-//! wsauth's `$connect` authorizer for API Gateway WebSocket APIs.
+//! wsauth's `$connect` authorizer for API Gateway WebSocket APIs: [`Authorizer`] takes the
+//! REQUEST authorizer event and answers an Allow or Deny policy, or a refusal.
+//!
+//! # Layout
 //!
 //! - [`event`]: the REQUEST authorizer event, its identity sources, the response.
 //! - [`verify`]: strict JWT verification against the issuer's JWKS.
@@ -7,6 +10,7 @@
 //! - [`handler`]: event in, Allow/Deny policy or `Unauthorized` out.
 //! - [`limits`]: the size caps applied before parsing.
 //! - [`error`]: the one error enum and its single mapping to a handshake status.
+//! - `src/main.rs`: the `authorizer` Lambda (settings and JWKS loaded once, at cold start).
 
 #![warn(missing_docs)]
 

@@ -6,6 +6,12 @@
 //! and selects the `wsauth` subprotocol when the client offered it. `$disconnect` deletes the
 //! binding idempotently (AWS delivers it on a best-effort basis; TTL and the per-read expiry
 //! check cover the rest). Every refusal maps to a status in [`ConnectError::status`] only.
+//!
+//! # Layout
+//!
+//! - this file: [`ConnectHandler`] ([`ConnectHandler::handle_at`] dispatches on `eventType`) and
+//!   [`ConnectError`].
+//! - `src/main.rs`: the `connect` Lambda, for both `$connect` and `$disconnect`.
 
 #![warn(missing_docs)]
 

@@ -1,6 +1,8 @@
 //! Pure authorization decisions for wsauth: no I/O, no clock, no logging set-up anywhere in this
 //! crate (time is always a parameter).
 //!
+//! # Layout
+//!
 //! - [`iam`]: IAM policy documents as API Gateway Lambda authorizers return them, their builders,
 //!   and an evaluator that answers "does this policy allow `execute-api:Invoke` on this ARN" with
 //!   IAM's wildcard rules and explicit Deny winning.

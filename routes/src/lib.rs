@@ -14,6 +14,7 @@
 //! - [`services`]: the bundle handlers use (store, @connections, verifier, endpoint).
 //! - [`connections`]: the @connections client (`aws-sdk-apigatewaymanagement`).
 //! - [`error`]: error codes and frames.
+//! - `src/bin/routes.rs`, `src/bin/push.rs`: the `routes` and `push` Lambdas.
 
 #![warn(missing_docs)]
 

@@ -1,12 +1,18 @@
 //! The binding between an API Gateway WebSocket connection ID and a user session.
 //!
-//! - [`Binding`]: who a connection belongs to (the data model of the DynamoDB table).
-//! - [`SessionStore`]: narrow async operations on bindings, with two implementations:
-//!   [`DynamoSessionStore`] (AWS, or DynamoDB Local) and [`MemorySessionStore`] (embedded).
-//! - [`dynamo::ensure_table`]: creates the table (key, `byUser` GSI, TTL), idempotently.
-//!
 //! DynamoDB deletes expired items lazily (hours to days later), so every read checks
 //! `expiresAt` itself: [`SessionStore::lookup`] never reports an expired binding as live.
+//!
+//! # Layout
+//!
+//! - [`binding`]: [`Binding`], who a connection belongs to (the data model of the DynamoDB
+//!   table), and [`management_endpoint`].
+//! - [`store`]: [`SessionStore`], the narrow async operations on bindings, with two
+//!   implementations below; [`Lookup`], [`StoreError`].
+//! - [`dynamo`]: [`DynamoSessionStore`] (AWS, or DynamoDB Local), the item mapping, and
+//!   [`dynamo::ensure_table`], which creates the table (key, `byUser` GSI, TTL) idempotently.
+//! - [`memory`]: [`MemorySessionStore`], the embedded store (`wsauth-local`'s default).
+//! - [`aws`]: the AWS SDK configuration every client shares (bounded timeouts and retries).
 
 #![warn(missing_docs)]
 
