@@ -30,6 +30,8 @@ use wsauth_routes::{ApiGwConnections, Pusher, Router, Services};
 use wsauth_runtime::Settings;
 use wsauth_session::{DynamoSessionStore, MemorySessionStore, SessionStore};
 
+use gateway::Credentials;
+use gateway::functions::Linked;
 pub use gateway::{Gateway, GatewayOptions};
 
 /// Where bindings live.
@@ -146,6 +148,7 @@ pub async fn assemble(
         }
     };
     let sdk = wsauth_session::aws::sdk_config_from_env(true).await;
+    let credentials = gateway_credentials(&sdk).await?;
     let services = Arc::new(Services {
         store: store.clone(),
         connections: Arc::new(ApiGwConnections::new(sdk)),
@@ -159,10 +162,33 @@ pub async fn assemble(
     let router = add_routes(Router::new(services.clone(), policy))
         .map_err(|e| LocalError::Config(format!("application routes: {e}")))?;
     let pusher = Pusher::new(services);
-    let connect = ConnectHandler::new(store, Some(endpoint));
+    let connect = ConnectHandler::new(store.clone(), Some(endpoint));
+    let route_keys: Vec<String> = router.route_keys().map(str::to_owned).collect();
+    let timeout = opts.function_timeout;
+    let functions = Arc::new(Linked::new(authorizer, connect, router, pusher, timeout));
     Ok(Arc::new(Gateway::new(
-        opts, authorizer, connect, router, pusher, dev,
+        opts,
+        addr,
+        functions,
+        route_keys,
+        store,
+        credentials,
+        dev,
     )))
+}
+
+/// The credentials wsauth-local runs with (the environment's, else local placeholders): the
+/// ones its @connections API verifies signatures against, and its handlers sign with.
+async fn gateway_credentials(sdk: &aws_config::SdkConfig) -> Result<Credentials, LocalError> {
+    use aws_credential_types::provider::ProvideCredentials as _;
+    let provider = sdk
+        .credentials_provider()
+        .ok_or_else(|| LocalError::Config("no AWS credentials for @connections".into()))?;
+    let c = provider
+        .provide_credentials()
+        .await
+        .map_err(|e| LocalError::Config(format!("AWS credentials: {e}")))?;
+    Ok(Credentials::new(c.access_key_id(), c.secret_access_key()))
 }
 
 /// Serves on `listener` until `shutdown` resolves, then closes every connection with 1001 and

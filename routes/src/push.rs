@@ -66,6 +66,24 @@ impl PushError {
             PushError::Unavailable(_) => 503,
         }
     }
+
+    /// The status of a push that failed with `message` (its `errorMessage`, all a caller of the
+    /// function sees): each variant's message has a stable beginning.
+    pub fn status_of_message(message: &str) -> u16 {
+        let samples = [
+            PushError::BadRequest(String::new()),
+            PushError::PayloadTooLarge,
+            PushError::Unavailable(String::new()),
+        ];
+        samples
+            .iter()
+            .find(|e| {
+                let text = e.to_string();
+                let stable = text.trim_end_matches([' ', ':']);
+                message.starts_with(stable)
+            })
+            .map_or(500, PushError::status)
+    }
 }
 
 /// Executes pushes.
@@ -152,6 +170,18 @@ fn server_message(data: Value) -> Result<Vec<u8>, PushError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failed_push_message_maps_back_to_its_status() {
+        for e in [
+            PushError::BadRequest("unknown variant `nuke`".into()),
+            PushError::PayloadTooLarge,
+            PushError::Unavailable("timeout".into()),
+        ] {
+            assert_eq!(PushError::status_of_message(&e.to_string()), e.status());
+        }
+        assert_eq!(PushError::status_of_message("something else"), 500);
+    }
 
     #[test]
     fn push_requests_parse_per_the_contract() {

@@ -207,14 +207,14 @@ pub async fn disconnect_user_closes_only_that_user(env: &Env) -> Check {
     )
 }
 
-/// Predictable session IDs (CWE-330): 1,000 connection IDs are distinct, each of 12 random
-/// bytes, with no sequence.
+/// Predictable session IDs (CWE-330): 1,000 connection IDs are distinct, each of 11 random
+/// bytes (16 characters ending in `=`, as API Gateway's), with no sequence.
 pub async fn connection_ids_are_random(env: &Env) -> Check {
     use base64::Engine as _;
     let mut ids = Vec::new();
     for _ in 0..1000 {
         let Some(id) = wsauth_local::ids::connection_id() else {
-            return Check::new("1000 distinct 12-byte random IDs", "CSPRNG failed");
+            return Check::new("1000 distinct 11-byte random IDs", "CSPRNG failed");
         };
         ids.push(id);
     }
@@ -230,34 +230,35 @@ pub async fn connection_ids_are_random(env: &Env) -> Check {
     let decoded: Vec<Vec<u8>> = ids
         .iter()
         .map(|i| {
-            base64::engine::general_purpose::STANDARD
+            base64::engine::general_purpose::URL_SAFE
                 .decode(i)
                 .unwrap_or_default()
         })
         .collect();
     let distinct = ids.iter().collect::<std::collections::HashSet<_>>().len();
-    let all_12 = decoded.iter().all(|d| d.len() == 12);
+    let n = wsauth_local::ids::CONNECTION_ID_BYTES;
+    let all_n = decoded.iter().all(|d| d.len() == n) && ids.iter().all(|i| i.len() == 16);
     let ones: u64 = decoded
         .iter()
         .flatten()
         .map(|b| u64::from(b.count_ones()))
         .sum();
-    let bits = decoded.len() as u64 * 96;
+    let bits = (decoded.len() * n * 8) as u64;
     let ratio = ones as f64 / bits as f64;
-    // Consecutive IDs as 96-bit numbers: a counter would show a constant small step.
+    // Consecutive IDs as 88-bit numbers: a counter would show a constant small step.
     let as_num = |d: &Vec<u8>| d.iter().fold(0u128, |a, b| (a << 8) | u128::from(*b));
     let small_steps = decoded
         .windows(2)
         .filter(|w| as_num(&w[1]).abs_diff(as_num(&w[0])) < 1 << 32)
         .count();
     Check::new(
-        "1020 distinct, 12 bytes each, bit ratio 0.49–0.51, no small steps",
+        "1020 distinct, 11 bytes each, bit ratio 0.49–0.51, no small steps",
         &format!(
             "{distinct} distinct, {} each, bit ratio {ratio:.3}, {small_steps} small steps",
-            if all_12 { "12 bytes" } else { "NOT 12 bytes" }
+            if all_n { "11 bytes" } else { "NOT 11 bytes" }
         ),
     )
-    .pass_if(distinct == ids.len() && all_12 && (0.49..=0.51).contains(&ratio) && small_steps == 0)
+    .pass_if(distinct == ids.len() && all_n && (0.49..=0.51).contains(&ratio) && small_steps == 0)
 }
 
 async fn frame_case(env: &Env, body: &str, want: &str) -> Check {

@@ -34,7 +34,7 @@ fn deployed_routes(function: &str) -> BTreeSet<String> {
 #[tokio::test]
 async fn serverless_yml_deploys_exactly_the_routes_the_router_declares() {
     let l = Local::dev(GatewayOptions::default(), StoreKind::Memory).await;
-    let router: BTreeSet<String> = l.gateway.router().route_keys().map(str::to_owned).collect();
+    let router: BTreeSet<String> = l.gateway.route_keys().map(str::to_owned).collect();
     let deployed = deployed_routes("routes");
     assert!(router.contains("$default") && router.contains("whoami"));
     assert_eq!(

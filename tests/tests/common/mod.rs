@@ -239,14 +239,23 @@ pub async fn request(ws: &mut Ws, v: Value) -> Value {
     recv(ws).await
 }
 
-/// A real aws-sdk-apigatewaymanagement client pointed at the local @connections endpoint.
+/// A real aws-sdk-apigatewaymanagement client pointed at the local @connections endpoint,
+/// signing with wsauth-local's credentials (those of `scripts/test`, or its placeholders).
 pub async fn management_client(local: &Local) -> aws_sdk_apigatewaymanagement::Client {
+    management_client_with_secret(local, "local").await
+}
+
+/// The same client signing with another secret.
+pub async fn management_client_with_secret(
+    local: &Local,
+    secret: &str,
+) -> aws_sdk_apigatewaymanagement::Client {
     let conf = aws_sdk_apigatewaymanagement::Config::builder()
         .behavior_version(aws_config::BehaviorVersion::latest())
         .endpoint_url(format!("http://{}/dev", local.addr))
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_credential_types::Credentials::new(
-            "local", "local", None, None, "test",
+            "local", secret, None, None, "test",
         ))
         .build();
     aws_sdk_apigatewaymanagement::Client::from_conf(conf)
@@ -257,14 +266,33 @@ pub async fn push(local: &Local, body: Value) -> (u16, Value) {
     http_post(&local.http("/_wsauth/push"), &body.to_string()).await
 }
 
-/// A minimal HTTP/1.1 POST over a TcpStream (no extra client dependency).
+/// A minimal HTTP/1.1 POST of JSON over a TcpStream (no extra client dependency).
 pub async fn http_post(url: &str, body: &str) -> (u16, Value) {
+    let host = url
+        .strip_prefix("http://")
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    http_request("POST", url, &host, "application/json", body).await
+}
+
+/// A minimal HTTP/1.1 request with the given `Host` and `Content-Type`: the status and the JSON
+/// body, if any.
+pub async fn http_request(
+    method: &str,
+    url: &str,
+    host_header: &str,
+    content_type: &str,
+    body: &str,
+) -> (u16, Value) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let rest = url.strip_prefix("http://").unwrap();
     let (host, path) = rest.split_once('/').unwrap();
     let mut s = TcpStream::connect(host).await.unwrap();
     let req = format!(
-        "POST /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} /{path} HTTP/1.1\r\nHost: {host_header}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     s.write_all(req.as_bytes()).await.unwrap();

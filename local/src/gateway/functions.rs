@@ -1,0 +1,167 @@
+//! The four functions behind the emulated API, invoked the way API Gateway invokes Lambda:
+//! event JSON in, response JSON (or a function error) out, under the function's timeout.
+//!
+//! [`Linked`] runs wsauth's handlers in this process: each invocation is a task of its own, so a
+//! panicking handler fails its invocation (as a crashed Lambda would) instead of the connection.
+//! `--lambdas DIR` replaces it with the built binaries behind an emulated Runtime API
+//! (`lambdas`); the gateway cannot tell the two apart.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
+use serde_json::Value;
+use wsauth_authorizer::{Authorizer, WebSocketAuthorizerRequest};
+use wsauth_connect::ConnectHandler;
+use wsauth_routes::{Pusher, Router};
+use wsauth_runtime::clock::now_epoch;
+
+/// One of the four functions `serverless.yml` deploys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Function {
+    /// The `$connect` authorizer.
+    Authorizer,
+    /// `$connect` and `$disconnect`.
+    Connect,
+    /// Every message route.
+    Routes,
+    /// Backend pushes.
+    Push,
+}
+
+impl Function {
+    /// The four, in deployment order.
+    pub const ALL: [Function; 4] = [
+        Function::Authorizer,
+        Function::Connect,
+        Function::Routes,
+        Function::Push,
+    ];
+
+    /// The function's (and its binary's) name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Function::Authorizer => "authorizer",
+            Function::Connect => "connect",
+            Function::Routes => "routes",
+            Function::Push => "push",
+        }
+    }
+}
+
+/// Why an invocation produced no response.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvokeError {
+    /// The function returned an error (Lambda's `errorMessage`).
+    #[error("function error: {0}")]
+    Failed(String),
+    /// It ran past its timeout.
+    #[error("timed out")]
+    Timeout,
+    /// It crashed (a panic, a dead process) or answered something that is not its response.
+    #[error("function crashed: {0}")]
+    Crashed(String),
+}
+
+/// Invokes the four functions.
+#[async_trait]
+pub trait Functions: Send + Sync + 'static {
+    /// Invokes `f` with `event`; the function's response, or why there is none.
+    async fn invoke(&self, f: Function, event: Value) -> Result<Value, InvokeError>;
+}
+
+/// The handlers linked into this process.
+pub struct Linked {
+    inner: Arc<Handlers>,
+    timeout: Duration,
+}
+
+struct Handlers {
+    authorizer: Authorizer,
+    connect: ConnectHandler,
+    router: Router,
+    pusher: Pusher,
+}
+
+impl Linked {
+    /// The four handlers, each invocation bounded by `timeout`.
+    pub fn new(
+        authorizer: Authorizer,
+        connect: ConnectHandler,
+        router: Router,
+        pusher: Pusher,
+        timeout: Duration,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Handlers {
+                authorizer,
+                connect,
+                router,
+                pusher,
+            }),
+            timeout,
+        }
+    }
+
+    /// The router (for its route keys and its store).
+    pub fn router(&self) -> &Router {
+        &self.inner.router
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(event: Value) -> Result<T, InvokeError> {
+    serde_json::from_value(event).map_err(|e| InvokeError::Failed(format!("bad event: {e}")))
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<Value, InvokeError> {
+    serde_json::to_value(v).map_err(|e| InvokeError::Crashed(e.to_string()))
+}
+
+impl Handlers {
+    async fn invoke(&self, f: Function, event: Value) -> Result<Value, InvokeError> {
+        match f {
+            Function::Authorizer => {
+                let e: WebSocketAuthorizerRequest = parse(event)?;
+                match self.authorizer.handle(&e).await {
+                    Ok(r) => to_json(&r),
+                    Err(refusal) => Err(InvokeError::Failed(refusal.to_string())),
+                }
+            }
+            Function::Connect => {
+                let e: ApiGatewayWebsocketProxyRequest = parse(event)?;
+                to_json(&self.connect.handle(&e).await)
+            }
+            Function::Routes => {
+                let e: ApiGatewayWebsocketProxyRequest = parse(event)?;
+                to_json(&self.router.handle_event(&e, now_epoch()).await)
+            }
+            Function::Push => self
+                .pusher
+                .handle_json(event, now_epoch())
+                .await
+                .map_err(|e| InvokeError::Failed(e.to_string())),
+        }
+    }
+}
+
+#[async_trait]
+impl Functions for Linked {
+    async fn invoke(&self, f: Function, event: Value) -> Result<Value, InvokeError> {
+        let inner = self.inner.clone();
+        let task = tokio::spawn(async move { inner.invoke(f, event).await });
+        let abort = task.abort_handle();
+        match tokio::time::timeout(self.timeout, task).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(join)) => Err(InvokeError::Crashed(if join.is_panic() {
+                "panic".into()
+            } else {
+                "cancelled".into()
+            })),
+            Err(_) => {
+                abort.abort();
+                Err(InvokeError::Timeout)
+            }
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! The WebSocket handshake, as API Gateway does it: the configured identity source missing or
+//! empty → 401 without invoking the authorizer; the REQUEST authorizer event; its answer checked
+//! (8 KiB, flat context) and its policy evaluated (Deny or no Allow → 403, `Unauthorized` → 401,
+//! any other failure or a timeout → 500); then `$connect`, whose non-2xx status (or failure →
+//! 500) refuses the upgrade; the subprotocol selected only when `$connect` returns it.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+use wsauth_authorizer::WebSocketAuthorizerRequest;
+use wsauth_policy::iam::INVOKE_ACTION;
+use wsauth_policy::protocol::SUBPROTOCOL;
+use wsauth_runtime::clock::now_ms;
+
+use super::events::{ConnMeta, Request, read_authorizer_answer};
+use super::functions::{Function, InvokeError};
+use super::{Gateway, MAX_FRAME_BYTES, MAX_MESSAGE_BYTES, aws_error};
+use crate::ids::connection_id;
+
+fn refusal(status: u16) -> Response {
+    let msg = match status {
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        _ => "Internal server error",
+    };
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, axum::Json(json!({"message": msg}))).into_response()
+}
+
+impl Gateway {
+    /// Runs the handshake up to the upgrade: `Ok(select_subprotocol)` or the refusal status.
+    async fn handshake(&self, meta: &mut ConnMeta, request: &Request) -> Result<bool, u16> {
+        let started = std::time::Instant::now();
+        let auth_event = self.api.authorizer_event(meta, request, now_ms());
+        // API Gateway does not invoke the authorizer when the configured identity source is
+        // missing or empty; a token in another place does not count.
+        let source = self.opts.token_source;
+        let parsed: WebSocketAuthorizerRequest =
+            serde_json::from_value(auth_event.clone()).map_err(|_| 500u16)?;
+        if !parsed.identity_present(source) {
+            tracing::info!(connection_id = %meta.connection_id, status = 401, source = %source,
+                "handshake refused: no identity source");
+            return Err(401);
+        }
+        let answer = match self
+            .functions
+            .invoke(Function::Authorizer, auth_event)
+            .await
+        {
+            Ok(v) => v,
+            Err(InvokeError::Failed(m)) if m == "Unauthorized" => return Err(401),
+            Err(e) => {
+                tracing::warn!(connection_id = %meta.connection_id, error = %e, "authorizer failed: 500");
+                return Err(500);
+            }
+        };
+        let answer = read_authorizer_answer(&answer).map_err(|e| {
+            tracing::warn!(connection_id = %meta.connection_id, error = %e, "authorizer answer refused: 500");
+            500u16
+        })?;
+        if !answer
+            .policy
+            .evaluate(INVOKE_ACTION, &self.api.method_arn())
+            .is_allowed()
+        {
+            return Err(403);
+        }
+        let mut authorizer = answer.context;
+        authorizer.insert("principalId".into(), json!(answer.principal_id));
+        authorizer.insert(
+            "integrationLatency".into(),
+            json!(started.elapsed().as_millis() as u64),
+        );
+        meta.authorizer = authorizer;
+        let connect_event = self.api.connect_event(meta, request, now_ms());
+        let resp = match self
+            .functions
+            .invoke(Function::Connect, connect_event)
+            .await
+        {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!(connection_id = %meta.connection_id, error = %e, "$connect failed: 500");
+                return Err(500);
+            }
+        };
+        let status = resp["statusCode"].as_u64().unwrap_or(500);
+        if !(200..300).contains(&status) {
+            return Err(u16::try_from(status).unwrap_or(500));
+        }
+        Ok(selected_subprotocol(&resp))
+    }
+}
+
+/// Whether `$connect`'s response selects the `wsauth` subprotocol (header names compare
+/// case-insensitively).
+fn selected_subprotocol(resp: &Value) -> bool {
+    let empty = Map::new();
+    resp["headers"]
+        .as_object()
+        .unwrap_or(&empty)
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("sec-websocket-protocol") && v == SUBPROTOCOL)
+}
+
+/// `GET /{stage}` with an upgrade: the handshake, then the connection.
+pub(super) async fn upgrade(
+    State(gw): State<Arc<Gateway>>,
+    Path(stage): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Query(query): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if stage != gw.opts.stage {
+        return aws_error(403, "ForbiddenException", "Forbidden");
+    }
+    if gw.shutting_down.load(Ordering::SeqCst) {
+        return refusal(500);
+    }
+    let Some(id) = connection_id() else {
+        return refusal(500);
+    };
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    };
+    let mut meta = ConnMeta {
+        connection_id: id,
+        connected_at_ms: now_ms(),
+        domain: header("host"),
+        source_ip: peer.ip().to_string(),
+        user_agent: header("user-agent"),
+        authorizer: Map::new(),
+    };
+    let request = Request::new(&headers, &query);
+    match gw.handshake(&mut meta, &request).await {
+        Err(status) => {
+            tracing::info!(connection_id = %meta.connection_id, status, "handshake refused");
+            refusal(status)
+        }
+        Ok(select) => {
+            // Small buffers (they grow for large frames): 10,000 idle connections must not cost
+            // 128 KiB each. Frames over 32 KiB and messages over 128 KiB fail the read (1009).
+            let ws = ws
+                .read_buffer_size(4 * 1024)
+                .write_buffer_size(0)
+                .max_frame_size(MAX_FRAME_BYTES)
+                .max_message_size(MAX_MESSAGE_BYTES);
+            let ws = if select {
+                ws.protocols([SUBPROTOCOL])
+            } else {
+                ws
+            };
+            let (gw2, meta2) = (gw.clone(), meta.clone());
+            let ws = ws.on_failed_upgrade(move |_| {
+                tokio::spawn(async move { gw2.disconnect(&meta2, 1006, "upgrade failed").await });
+            });
+            ws.on_upgrade(move |socket| gw.run_connection(socket, meta))
+        }
+    }
+}

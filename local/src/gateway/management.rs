@@ -1,0 +1,116 @@
+//! The @connections management API, as the handlers (and any backend) call it:
+//! `POST|GET|DELETE /{stage}/@connections/{connectionId}` (the ID percent-decoded), each request
+//! signed with SigV4 for `execute-api` with wsauth-local's own credentials (else 403
+//! `ForbiddenException`); an unknown or closing connection → 410 `GoneException`; a full outgoing
+//! queue → 429 `LimitExceededException`; a payload over 128 KiB → 413.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::connection::{Conn, PostError};
+use super::{Gateway, MAX_MESSAGE_BYTES, aws_error};
+use crate::timefmt::iso8601;
+
+fn gone() -> Response {
+    aws_error(410, "GoneException", "The connection no longer exists")
+}
+
+/// The refusal of a management request, if it must be refused before looking at the connection:
+/// another stage (403) or a missing or wrong signature (403).
+fn refuse(
+    gw: &Gateway,
+    stage: &str,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Option<Response> {
+    if stage != gw.opts.stage {
+        return Some(aws_error(403, "ForbiddenException", "Forbidden"));
+    }
+    if let Err(e) = gw
+        .credentials
+        .verify(method.as_str(), uri.path(), headers, body)
+    {
+        tracing::info!(path = uri.path(), reason = %e, "management request refused: signature");
+        return Some(aws_error(403, "ForbiddenException", &e.to_string()));
+    }
+    None
+}
+
+/// Runs `f` on the live connection `id`; 410 when there is none.
+fn with_live_connection(gw: &Gateway, id: &str, f: impl FnOnce(&Conn) -> Response) -> Response {
+    let Ok(conns) = gw.conns.read() else {
+        return aws_error(500, "InternalServerErrorException", "Internal error");
+    };
+    conns.get(id).filter(|c| c.live()).map_or_else(gone, f)
+}
+
+/// PostToConnection.
+pub(super) async fn post_to_connection(
+    State(gw): State<Arc<Gateway>>,
+    Path((stage, id)): Path<(String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(r) = refuse(&gw, &stage, &method, &uri, &headers, &body) {
+        return r;
+    }
+    if body.len() > MAX_MESSAGE_BYTES {
+        return aws_error(413, "PayloadTooLargeException", "Payload too large");
+    }
+    let Ok(text) = String::from_utf8(body.to_vec()) else {
+        return aws_error(400, "BadRequestException", "Data must be UTF-8 text");
+    };
+    with_live_connection(&gw, &id, |c| match c.post(text) {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(PostError::Full) => aws_error(429, "LimitExceededException", "Rate exceeded"),
+        Err(PostError::Gone) => gone(),
+    })
+}
+
+/// GetConnection.
+pub(super) async fn get_connection(
+    State(gw): State<Arc<Gateway>>,
+    Path((stage, id)): Path<(String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(r) = refuse(&gw, &stage, &method, &uri, &headers, b"") {
+        return r;
+    }
+    with_live_connection(&gw, &id, |c| {
+        axum::Json(json!({
+            "connectedAt": iso8601(c.connected_at_ms),
+            "identity": {"sourceIp": c.source_ip, "userAgent": c.user_agent},
+            "lastActiveAt": iso8601(c.last_active_ms.load(Ordering::Relaxed)),
+        }))
+        .into_response()
+    })
+}
+
+/// DeleteConnection: the client sees a close with 1000.
+pub(super) async fn delete_connection(
+    State(gw): State<Arc<Gateway>>,
+    Path((stage, id)): Path<(String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(r) = refuse(&gw, &stage, &method, &uri, &headers, b"") {
+        return r;
+    }
+    with_live_connection(&gw, &id, |c| {
+        c.close(1000, "Connection closed by server");
+        StatusCode::NO_CONTENT.into_response()
+    })
+}

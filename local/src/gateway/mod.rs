@@ -1,0 +1,275 @@
+//! The emulated API Gateway WebSocket API: it refuses what API Gateway refuses and fails the way
+//! it fails, in front of the four functions ([`functions`]), linked in or run as built binaries.
+//!
+//! # Layout
+//!
+//! - this file: the options, the connection registry, the HTTP application and its guards (a
+//!   `Host` that is neither the listen address nor a loopback name → 403; URLs over 4,096
+//!   characters → 414), shutdown.
+//! - [`events`]: the events in AWS's shapes; what API Gateway checks of an authorizer's answer.
+//! - [`functions`]: the four functions behind one JSON interface, with timeouts and crash
+//!   isolation.
+//! - [`handshake`]: the upgrade: identity source, authorizer, policy, `$connect`.
+//! - [`connection`]: one connection's life: limits, concurrent message invocations, idle and
+//!   maximum duration, `$disconnect`.
+//! - [`management`]: the @connections API (SigV4, 410, 429), what the handlers call.
+//! - [`sigv4`]: AWS Signature Version 4 verification for @connections.
+//! - [`dev`]: wsauth-local's own endpoints: push, dev tokens, JWKS, the demo page.
+
+pub mod connection;
+pub mod dev;
+pub mod events;
+pub mod functions;
+pub mod handshake;
+pub mod management;
+pub mod sigv4;
+
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use axum::Router as HttpRouter;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::json;
+use wsauth_policy::protocol::TokenSource;
+use wsauth_runtime::Settings;
+use wsauth_session::SessionStore;
+
+use crate::devissuer::DevIssuer;
+use connection::Conn;
+use events::Api;
+use functions::Functions;
+pub use sigv4::Credentials;
+
+/// API Gateway's message size limit (a message may span several frames).
+pub const MAX_MESSAGE_BYTES: usize = 128 * 1024;
+/// API Gateway's frame size limit.
+pub const MAX_FRAME_BYTES: usize = 32 * 1024;
+/// API Gateway's integration timeout: no function answers a route later than this.
+pub const INTEGRATION_TIMEOUT: Duration = Duration::from_secs(29);
+/// The longest URL accepted (the handshake's and the management API's).
+pub const MAX_URL_CHARS: usize = 4096;
+
+/// How `wsauth-local` behaves (the `serve` flags).
+#[derive(Debug, Clone)]
+pub struct GatewayOptions {
+    /// The stage: the WebSocket URL is `ws://{listen}/{stage}`.
+    pub stage: String,
+    /// Close a connection idle (no data either way) this long (1001).
+    pub idle_timeout: Duration,
+    /// Close any connection after this long (1001).
+    pub max_connection_duration: Duration,
+    /// Accept `POST /_wsauth/push` from non-loopback peers (off: loopback only).
+    pub push_from_anywhere: bool,
+    /// Region in the `methodArn`.
+    pub region: String,
+    /// Account in the `methodArn`.
+    pub account: String,
+    /// API ID in the `methodArn` and events.
+    pub api_id: String,
+    /// The one place the handshake token travels (`--token-source`, else `WSAUTH_TOKEN_SOURCE`,
+    /// else `subprotocol`): the identity source API Gateway checks and the authorizer reads.
+    pub token_source: TokenSource,
+    /// The settings the emulated functions see (`serve` reads the environment once; tests
+    /// pass their own, empty by default): verifier options, route policy, table.
+    pub settings: Settings,
+    /// Each function's timeout (`serverless.yml`'s `timeout`, 10 s); a route integration never
+    /// waits longer than [`INTEGRATION_TIMEOUT`] either.
+    pub function_timeout: Duration,
+    /// The share of `$disconnect` invocations dropped (API Gateway delivers them on a best-effort
+    /// basis): 0.0 to 1.0, default 0.
+    pub lose_disconnects: f64,
+}
+
+impl Default for GatewayOptions {
+    fn default() -> Self {
+        Self {
+            stage: "dev".into(),
+            idle_timeout: Duration::from_secs(600),
+            max_connection_duration: Duration::from_secs(7200),
+            push_from_anywhere: false,
+            region: "us-east-1".into(),
+            account: "123456789012".into(),
+            api_id: "wsauthlocal".into(),
+            token_source: TokenSource::default(),
+            settings: Settings::default(),
+            function_timeout: Duration::from_secs(10),
+            lose_disconnects: 0.0,
+        }
+    }
+}
+
+/// Everything the gateway needs: the functions, the route table and the connection registry.
+pub struct Gateway {
+    opts: GatewayOptions,
+    api: Api,
+    listen: SocketAddr,
+    functions: Arc<dyn Functions>,
+    route_keys: HashSet<String>,
+    store: Arc<dyn SessionStore>,
+    credentials: Credentials,
+    dev: Option<DevIssuer>,
+    conns: RwLock<HashMap<String, Conn>>,
+    shutting_down: AtomicBool,
+    gone: tokio::sync::Notify,
+}
+
+/// The @connections endpoint handlers use to reach this gateway.
+pub fn management_endpoint(listen: SocketAddr, stage: &str) -> String {
+    let ip = if listen.ip().is_unspecified() {
+        IpAddr::V4(Ipv4Addr::LOCALHOST)
+    } else {
+        listen.ip()
+    };
+    format!("http://{}/{stage}", SocketAddr::new(ip, listen.port()))
+}
+
+/// A management-API style error: the status, `x-amzn-errortype`, `{"message": …}`.
+pub(crate) fn aws_error(status: u16, error_type: &str, message: &str) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut r = (status, axum::Json(json!({"message": message}))).into_response();
+    if let Ok(v) = HeaderValue::from_str(error_type) {
+        r.headers_mut().insert("x-amzn-errortype", v);
+    }
+    r
+}
+
+impl Gateway {
+    /// A gateway listening at `listen` in front of `functions`, selecting among `route_keys`;
+    /// `store` is the session store the functions use (for inspection), `credentials` the ones
+    /// @connections calls must be signed with.
+    pub fn new(
+        opts: GatewayOptions,
+        listen: SocketAddr,
+        functions: Arc<dyn Functions>,
+        route_keys: impl IntoIterator<Item = String>,
+        store: Arc<dyn SessionStore>,
+        credentials: Credentials,
+        dev: Option<DevIssuer>,
+    ) -> Self {
+        let api = Api {
+            stage: opts.stage.clone(),
+            region: opts.region.clone(),
+            account: opts.account.clone(),
+            api_id: opts.api_id.clone(),
+        };
+        Self {
+            opts,
+            api,
+            listen,
+            functions,
+            route_keys: route_keys.into_iter().collect(),
+            store,
+            credentials,
+            dev,
+            conns: RwLock::new(HashMap::new()),
+            shutting_down: AtomicBool::new(false),
+            gone: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// The HTTP application: WebSocket endpoint, @connections, push, JWKS, demo page.
+    pub fn app(self: &Arc<Self>) -> HttpRouter {
+        HttpRouter::new()
+            .route("/", get(dev::demo_page))
+            .route("/demo.js", get(dev::demo_js))
+            .route("/demo.css", get(dev::demo_css))
+            .route("/.well-known/jwks.json", get(dev::jwks))
+            .route("/_wsauth/push", post(dev::push))
+            .route("/_wsauth/dev/token", post(dev::dev_token))
+            .route("/{stage}", get(handshake::upgrade))
+            .route(
+                "/{stage}/@connections/{id}",
+                get(management::get_connection)
+                    .post(management::post_to_connection)
+                    .delete(management::delete_connection),
+            )
+            .layer(axum::middleware::from_fn_with_state(self.clone(), guard))
+            .with_state(self.clone())
+    }
+
+    /// The route table: the keys messages are selected among (`$default` included).
+    pub fn route_keys(&self) -> impl Iterator<Item = &str> {
+        self.route_keys.iter().map(String::as_str)
+    }
+
+    /// The session store behind the functions.
+    pub fn store(&self) -> &Arc<dyn SessionStore> {
+        &self.store
+    }
+
+    /// How many connections are open.
+    pub fn connection_count(&self) -> usize {
+        self.conns.read().map(|c| c.len()).unwrap_or(0)
+    }
+
+    /// Closes every connection with 1001 and waits (up to `wait`) for their `$disconnect`.
+    pub async fn shutdown(&self, wait: Duration) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+        if let Ok(conns) = self.conns.read() {
+            for c in conns.values() {
+                c.close(1001, "Going away");
+            }
+        }
+        let deadline = tokio::time::Instant::now() + wait;
+        while self.connection_count() > 0 {
+            if tokio::time::timeout_at(deadline, self.gone.notified())
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+    }
+
+    /// Whether `host` (a `Host` header) names this server: a loopback name or address, or the
+    /// listen address (any IP literal when listening on all interfaces). A domain name that
+    /// merely resolves here (DNS rebinding) is refused.
+    fn host_allowed(&self, host: &str) -> bool {
+        let name = match host.rsplit_once(':') {
+            Some((n, port)) if port.chars().all(|c| c.is_ascii_digit()) && !n.ends_with(':') => n,
+            _ => host,
+        };
+        let name = name.trim_start_matches('[').trim_end_matches(']');
+        if name.eq_ignore_ascii_case("localhost") {
+            return true;
+        }
+        match name.parse::<IpAddr>() {
+            Ok(ip) => {
+                ip.is_loopback() || ip == self.listen.ip() || self.listen.ip().is_unspecified()
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+/// Every request: the `Host` must name this server (403 otherwise: DNS rebinding), and the URL
+/// must fit API Gateway's limit (414).
+async fn guard(State(gw): State<Arc<Gateway>>, request: Request, next: Next) -> Response {
+    if request.uri().to_string().len() > MAX_URL_CHARS {
+        return aws_error(414, "UriTooLongException", "URI too long");
+    }
+    let host = request
+        .headers()
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    if !gw.host_allowed(host) {
+        tracing::info!(host, "request refused: foreign Host");
+        return aws_error(403, "ForbiddenException", "Forbidden");
+    }
+    next.run(request).await
+}
+
+fn is_loopback(peer: &SocketAddr) -> bool {
+    match peer.ip() {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v| v.is_loopback()),
+    }
+}

@@ -1,0 +1,334 @@
+//! wsauth-local refuses what API Gateway refuses and fails the way it fails: each behaviour
+//! shown with a real WebSocket client (and the real management SDK client) against the real
+//! wsauth-local.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use common::*;
+use futures_util::SinkExt;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+use wsauth_local::{GatewayOptions, StoreKind};
+use wsauth_routes::{MessageContext, RouteError, RouteHandler, Router};
+
+const SEND: &str = "messages:send";
+
+/// A route that panics, and one that takes 3 s.
+struct Panics;
+struct Slow;
+
+#[async_trait]
+impl RouteHandler for Panics {
+    async fn handle(&self, _: &MessageContext<'_>) -> Result<Option<Value>, RouteError> {
+        panic!("a bug in an application route");
+    }
+}
+
+#[async_trait]
+impl RouteHandler for Slow {
+    async fn handle(&self, _: &MessageContext<'_>) -> Result<Option<Value>, RouteError> {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        Ok(Some(json!({"type": "slow"})))
+    }
+}
+
+async fn with_faulty_routes() -> Local {
+    let add = |r: Router| {
+        r.route("explode", vec![], Arc::new(Panics))?
+            .route("slow", vec![], Arc::new(Slow))
+    };
+    let opts = GatewayOptions {
+        function_timeout: Duration::from_secs(1),
+        ..GatewayOptions::default()
+    };
+    Local::dev_with_routes(opts, StoreKind::Memory, Box::new(add)).await
+}
+
+fn is_internal_server_error(v: &Value, connection_id: &str) -> bool {
+    v["message"] == "Internal server error"
+        && v["connectionId"] == connection_id
+        && v["requestId"].as_str().is_some_and(|r| !r.is_empty())
+}
+
+#[tokio::test]
+async fn a_crashing_route_answers_internal_server_error_and_the_connection_stays() {
+    let l = with_faulty_routes().await;
+    let mut ws = connect(&l.url(), &l.token("alice", SEND, 600), Via::Subprotocol)
+        .await
+        .unwrap();
+    let me = request(&mut ws, json!({"action": "whoami"})).await["connectionId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = request(&mut ws, json!({"action": "explode"})).await;
+    assert!(is_internal_server_error(&r, &me), "{r}");
+    assert_eq!(
+        request(&mut ws, json!({"action": "ping"})).await["type"],
+        "pong"
+    );
+}
+
+#[tokio::test]
+async fn a_slow_route_times_out_without_holding_the_next_message() {
+    let l = with_faulty_routes().await;
+    let mut ws = connect(&l.url(), &l.token("alice", SEND, 600), Via::Subprotocol)
+        .await
+        .unwrap();
+    send(&mut ws, json!({"action": "slow"})).await;
+    send(&mut ws, json!({"action": "ping"})).await;
+    // The ping overtakes the slow message (invocations are concurrent, replies unordered)…
+    assert_eq!(recv(&mut ws).await["type"], "pong");
+    // …and the slow one ends at the function timeout (1 s here) with API Gateway's frame.
+    let r = recv(&mut ws).await;
+    assert_eq!(r["message"], "Internal server error", "{r}");
+    assert_eq!(
+        request(&mut ws, json!({"action": "ping"})).await["type"],
+        "pong"
+    );
+}
+
+#[tokio::test]
+async fn a_frame_over_32_kib_closes_with_1009_but_a_fragmented_100_kib_message_is_accepted() {
+    let l = local().await;
+    let mut ws = connect(&l.url(), &l.token("alice", SEND, 600), Via::Subprotocol)
+        .await
+        .unwrap();
+    // 100 KiB in four frames of 25 KiB: one message, within 128 KiB.
+    let text = json!({"action": "ping", "pad": "p".repeat(100 * 1024)}).to_string();
+    let bytes = text.as_bytes();
+    let quarter = bytes.len().div_ceil(4);
+    for (i, chunk) in bytes.chunks(quarter).enumerate() {
+        let last = (i + 1) * quarter >= bytes.len();
+        let opcode = if i == 0 {
+            OpCode::Data(Data::Text)
+        } else {
+            OpCode::Data(Data::Continue)
+        };
+        let frame = Frame::message(chunk.to_vec(), opcode, last);
+        ws.send(Message::Frame(frame)).await.unwrap();
+    }
+    assert_eq!(recv(&mut ws).await["type"], "pong");
+    // One 40 KiB frame: over API Gateway's frame limit.
+    let big = json!({"action": "ping", "pad": "p".repeat(40 * 1024)}).to_string();
+    send_text(&mut ws, &big).await;
+    let (code, _) = expect_close(&mut ws, Duration::from_secs(5)).await;
+    assert_eq!(code, Some(1009));
+}
+
+async fn local() -> Local {
+    Local::dev(GatewayOptions::default(), StoreKind::Memory).await
+}
+
+#[tokio::test]
+async fn a_client_that_never_reads_gets_429_on_its_pushes() {
+    let l = local().await;
+    let mut ws = connect(&l.url(), &l.token("bob", SEND, 600), Via::Subprotocol)
+        .await
+        .unwrap();
+    let me = request(&mut ws, json!({"action": "whoami"})).await["connectionId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // From now on bob reads nothing: socket buffers fill, then the bounded queue.
+    let client = management_client(&l).await;
+    let payload = vec![b'x'; 64 * 1024];
+    let mut limited = 0;
+    for _ in 0..2000 {
+        let r = client
+            .post_to_connection()
+            .connection_id(&me)
+            .data(aws_sdk_apigatewaymanagement::primitives::Blob::new(
+                payload.clone(),
+            ))
+            .send()
+            .await;
+        if let Err(e) = r {
+            assert!(
+                e.as_service_error()
+                    .is_some_and(|e| e.is_limit_exceeded_exception()),
+                "{e:?}"
+            );
+            limited += 1;
+            if limited == 3 {
+                break;
+            }
+        }
+    }
+    assert_eq!(
+        limited, 3,
+        "the queue is bounded: pushes are refused with 429"
+    );
+    drop(ws);
+}
+
+#[tokio::test]
+async fn management_calls_need_a_sigv4_signature_with_wsauth_locals_credentials() {
+    let l = local().await;
+    let mut ws = connect(&l.url(), &l.token("alice", SEND, 600), Via::Subprotocol)
+        .await
+        .unwrap();
+    let me = request(&mut ws, json!({"action": "whoami"})).await["connectionId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(me.ends_with('='), "an ID shaped like API Gateway's: {me}");
+    // Unsigned.
+    let url = l.http(&format!("/dev/@connections/{}", me.replace('=', "%3D")));
+    let host = l.addr.to_string();
+    let (status, body) = http_request("POST", &url, &host, "application/json", "{}").await;
+    assert_eq!(status, 403);
+    assert_eq!(body["message"], "Missing Authentication Token");
+    // Signed with another secret.
+    let wrong = management_client_with_secret(&l, "not-the-secret").await;
+    let err = wrong
+        .post_to_connection()
+        .connection_id(&me)
+        .data(aws_sdk_apigatewaymanagement::primitives::Blob::new(
+            b"{}".to_vec(),
+        ))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        err.as_service_error()
+            .is_some_and(|e| e.is_forbidden_exception()),
+        "{err:?}"
+    );
+    // Signed right, with the `=` of the ID percent-encoded in the path: delivered.
+    management_client(&l)
+        .await
+        .post_to_connection()
+        .connection_id(&me)
+        .data(aws_sdk_apigatewaymanagement::primitives::Blob::new(
+            br#"{"ok":1}"#.to_vec(),
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(recv(&mut ws).await, json!({"ok": 1}));
+}
+
+#[tokio::test]
+async fn a_foreign_host_a_text_push_and_an_overlong_url_are_refused() {
+    let l = local().await;
+    let push = l.http("/_wsauth/push");
+    let body = json!({"op": "broadcast", "data": 1}).to_string();
+    let here = l.addr.to_string();
+    // DNS rebinding: a name that resolves here but is not this server's.
+    let (s, _) = http_request("POST", &push, "evil.example.com", "application/json", &body).await;
+    assert_eq!(s, 403);
+    let (s, _) = http_request(
+        "GET",
+        &l.http("/"),
+        "evil.example.com:3001",
+        "text/html",
+        "",
+    )
+    .await;
+    assert_eq!(s, 403);
+    let (s, _) = http_request(
+        "POST",
+        &l.http("/_wsauth/dev/token"),
+        "attacker.test",
+        "application/json",
+        r#"{"sub":"alice"}"#,
+    )
+    .await;
+    assert_eq!(s, 403);
+    // A cross-site form post: text/plain never reaches the push function.
+    let (s, _) = http_request("POST", &push, &here, "text/plain", &body).await;
+    assert_eq!(s, 415);
+    let (s, _) = http_request(
+        "POST",
+        &l.http("/_wsauth/dev/token"),
+        &here,
+        "application/x-www-form-urlencoded",
+        "sub=alice",
+    )
+    .await;
+    assert_eq!(s, 415);
+    // The loopback names and the listen address are fine.
+    for host in [here.as_str(), "localhost:3001", "127.0.0.1", "[::1]:9"] {
+        let (s, v) = http_request(
+            "POST",
+            &push,
+            host,
+            "application/json; charset=utf-8",
+            &body,
+        )
+        .await;
+        assert_eq!((s, v["delivered"].as_u64()), (200, Some(0)), "{host}");
+    }
+    let long = l.http(&format!("/dev?pad={}", "a".repeat(4100)));
+    let (s, _) = http_request("GET", &long, &here, "text/plain", "").await;
+    assert_eq!(s, 414);
+}
+
+#[tokio::test]
+async fn a_lost_disconnect_leaves_a_binding_that_the_next_push_prunes() {
+    let opts = GatewayOptions {
+        lose_disconnects: 1.0,
+        ..GatewayOptions::default()
+    };
+    let l = Local::dev(opts, StoreKind::Memory).await;
+    let mut ws = connect(&l.url(), &l.token("bob", SEND, 600), Via::Subprotocol)
+        .await
+        .unwrap();
+    assert_eq!(
+        request(&mut ws, json!({"action": "ping"})).await["type"],
+        "pong"
+    );
+    ws.close(None).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        l.gateway.store().user_bindings("bob").await.unwrap().len(),
+        1
+    );
+    let (status, r) = push(&l, json!({"op": "sendToUser", "userId": "bob", "data": 1})).await;
+    assert_eq!(status, 200);
+    assert_eq!(r, json!({"delivered": 0, "pruned": 1}));
+    assert!(
+        l.gateway
+            .store()
+            .user_bindings("bob")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn outgoing_data_keeps_a_connection_alive_and_silence_closes_it() {
+    let opts = GatewayOptions {
+        idle_timeout: Duration::from_secs(2),
+        ..GatewayOptions::default()
+    };
+    let l = Local::dev(opts, StoreKind::Memory).await;
+    let mut fed = connect(&l.url(), &l.token("bob", SEND, 600), Via::Subprotocol)
+        .await
+        .unwrap();
+    let mut silent = connect(&l.url(), &l.token("carol", SEND, 600), Via::Subprotocol)
+        .await
+        .unwrap();
+    // Bob only receives (pushes every 500 ms for 3 s); carol neither sends nor receives.
+    for i in 0..6 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let (s, _) = push(&l, json!({"op": "sendToUser", "userId": "bob", "data": i})).await;
+        assert_eq!(s, 200);
+        assert_eq!(recv(&mut fed).await["data"], i);
+    }
+    let (code, _) = expect_close(&mut silent, Duration::from_secs(2)).await;
+    assert_eq!(code, Some(1001), "silence closes with 1001");
+    assert_eq!(
+        request(&mut fed, json!({"action": "ping"})).await["type"],
+        "pong"
+    );
+}
