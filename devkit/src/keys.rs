@@ -15,6 +15,19 @@ pub fn authorizer_config(
     jwks_url: &str,
     extra: &[(&'static str, &str)],
 ) -> AuthorizerConfig {
+    match authorizer_settings(issuer, audience, jwks_url, extra).auth() {
+        Ok(c) => c,
+        Err(e) => panic!("test configuration: {e}"),
+    }
+}
+
+/// The settings behind [`authorizer_config`] (what a Lambda's environment would hold).
+pub fn authorizer_settings(
+    issuer: &str,
+    audience: &str,
+    jwks_url: &str,
+    extra: &[(&'static str, &str)],
+) -> Settings {
     let mut settings = Settings::from_pairs(&[
         ("WSAUTH_ISSUER", issuer),
         ("WSAUTH_AUDIENCE", audience),
@@ -24,10 +37,7 @@ pub fn authorizer_config(
     for (var, value) in extra {
         settings.set(var, Some(value));
     }
-    match settings.auth() {
-        Ok(c) => c,
-        Err(e) => panic!("test configuration: {e}"),
-    }
+    settings
 }
 
 /// An issuer's three keys: RSA 2048 (`rsa-1`), EC P-256 (`ec-1`), Ed25519 (`ed-1`).

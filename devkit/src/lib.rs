@@ -22,4 +22,4 @@ pub mod stores;
 
 pub use issuer::{IssuerError, SigningKey, jwks_json};
 pub use jwks_server::{JwksServer, Mode};
-pub use keys::{Keys, authorizer_config};
+pub use keys::{Keys, authorizer_config, authorizer_settings};

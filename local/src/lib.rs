@@ -15,6 +15,7 @@
 pub mod devissuer;
 pub mod gateway;
 pub mod ids;
+pub mod lambdas;
 pub mod timefmt;
 
 use std::future::Future;
@@ -31,7 +32,7 @@ use wsauth_runtime::Settings;
 use wsauth_session::{DynamoSessionStore, MemorySessionStore, SessionStore};
 
 use gateway::Credentials;
-use gateway::functions::Linked;
+use gateway::functions::{Functions, Linked};
 pub use gateway::{Gateway, GatewayOptions};
 
 /// Where bindings live.
@@ -119,13 +120,13 @@ pub async fn assemble(
     add_routes: AddRoutes,
 ) -> Result<Arc<Gateway>, LocalError> {
     let endpoint = gateway::management_endpoint(addr, &opts.stage);
+    let jwks_url = format!(
+        "{}/.well-known/jwks.json",
+        endpoint.trim_end_matches(&format!("/{}", opts.stage))
+    );
     let (authorizer, dev) = match issuer {
         IssuerMode::Dev(dir) => {
             let dev = devissuer::DevIssuer::load_or_create(&dir).map_err(LocalError::Config)?;
-            let jwks_url = format!(
-                "{}/.well-known/jwks.json",
-                endpoint.trim_end_matches(&format!("/{}", opts.stage))
-            );
             let mut cfg = dev
                 .authorizer_config(&opts.settings, &jwks_url)
                 .map_err(LocalError::Config)?;
@@ -162,10 +163,16 @@ pub async fn assemble(
     let router = add_routes(Router::new(services.clone(), policy))
         .map_err(|e| LocalError::Config(format!("application routes: {e}")))?;
     let pusher = Pusher::new(services);
-    let connect = ConnectHandler::new(store.clone(), Some(endpoint));
+    let connect = ConnectHandler::new(store.clone(), Some(endpoint.clone()));
     let route_keys: Vec<String> = router.route_keys().map(str::to_owned).collect();
     let timeout = opts.function_timeout;
-    let functions = Arc::new(Linked::new(authorizer, connect, router, pusher, timeout));
+    let functions: Arc<dyn Functions> = match &opts.lambdas {
+        None => Arc::new(Linked::new(authorizer, connect, router, pusher, timeout)),
+        Some(l) => {
+            let env = lambda_environment(&opts, dev.as_ref(), &endpoint, &jwks_url, &credentials);
+            Arc::new(lambdas::Lambdas::new(l, env, timeout).map_err(LocalError::Config)?)
+        }
+    };
     Ok(Arc::new(Gateway::new(
         opts,
         addr,
@@ -175,6 +182,37 @@ pub async fn assemble(
         credentials,
         dev,
     )))
+}
+
+/// The environment `serverless.yml` gives every function, as this wsauth-local runs them: its
+/// settings, its token source, its own @connections endpoint, its table and DynamoDB endpoint,
+/// its credentials; with the dev issuer, the dev issuer's `iss`, `aud` and JWKS.
+fn lambda_environment(
+    opts: &GatewayOptions,
+    dev: Option<&devissuer::DevIssuer>,
+    endpoint: &str,
+    jwks_url: &str,
+    credentials: &Credentials,
+) -> Vec<(String, String)> {
+    let mut s = opts.settings.clone();
+    s.set("WSAUTH_TOKEN_SOURCE", Some(opts.token_source.as_str()));
+    s.set("WSAUTH_MANAGEMENT_ENDPOINT", Some(endpoint));
+    if dev.is_some() {
+        s.set("WSAUTH_ISSUER", Some(devissuer::DEV_ISSUER));
+        s.set("WSAUTH_AUDIENCE", Some(devissuer::DEV_AUDIENCE));
+        s.set("WSAUTH_JWKS_URL", Some(jwks_url));
+        s.set("WSAUTH_TOKEN_USE", None);
+        s.set("WSAUTH_CLIENT_ID", None);
+    }
+    let store = s.store();
+    s.set("WSAUTH_TABLE", Some(&store.table));
+    let mut env: Vec<(String, String)> = wsauth_runtime::settings::VARIABLES
+        .iter()
+        .filter_map(|v| s.get(v).map(|value| ((*v).to_owned(), value)))
+        .collect();
+    env.extend(credentials.environment());
+    env.push(("RUST_LOG".into(), "info".into()));
+    env
 }
 
 /// The credentials wsauth-local runs with (the environment's, else local placeholders): the
@@ -242,6 +280,13 @@ pub async fn bind_with_routes(
             "--stage {:?}: use letters, digits, '-' and '_' only",
             opts.stage
         )));
+    }
+    if opts.lambdas.is_some() && store == StoreKind::Memory {
+        return Err(LocalError::Config(
+            "--lambdas needs --store dynamodb: the functions run as separate processes and share \
+             the bindings through DynamoDB (AWS_ENDPOINT_URL_DYNAMODB, e.g. DynamoDB Local)"
+                .into(),
+        ));
     }
     let listener = tokio::net::TcpListener::bind(addr)
         .await

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use wsauth_local::devissuer::{DEV_DIR, DevIssuer};
+use wsauth_local::lambdas::LambdaOptions;
 use wsauth_local::{GatewayOptions, StoreKind, bind, issuer_mode, run};
 use wsauth_policy::protocol::{TokenSource, UnknownTokenSource};
 use wsauth_runtime::Settings;
@@ -54,6 +55,25 @@ enum Command {
         /// WSAUTH_TOKEN_SOURCE variable, else subprotocol). Only that place counts.
         #[arg(long, value_parser = parse_token_source)]
         token_source: Option<TokenSource>,
+        /// Run the built Lambda binaries in DIR (`authorizer`, `connect`, `routes`, `push`, or
+        /// `{name}/bootstrap`) through an emulated Runtime API instead of the linked-in handlers.
+        /// Needs --store dynamodb.
+        #[arg(long, value_name = "DIR")]
+        lambdas: Option<PathBuf>,
+        /// Instances per function at most, with --lambdas.
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+        lambda_concurrency: u16,
+        /// A command the binaries run under, with --lambdas (e.g. "qemu-aarch64-static -L
+        /// /usr/aarch64-linux-gnu" for arm64 builds on x86_64).
+        #[arg(long, value_name = "COMMAND")]
+        lambda_runner: Option<String>,
+        /// Each function's timeout in seconds (serverless.yml's `timeout`).
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=900))]
+        function_timeout: u64,
+        /// The share of $disconnect invocations to drop, 0.0 to 1.0 (API Gateway delivers them on
+        /// a best-effort basis): shows what pruning on 410 does.
+        #[arg(long, default_value_t = 0.0, value_parser = parse_share)]
+        lose_disconnects: f64,
     },
     /// Mint a token from the dev issuer (kept under .wsauth/).
     Token {
@@ -69,6 +89,13 @@ enum Command {
     },
 }
 
+fn parse_share(v: &str) -> Result<f64, String> {
+    match v.parse::<f64>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        _ => Err(format!("{v:?} is not a number from 0.0 to 1.0")),
+    }
+}
+
 fn parse_token_source(v: &str) -> Result<TokenSource, String> {
     v.parse().map_err(|e: UnknownTokenSource| e.to_string())
 }
@@ -82,7 +109,24 @@ fn try_command(url: &str, token: &str, source: TokenSource) -> String {
     }
 }
 
-async fn ctrl_c() {
+/// Ctrl-C or SIGTERM.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(t) => t,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
     let _ = tokio::signal::ctrl_c().await;
 }
 
@@ -121,6 +165,11 @@ async fn main() -> ExitCode {
             max_connection_duration,
             push_from_anywhere,
             token_source: flag,
+            lambdas,
+            lambda_concurrency,
+            lambda_runner,
+            function_timeout,
+            lose_disconnects,
         } => {
             // The environment, read once; `--token-source` wins over `WSAUTH_TOKEN_SOURCE`.
             let settings = Settings::from_env();
@@ -138,6 +187,16 @@ async fn main() -> ExitCode {
                 push_from_anywhere,
                 token_source,
                 settings: settings.clone(),
+                function_timeout: Duration::from_secs(function_timeout),
+                lose_disconnects,
+                lambdas: lambdas.clone().map(|dir| LambdaOptions {
+                    dir,
+                    concurrency: usize::from(lambda_concurrency),
+                    runner: lambda_runner
+                        .as_deref()
+                        .map(|r| r.split_whitespace().map(str::to_owned).collect())
+                        .unwrap_or_default(),
+                }),
                 ..GatewayOptions::default()
             };
             let store = match store {
@@ -170,6 +229,12 @@ async fn main() -> ExitCode {
             println!(
                 "  token source: {token_source} (--token-source; the deploy's tokenSource must match)"
             );
+            if let Some(dir) = &lambdas {
+                println!(
+                    "  functions:  the binaries in {} (--lambdas)",
+                    dir.display()
+                );
+            }
             if dev {
                 if let Ok(d) = DevIssuer::load_or_create(&PathBuf::from(DEV_DIR))
                     && let Ok(t) = d.mint(
@@ -193,7 +258,7 @@ async fn main() -> ExitCode {
             } else {
                 println!("  issuer: WSAUTH_ISSUER (tokens verified against its JWKS)");
             }
-            match run(listener, running.gateway, ctrl_c()).await {
+            match run(listener, running.gateway, stop_signal()).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("error: {e}");

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
-use wsauth_authorizer::AuthorizerConfig;
 use wsauth_devkit::JwksServer;
 use wsauth_devkit::SigningKey;
 use wsauth_local::GatewayOptions;
@@ -39,8 +38,8 @@ pub struct Env {
     pub tokens: Mutex<Vec<String>>,
 }
 
-pub fn config(url: &str, extra: &[(&'static str, &str)]) -> AuthorizerConfig {
-    wsauth_devkit::authorizer_config(ISSUER, AUDIENCE, url, extra)
+pub fn config(url: &str, extra: &[(&'static str, &str)]) -> wsauth_runtime::Settings {
+    wsauth_devkit::authorizer_settings(ISSUER, AUDIENCE, url, extra)
 }
 
 async fn jwks_server(v: Value) -> JwksServer {

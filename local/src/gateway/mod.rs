@@ -85,6 +85,8 @@ pub struct GatewayOptions {
     /// The share of `$disconnect` invocations dropped (API Gateway delivers them on a best-effort
     /// basis): 0.0 to 1.0, default 0.
     pub lose_disconnects: f64,
+    /// `--lambdas DIR`: run the built binaries instead of the linked-in handlers.
+    pub lambdas: Option<crate::lambdas::LambdaOptions>,
 }
 
 impl Default for GatewayOptions {
@@ -101,6 +103,7 @@ impl Default for GatewayOptions {
             settings: Settings::default(),
             function_timeout: Duration::from_secs(10),
             lose_disconnects: 0.0,
+            lambdas: None,
         }
     }
 }

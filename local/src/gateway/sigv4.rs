@@ -101,6 +101,19 @@ impl Credentials {
         }
     }
 
+    /// The variables a child process signs with these credentials (and the region).
+    pub fn environment(&self) -> Vec<(String, String)> {
+        let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
+        vec![
+            ("AWS_ACCESS_KEY_ID".into(), self.access_key_id.clone()),
+            (
+                "AWS_SECRET_ACCESS_KEY".into(),
+                self.secret_access_key.clone(),
+            ),
+            ("AWS_REGION".into(), region),
+        ]
+    }
+
     /// Verifies the SigV4 signature of a request with no query string (`path` as received).
     pub fn verify(
         &self,

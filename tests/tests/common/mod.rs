@@ -38,9 +38,24 @@ pub fn temp_dir(tag: &str) -> PathBuf {
 }
 
 impl Local {
-    /// wsauth-local with its dev issuer (keys in a fresh temp dir).
+    /// wsauth-local with its dev issuer (keys in a fresh temp dir). With `WSAUTH_TEST_LAMBDAS`
+    /// set (`scripts/test` does), the built Lambda binaries in that directory run the functions
+    /// and the store is DynamoDB Local, whatever `store` says.
     pub async fn dev(opts: GatewayOptions, store: StoreKind) -> Self {
-        Self::dev_with_routes(opts, store, Box::new(Ok)).await
+        let (opts, store) = if opts.lambdas.is_some() {
+            (opts, store)
+        } else {
+            lambda_mode(opts, store)
+        };
+        let dir = temp_dir("dev");
+        Self::start(
+            opts,
+            IssuerMode::Dev(dir.clone()),
+            store,
+            Some(dir),
+            Box::new(Ok),
+        )
+        .await
     }
 
     /// wsauth-local with its dev issuer and application routes added to its router.
@@ -60,12 +75,16 @@ impl Local {
         .await
     }
 
-    /// wsauth-local verifying against an external issuer configuration.
-    pub async fn external(opts: GatewayOptions, cfg: wsauth_authorizer::AuthorizerConfig) -> Self {
+    /// wsauth-local verifying against an external issuer, configured by `settings` (in
+    /// Lambda mode, the functions' environment).
+    pub async fn external(opts: GatewayOptions, settings: wsauth_runtime::Settings) -> Self {
+        let cfg = settings.auth().unwrap();
+        let opts = GatewayOptions { settings, ..opts };
+        let (opts, store) = lambda_mode(opts, StoreKind::Memory);
         Self::start(
             opts,
             IssuerMode::External(Box::new(cfg)),
-            StoreKind::Memory,
+            store,
             None,
             Box::new(Ok),
         )
@@ -122,6 +141,38 @@ impl Local {
         if let Some(t) = self.task.take() {
             let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
         }
+    }
+}
+
+/// Whether the suites run against the built Lambda binaries (`WSAUTH_TEST_LAMBDAS=DIR`, with
+/// `WSAUTH_TEST_LAMBDA_RUNNER`, e.g. qemu for arm64 builds), and the options for that.
+pub fn lambda_mode(opts: GatewayOptions, store: StoreKind) -> (GatewayOptions, StoreKind) {
+    match std::env::var("WSAUTH_TEST_LAMBDAS") {
+        Ok(dir) if !dir.is_empty() => {
+            let runner = std::env::var("WSAUTH_TEST_LAMBDA_RUNNER").unwrap_or_default();
+            let lambdas = wsauth_local::lambdas::LambdaOptions {
+                dir: dir.into(),
+                concurrency: 1,
+                runner: runner.split_whitespace().map(str::to_owned).collect(),
+            };
+            let mut opts = GatewayOptions {
+                lambdas: Some(lambdas),
+                ..opts
+            };
+            // The functions' environment: DynamoDB Local's endpoint (scripts/test sets it).
+            let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").ok();
+            opts.settings
+                .set("AWS_ENDPOINT_URL_DYNAMODB", endpoint.as_deref());
+            // A table of its own: tests run side by side.
+            let table = temp_dir("table")
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .to_string();
+            opts.settings.set("WSAUTH_TABLE", Some(&table));
+            (opts, StoreKind::Dynamodb)
+        }
+        _ => (opts, store),
     }
 }
 

@@ -1,0 +1,145 @@
+//! `--lambdas`: functions run as child processes behind the emulated Runtime API. Shown here
+//! with stand-in binaries (shell scripts speaking the Runtime API with curl) that crash, hang or
+//! refuse; the real binaries run the whole e2e and security suites in `scripts/test`.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::*;
+use wsauth_local::lambdas::LambdaOptions;
+use wsauth_local::{GatewayOptions, StoreKind};
+
+/// A Runtime API client that answers every invocation with the error `Unauthorized`.
+const REFUSES: &str = r#"#!/bin/sh
+api="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime"
+while true; do
+  h=$(mktemp)
+  curl -sS -D "$h" -o /dev/null "$api/invocation/next" || exit 1
+  id=$(grep -i '^lambda-runtime-aws-request-id:' "$h" | cut -d' ' -f2 | tr -d '\r')
+  curl -sS -X POST -d '{"errorType":"Unauthorized","errorMessage":"Unauthorized"}' \
+    "$api/invocation/$id/error" > /dev/null
+done
+"#;
+
+/// Takes an invocation and never answers.
+const HANGS: &str = r#"#!/bin/sh
+curl -sS -o /dev/null "http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation/next"
+sleep 60
+"#;
+
+/// Crashes the first time (leaves a mark), then refuses like [`REFUSES`].
+fn crashes_once(dir: &Path) -> String {
+    format!(
+        "#!/bin/sh\nif [ ! -f {m} ]; then touch {m}; exit 3; fi\n{rest}",
+        m = dir.join("crashed-once").display(),
+        rest = REFUSES.trim_start_matches("#!/bin/sh\n")
+    )
+}
+
+fn functions_dir(authorizer: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = temp_dir("lambdas");
+    std::fs::create_dir_all(&dir).unwrap();
+    for name in ["authorizer", "connect", "routes", "push"] {
+        let body = if name == "authorizer" {
+            authorizer
+        } else {
+            REFUSES
+        };
+        let p = dir.join(name);
+        std::fs::write(&p, body).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    dir
+}
+
+async fn gateway_over(dir: &Path) -> Local {
+    let mut opts = GatewayOptions {
+        function_timeout: Duration::from_secs(1),
+        lambdas: Some(LambdaOptions {
+            dir: dir.to_owned(),
+            concurrency: 2,
+            runner: Vec::new(),
+        }),
+        ..GatewayOptions::default()
+    };
+    let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").ok();
+    opts.settings
+        .set("AWS_ENDPOINT_URL_DYNAMODB", endpoint.as_deref());
+    let table = dir.file_name().unwrap().to_string_lossy().to_string();
+    opts.settings.set("WSAUTH_TABLE", Some(&table));
+    Local::dev(opts, StoreKind::Dynamodb).await
+}
+
+#[tokio::test]
+async fn a_function_error_unauthorized_from_a_child_is_a_401() {
+    let dir = functions_dir(REFUSES);
+    let l = gateway_over(&dir).await;
+    let t = l.token("alice", "", 600);
+    assert_eq!(
+        connect(&l.url(), &t, Via::Subprotocol).await.err(),
+        Some(401)
+    );
+}
+
+#[tokio::test]
+async fn a_hanging_function_fails_at_its_timeout_with_500() {
+    let dir = functions_dir(HANGS);
+    let l = gateway_over(&dir).await;
+    let t = l.token("alice", "", 600);
+    let started = Instant::now();
+    assert_eq!(
+        connect(&l.url(), &t, Via::Subprotocol).await.err(),
+        Some(500)
+    );
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(8),
+        "ended by the 1 s timeout, took {took:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_crashed_instance_fails_its_invocation_and_is_replaced() {
+    let dir = functions_dir("");
+    std::fs::write(dir.join("authorizer"), crashes_once(&dir)).unwrap();
+    let l = gateway_over(&dir).await;
+    let t = l.token("alice", "", 600);
+    assert_eq!(
+        connect(&l.url(), &t, Via::Subprotocol).await.err(),
+        Some(500)
+    );
+    assert_eq!(
+        connect(&l.url(), &t, Via::Subprotocol).await.err(),
+        Some(401)
+    );
+}
+
+#[tokio::test]
+async fn lambdas_need_the_dynamodb_store_and_every_binary() {
+    let dir = functions_dir(REFUSES);
+    let opts = |dir: &Path| GatewayOptions {
+        lambdas: Some(LambdaOptions {
+            dir: dir.to_owned(),
+            concurrency: 1,
+            runner: Vec::new(),
+        }),
+        ..GatewayOptions::default()
+    };
+    let issuer = || wsauth_local::IssuerMode::Dev(temp_dir("dev"));
+    let err = wsauth_local::bind("127.0.0.1:0", opts(&dir), issuer(), StoreKind::Memory)
+        .await
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("--store dynamodb"), "{err}");
+    std::fs::remove_file(dir.join("push")).unwrap();
+    let err = wsauth_local::bind("127.0.0.1:0", opts(&dir), issuer(), StoreKind::Dynamodb)
+        .await
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("`push`"), "{err}");
+}
