@@ -3,6 +3,7 @@
 #   npm_tool <dir> <package@version>...   npm packages into .tools/<dir>/node_modules
 #   pip_tool <dir> <package==version>...  PyPI packages into a venv at .tools/<dir>
 #   ensure_chromium                       Debian's chromium, with apt-get (as root, else sudo)
+#   ensure_arm64_runner                   qemu-user-static + libc6-arm64-cross; sets ARM64_RUNNER
 # npm_tool and pip_tool install only when a package is absent or at another version (so changing
 # a pin below re-installs it), print one "== installing …" line when they do, and set TOOL_DIR to
 # the install directory. Safe under `set -euo pipefail`, and to source more than once.
@@ -105,12 +106,27 @@ PY
   "$dir/bin/pip" install -q "$@"
 }
 
+# apt_install <package>...: Debian's packages, with apt-get (as root, else sudo).
+apt_install() {
+  echo "== installing Debian's $*"
+  local sudo=
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get update -qq &&
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
 ensure_chromium() {
   [ -x /usr/bin/chromium ] && return 0
-  echo "== installing Debian's chromium"
-  if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-  else
-    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  apt_install chromium
+}
+
+# ensure_arm64_runner: qemu-user-static and the arm64 C library, to run arm64 Lambda binaries on
+# another architecture; sets ARM64_RUNNER to the command prefix (empty on arm64 itself).
+ensure_arm64_runner() {
+  ARM64_RUNNER=
+  [ "$(uname -m)" = aarch64 ] && return 0
+  if [ ! -x /usr/bin/qemu-aarch64-static ] || [ ! -d /usr/aarch64-linux-gnu/lib ]; then
+    apt_install qemu-user-static libc6-arm64-cross || return 1
   fi
+  ARM64_RUNNER="/usr/bin/qemu-aarch64-static -L /usr/aarch64-linux-gnu"
 }
