@@ -23,8 +23,12 @@ jwks = open(os.path.join(data_dir, "jwks.json"), "rb").read()
 token = json.load(open(os.path.join(data_dir, "tokens-ES256.json")))[0]
 here = os.path.dirname(os.path.abspath(__file__))
 fixture = json.load(open(os.path.join(here, "..", "authorizer", "tests", "data", "authorizer-request.json")))
+# The token in the query string for the Node peer's authorizer, and in the subprotocol list, where
+# wsauth's default deploy reads it.
 fixture["queryStringParameters"]["token"] = token
 fixture["multiValueQueryStringParameters"]["token"] = [token]
+fixture["headers"]["Sec-WebSocket-Protocol"] = "wsauth, bearer." + token
+fixture["multiValueHeaders"]["Sec-WebSocket-Protocol"] = ["wsauth, bearer." + token]
 connect_event = json.load(open(os.path.join(here, "..", "connect", "tests", "data", "disconnect.json")))
 message_event = json.load(open(os.path.join(here, "..", "routes", "tests", "data", "message.json")))
 message_event["requestContext"]["routeKey"] = "ping"

@@ -56,6 +56,13 @@ pub enum AuthError {
     /// The signature does not verify.
     #[error("bad signature")]
     BadSignature,
+    /// The header's `typ` is none of `WSAUTH_TOKEN_TYPES` (e.g. an ID token where an access
+    /// token, `at+jwt`, is required: RFC 8725 §3.11).
+    #[error("token type not accepted")]
+    TokenTypeMismatch,
+    /// `sub` is not a user ID: over 512 bytes, control characters, or starting with `$`.
+    #[error("subject refused: {0}")]
+    BadSubject(wsauth_policy::UserIdError),
     /// A claim the verifier needs is absent.
     #[error("required claim `{0}` missing")]
     MissingClaim(&'static str),
@@ -117,6 +124,8 @@ impl AuthError {
             AuthError::SignatureEncoding => "signature_encoding",
             AuthError::BadSignature => "bad_signature",
             AuthError::MissingClaim(_) => "missing_claim",
+            AuthError::TokenTypeMismatch => "token_type_mismatch",
+            AuthError::BadSubject(_) => "bad_subject",
             AuthError::IssuerMismatch => "issuer_mismatch",
             AuthError::AudienceMismatch => "audience_mismatch",
             AuthError::Expired => "expired",

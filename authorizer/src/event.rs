@@ -92,37 +92,32 @@ impl WebSocketAuthorizerRequest {
     }
 
     /// The token from `source`, the one place it may travel. A token in another place does not
-    /// count: the request then has no token.
+    /// count: the request then has no token. The source present more than once (two `token`
+    /// parameters, two `Authorization` headers, two `bearer.` offers), even with an empty or
+    /// unusable second one, is ambiguous.
     pub fn token(&self, source: TokenSource) -> Result<&str, AuthError> {
-        let found: Vec<&str> = match source {
-            TokenSource::Query => self
-                .query_values("token")
-                .into_iter()
-                .filter(|t| !t.is_empty())
-                .collect(),
-            TokenSource::Header => self
-                .header_values("authorization")
-                .into_iter()
-                .filter_map(|v| {
-                    let (scheme, rest) = v.trim().split_once(' ')?;
-                    scheme
-                        .eq_ignore_ascii_case("bearer")
-                        .then(|| rest.trim())
-                        .filter(|t| !t.is_empty())
-                })
-                .collect(),
+        let occurrences: Vec<&str> = match source {
+            TokenSource::Query => self.query_values("token"),
+            TokenSource::Header => self.header_values("authorization"),
             TokenSource::Subprotocol => {
                 offered_protocols(self.header_values("sec-websocket-protocol"))
-                    .filter_map(|p| p.strip_prefix(BEARER_PROTOCOL_PREFIX))
-                    .filter(|t| !t.is_empty())
+                    .filter(|p| p.starts_with(BEARER_PROTOCOL_PREFIX))
                     .collect()
             }
         };
-        match found.as_slice() {
-            [t] => Ok(t),
-            [] => Err(AuthError::NoToken),
-            _ => Err(AuthError::AmbiguousToken),
-        }
+        let one = match occurrences.as_slice() {
+            [] => return Err(AuthError::NoToken),
+            [one] => *one,
+            _ => return Err(AuthError::AmbiguousToken),
+        };
+        let token = match source {
+            TokenSource::Query => Some(one),
+            TokenSource::Header => one.trim().split_once(' ').and_then(|(scheme, rest)| {
+                scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+            }),
+            TokenSource::Subprotocol => one.strip_prefix(BEARER_PROTOCOL_PREFIX),
+        };
+        token.filter(|t| !t.is_empty()).ok_or(AuthError::NoToken)
     }
 
     /// The connection ID, for logs.

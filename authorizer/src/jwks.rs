@@ -166,9 +166,13 @@ pub enum FetchError {
     /// Not a JSON object with a `keys` array.
     #[error("JWKS is not a JSON key set")]
     NotAKeySet,
-    /// A key set in which no key is usable.
+    /// A key set in which no key is usable (refused by [`JwksCache::install`]; a fetched one
+    /// is authoritative and empties the cache).
     #[error("JWKS has no usable key")]
     NoUsableKey,
+    /// Not attempted: earlier fetches failed and the backoff has not passed yet.
+    #[error("JWKS fetch backing off after failures")]
+    BackingOff,
 }
 
 fn b64(v: &Value, member: &str) -> Result<Vec<u8>, SkipReason> {
@@ -312,7 +316,8 @@ pub type KeyMap = HashMap<String, Arc<VerifyingKey>>;
 pub type Skipped = Vec<(Option<String>, SkipReason)>;
 
 /// Parses a whole JWKS body, skipping unusable keys one by one.
-/// Returns the usable keys and the skipped ones with their reasons.
+/// Returns the usable keys (possibly none: a well-formed set is what the issuer publishes) and
+/// the skipped ones with their reasons.
 pub fn parse_jwks(issuer: &str, body: &[u8]) -> Result<(KeyMap, Skipped), FetchError> {
     #[derive(serde::Deserialize)]
     struct Set {
@@ -332,9 +337,6 @@ pub fn parse_jwks(issuer: &str, body: &[u8]) -> Result<(KeyMap, Skipped), FetchE
             },
             Err(reason) => skipped.push((kid, reason)),
         }
-    }
-    if keys.is_empty() {
-        return Err(FetchError::NoUsableKey);
     }
     Ok((keys, skipped))
 }
@@ -369,7 +371,13 @@ pub struct JwksCache {
     last_unknown_kid_fetch: RwLock<Option<Instant>>,
     background_refresh: AtomicBool,
     fetches: AtomicU64,
+    /// Failed fetches in a row, and the earliest time of the next attempt: failures back off
+    /// exponentially from the cooldown up to [`MAX_BACKOFF`].
+    backoff: std::sync::Mutex<(u32, Option<Instant>)>,
 }
+
+/// The longest wait between two fetches while the issuer's JWKS keeps failing.
+pub const MAX_BACKOFF: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// What a fetch did, for metrics and tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -400,6 +408,7 @@ impl JwksCache {
             last_unknown_kid_fetch: RwLock::new(None),
             background_refresh: AtomicBool::new(false),
             fetches: AtomicU64::new(0),
+            backoff: std::sync::Mutex::new((0, None)),
         })
     }
 
@@ -419,6 +428,9 @@ impl JwksCache {
     /// and the cache keeps what it had.
     pub fn install(&self, body: &[u8]) -> Result<usize, FetchError> {
         let (keys, _skipped) = parse_jwks(&self.issuer, body)?;
+        if keys.is_empty() {
+            return Err(FetchError::NoUsableKey);
+        }
         let n = keys.len();
         if let Ok(mut g) = self.current.write() {
             *g = Some(Arc::new(KeySet {
@@ -519,15 +531,40 @@ impl JwksCache {
         });
     }
 
-    /// One fetch; the caller holds the gate. On success the key set is replaced whole; on
-    /// failure it is left as it was.
+    /// One fetch; the caller holds the gate. A well-formed key set replaces the cached one whole
+    /// (a key it no longer lists stops verifying at once, even if none is left); a failure leaves
+    /// the cache as it was and backs the next attempt off. While backing off, nothing is fetched.
     async fn fetch_locked(&self) -> Result<usize, FetchError> {
+        let waiting = self
+            .backoff
+            .lock()
+            .ok()
+            .and_then(|b| b.1)
+            .is_some_and(|next| Instant::now() < next);
+        if waiting {
+            return Err(FetchError::BackingOff);
+        }
         self.fetches.fetch_add(1, Ordering::Relaxed);
         let result = self
             .download()
             .await
             .and_then(|body| parse_jwks(&self.issuer, &body));
         self.generation.fetch_add(1, Ordering::AcqRel);
+        if let Ok(mut b) = self.backoff.lock() {
+            *b = match &result {
+                Ok(_) => (0, None),
+                Err(_) => {
+                    let failures = b.0.saturating_add(1);
+                    let factor = 1u32 << (failures - 1).min(16);
+                    let wait = self
+                        .settings
+                        .unknown_kid_cooldown
+                        .saturating_mul(factor)
+                        .min(MAX_BACKOFF);
+                    (failures, Some(Instant::now() + wait))
+                }
+            };
+        }
         let (keys, skipped) = result?;
         for (kid, reason) in &skipped {
             tracing::info!(issuer = %self.issuer, kid = kid.as_deref().unwrap_or("-"), reason = ?reason, "JWKS key skipped");
@@ -685,7 +722,7 @@ mod tests {
     }
 
     #[test]
-    fn garbage_and_empty_sets_are_fetch_errors() {
+    fn garbage_is_a_fetch_error_but_an_empty_set_is_a_set() {
         assert_eq!(
             parse_jwks(ISS, b"<html>").unwrap_err(),
             FetchError::NotAKeySet
@@ -694,10 +731,8 @@ mod tests {
             parse_jwks(ISS, br#"{"keys":{}}"#).unwrap_err(),
             FetchError::NotAKeySet
         );
-        assert_eq!(
-            parse_jwks(ISS, br#"{"keys":[]}"#).unwrap_err(),
-            FetchError::NoUsableKey
-        );
+        let (keys, skipped) = parse_jwks(ISS, br#"{"keys":[]}"#).unwrap();
+        assert!(keys.is_empty() && skipped.is_empty());
     }
 
     mod prop {

@@ -14,7 +14,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Algorithm;
 use serde::Deserialize;
-use wsauth_policy::Identity;
+use wsauth_policy::{Identity, check_user_id, split_scopes};
+use wsauth_runtime::settings::auth::normalize_token_type;
 use wsauth_runtime::settings::auth::{AuthorizerConfig, TokenUse, parse_algorithm};
 
 use crate::error::AuthError;
@@ -31,6 +32,8 @@ struct Header<'a> {
     kid: Option<Cow<'a, str>>,
     #[serde(default)]
     crit: Option<serde_json::Value>,
+    #[serde(default, borrow)]
+    typ: Option<Cow<'a, str>>,
 }
 
 /// A NumericDate: a JSON number (integer or not). A string is refused.
@@ -204,6 +207,12 @@ impl Verifier {
         if header.crit.is_some() {
             return Err(AuthError::CritUnsupported);
         }
+        if !self.config.token_types.is_empty() {
+            let typ = header.typ.as_deref().map(normalize_token_type);
+            if !typ.is_some_and(|t| self.config.token_types.contains(&t)) {
+                return Err(AuthError::TokenTypeMismatch);
+            }
+        }
         let kid = header
             .kid
             .filter(|k| !k.is_empty())
@@ -280,12 +289,13 @@ impl Verifier {
             .sub
             .filter(|s| !s.trim().is_empty())
             .ok_or(AuthError::MissingClaim("sub"))?;
+        check_user_id(&sub).map_err(AuthError::BadSubject)?;
         let mut scopes: Vec<String> = Vec::new();
         if let Some(s) = &c.scope {
-            scopes.extend(s.split_whitespace().map(str::to_owned));
+            scopes.extend(split_scopes(s).map(str::to_owned));
         }
         match &c.scp {
-            Some(StrOrList::One(s)) => scopes.extend(s.split_whitespace().map(str::to_owned)),
+            Some(StrOrList::One(s)) => scopes.extend(split_scopes(s).map(str::to_owned)),
             Some(StrOrList::Many(v)) => scopes.extend(
                 v.iter()
                     .filter(|s| !s.is_empty() && !s.contains(char::is_whitespace))

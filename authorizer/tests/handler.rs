@@ -144,7 +144,13 @@ async fn jwks_down_at_cold_start_is_an_internal_error_not_a_401() {
     let keys = Keys::new();
     let server = JwksServer::start(keys.jwks()).await;
     server.set(Mode::Status(503));
-    let auth = Authorizer::init(config(&server.url, &[])).await.unwrap();
+    // Cooldown 0: no backoff, so the recovery is seen at once.
+    let auth = Authorizer::init(config(
+        &server.url,
+        &[("WSAUTH_JWKS_COOLDOWN_SECONDS", "0")],
+    ))
+    .await
+    .unwrap();
     let t = keys.rsa.mint(&claims("alice")).unwrap();
     assert_eq!(
         auth.handle(&authorizer_event(Some(&t))).await.unwrap_err(),

@@ -97,6 +97,9 @@ async fn idp_outage_keeps_cached_keys_then_fails_closed_after_max_staleness() {
     let (keys, server, v) = setup(&[
         ("WSAUTH_JWKS_MAX_STALE_SECONDS", "2"),
         ("WSAUTH_JWKS_REFRESH_SECONDS", "0"),
+        // No backoff here (a_failing_idp_is_asked_less_and_less_often covers it): the recovery
+        // is checked at once.
+        ("WSAUTH_JWKS_COOLDOWN_SECONDS", "0"),
     ])
     .await;
     let t = keys.rsa.mint(&claims("a")).unwrap();
@@ -127,8 +130,7 @@ async fn garbage_or_oversized_jwks_keeps_the_cached_keys() {
     for bad in [
         Mode::Body(b"<html>not json</html>".to_vec()),
         Mode::Body(vec![b'x'; 10 * 1024 * 1024]),
-        Mode::Json(json!({"keys": []})),
-        Mode::Json(json!({"keys": [{"kty":"oct","kid":"h","k":"c2VjcmV0"}]})),
+        Mode::Json(json!({"keys": "none"})),
         Mode::Status(500),
     ] {
         server.set(bad);
@@ -142,6 +144,73 @@ async fn garbage_or_oversized_jwks_keeps_the_cached_keys() {
         // ...and the cached keys are intact.
         assert!(v.verify(&t, now()).await.is_ok());
     }
+}
+
+#[tokio::test]
+async fn a_successful_fetch_is_authoritative_removed_keys_stop_verifying_at_once() {
+    let (keys, server, v) = setup(&[("WSAUTH_JWKS_COOLDOWN_SECONDS", "0")]).await;
+    let (rsa, ec) = (
+        keys.rsa.mint(&claims("a")).unwrap(),
+        keys.ec.mint(&claims("a")).unwrap(),
+    );
+    assert!(v.verify(&rsa, now()).await.is_ok() && v.verify(&ec, now()).await.is_ok());
+    // The issuer drops the RSA key (compromised): the next refetch makes it unknown at once,
+    // within the staleness bound.
+    server.set(Mode::Json(jwks_json([&keys.ec, &keys.ed])));
+    let unknown = SigningKey::generate(Algorithm::EdDSA, "rotated").unwrap();
+    let _ = v.verify(&unknown.mint(&claims("a")).unwrap(), now()).await;
+    assert_eq!(
+        v.verify(&rsa, now()).await.unwrap_err(),
+        AuthError::UnknownKid
+    );
+    assert!(v.verify(&ec, now()).await.is_ok());
+    // An emptied set (or one of unusable keys only) is a set: nothing verifies.
+    for empty in [
+        json!({"keys": []}),
+        json!({"keys": [{"kty":"oct","kid":"h","k":"c2VjcmV0"}]}),
+    ] {
+        server.set(Mode::Json(empty));
+        let _ = v.verify(&unknown.mint(&claims("a")).unwrap(), now()).await;
+        assert_eq!(
+            v.verify(&ec, now()).await.unwrap_err(),
+            AuthError::UnknownKid
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_failing_idp_is_asked_less_and_less_often() {
+    // Cooldown 1 s: failures back off 1 s, 2 s, 4 s, … (cold start included).
+    let keys = Keys::new();
+    let server = JwksServer::start(keys.jwks()).await;
+    server.set(Mode::Status(503));
+    let v = std::sync::Arc::new(verifier(config(
+        &server.url,
+        &[("WSAUTH_JWKS_COOLDOWN_SECONDS", "1")],
+    )));
+    let started = std::time::Instant::now();
+    let mut refused = 0;
+    while started.elapsed() < std::time::Duration::from_millis(3500) {
+        let stranger = SigningKey::generate(Algorithm::EdDSA, "random").unwrap();
+        if v.verify(&stranger.mint(&claims("a")).unwrap(), now())
+            .await
+            .is_err()
+        {
+            refused += 1;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(refused > 50, "{refused} lookups");
+    // Attempts at 0 s, 1 s, 3 s: three fetches for over fifty lookups in 3.5 s.
+    assert!(server.hits() <= 3, "{} fetches", server.hits());
+    // Back up: once the backoff has passed, the keys are fetched and used.
+    server.set(Mode::Json(keys.jwks()));
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    assert!(
+        v.verify(&keys.ec.mint(&claims("a")).unwrap(), now())
+            .await
+            .is_ok()
+    );
 }
 
 #[tokio::test]

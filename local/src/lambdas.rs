@@ -44,7 +44,7 @@ pub struct LambdaOptions {
     /// Instances per function at most (`--lambda-concurrency`, default 4).
     pub concurrency: usize,
     /// A command the binaries run under (e.g. `qemu-aarch64-static -L /usr/aarch64-linux-gnu`
-    /// for arm64 builds on x86_64), from `WSAUTH_LAMBDA_RUNNER`; empty: run them directly.
+    /// for arm64 builds on x86_64), from `--lambda-runner`; empty: run them directly.
     pub runner: Vec<String>,
 }
 
@@ -146,15 +146,6 @@ impl Lambdas {
         }
         Ok(Self { pools })
     }
-
-    /// Stops every idle instance (busy ones stop when their invocation ends or the process does).
-    pub fn stop(&self) {
-        for pool in self.pools.values() {
-            if let Ok(mut idle) = pool.idle.lock() {
-                idle.clear();
-            }
-        }
-    }
 }
 
 #[async_trait]
@@ -165,15 +156,25 @@ impl Functions for Lambdas {
             None => Err(InvokeError::Crashed(format!("no {} binary", f.name()))),
         }
     }
+
+    /// Kills every idle instance (busy ones end with their invocation or their process).
+    fn stop(&self) {
+        for pool in self.pools.values() {
+            if let Ok(mut idle) = pool.idle.lock() {
+                idle.clear();
+            }
+        }
+    }
 }
 
 impl Pool {
     async fn invoke(&self, event: Value) -> Result<Value, InvokeError> {
-        let _slot = self
-            .slots
-            .acquire()
-            .await
-            .map_err(|_| InvokeError::Crashed("stopped".into()))?;
+        // Waiting for a free instance counts against the invocation, as Lambda's throttling would.
+        let _slot = match tokio::time::timeout(self.timeout, self.slots.acquire()).await {
+            Ok(Ok(slot)) => slot,
+            Ok(Err(_)) => return Err(InvokeError::Crashed("stopped".into())),
+            Err(_) => return Err(InvokeError::Timeout),
+        };
         let reused = self.idle.lock().ok().and_then(|mut idle| {
             while let Some(i) = idle.pop() {
                 if !i.shared.dead.load(Ordering::SeqCst) {
@@ -308,6 +309,7 @@ impl Pool {
             tokio::spawn(async move {
                 let mut lines = BufReader::new(out).lines();
                 while let Ok(Some(line)) = lines.next_line().await {
+                    let line = cut(&line, MAX_FORWARDED_LINE);
                     tracing::info!(function = name, "{line}");
                 }
             });
@@ -338,6 +340,18 @@ impl Pool {
             _kill: kill_tx,
         })
     }
+}
+
+/// The longest line of a child's output forwarded to the log.
+const MAX_FORWARDED_LINE: usize = 4096;
+
+/// `s` cut to at most `max` bytes, on a character boundary.
+fn cut(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
 }
 
 fn dir_of(p: &Path) -> String {

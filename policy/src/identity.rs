@@ -8,6 +8,48 @@
 
 use serde_json::{Map, Value};
 
+/// The longest user ID, in bytes (DynamoDB's key limits leave room for it).
+pub const MAX_USER_ID_BYTES: usize = 512;
+
+/// Why a string is not a user ID.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum UserIdError {
+    /// Empty.
+    #[error("a user ID must not be empty")]
+    Empty,
+    /// Over [`MAX_USER_ID_BYTES`].
+    #[error("a user ID is at most 512 bytes")]
+    TooLong,
+    /// A control character (newline, NUL, …): it would reach logs and replies.
+    #[error("a user ID must not contain control characters")]
+    Control,
+    /// Starts with `$`: `$server` marks backend pushes.
+    #[error("a user ID must not start with `$`")]
+    Reserved,
+}
+
+/// Checks a user ID (`userIdPrefix` + `sub`, and every `to` or push `userId`): 1 to 512 bytes of
+/// UTF-8, no control characters, not starting with `$`.
+pub fn check_user_id(id: &str) -> Result<(), UserIdError> {
+    if id.is_empty() {
+        Err(UserIdError::Empty)
+    } else if id.len() > MAX_USER_ID_BYTES {
+        Err(UserIdError::TooLong)
+    } else if id.chars().any(char::is_control) {
+        Err(UserIdError::Control)
+    } else if id.starts_with('$') {
+        Err(UserIdError::Reserved)
+    } else {
+        Ok(())
+    }
+}
+
+/// Splits a space-separated scope string (RFC 6749 §3.3: U+0020 only; a no-break space or a tab
+/// is part of a scope, never a separator).
+pub fn split_scopes(s: &str) -> impl Iterator<Item = &str> {
+    s.split(' ').filter(|x| !x.is_empty())
+}
+
 /// The identity a token established, as bound to a connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
@@ -79,7 +121,7 @@ impl Identity {
         let issuer = non_empty_str(iss, "issuer")?;
         let scopes = match scopes {
             None | Some(Value::Null) => Vec::new(),
-            Some(Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
+            Some(Value::String(s)) => split_scopes(s).map(str::to_owned).collect(),
             Some(_) => return Err(ContextError::Malformed("scopes")),
         };
         let expires_at = match exp {
@@ -113,6 +155,24 @@ fn non_empty_str(v: Option<&Value>, key: &'static str) -> Result<String, Context
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn user_ids_are_bounded_printable_and_never_reserved() {
+        assert_eq!(check_user_id("alice"), Ok(()));
+        assert_eq!(check_user_id("tenant-a|Zoë 42"), Ok(()));
+        assert_eq!(check_user_id(&"x".repeat(512)), Ok(()));
+        assert_eq!(check_user_id(""), Err(UserIdError::Empty));
+        assert_eq!(check_user_id(&"x".repeat(513)), Err(UserIdError::TooLong));
+        assert_eq!(check_user_id("a\nb"), Err(UserIdError::Control));
+        assert_eq!(check_user_id("a\u{7f}"), Err(UserIdError::Control));
+        assert_eq!(check_user_id("$server"), Err(UserIdError::Reserved));
+    }
+
+    #[test]
+    fn scopes_split_on_the_space_character_only() {
+        let v: Vec<&str> = split_scopes(" a  b\u{a0}c\td ").collect();
+        assert_eq!(v, vec!["a", "b\u{a0}c\td"]);
+    }
 
     fn alice() -> Identity {
         Identity {

@@ -8,6 +8,8 @@ use futures_util::stream;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use wsauth_policy::check_user_id;
+
 use crate::connections::ManagementError;
 use crate::fanout::{FANOUT_CONCURRENCY, broadcast_all};
 use crate::frame::{FrameTooLarge, SERVER_SENDER, message_frame};
@@ -110,9 +112,8 @@ impl Pusher {
         let unavailable = |e: wsauth_session::StoreError| PushError::Unavailable(e.to_string());
         match req {
             PushRequest::SendToUser { user_id, data } => {
-                if user_id.is_empty() {
-                    return Err(PushError::BadRequest("userId must not be empty".into()));
-                }
+                check_user_id(&user_id)
+                    .map_err(|e| PushError::BadRequest(format!("userId: {e}")))?;
                 let payload = server_message(data)?;
                 let targets = s
                     .store
@@ -138,6 +139,8 @@ impl Pusher {
                 Ok(json!({"delivered": d.delivered, "pruned": d.pruned}))
             }
             PushRequest::DisconnectUser { user_id } => {
+                check_user_id(&user_id)
+                    .map_err(|e| PushError::BadRequest(format!("userId: {e}")))?;
                 let bindings = s.store.user_bindings(&user_id).await.map_err(unavailable)?;
                 let n = stream::iter(bindings)
                     .map(|b| async move {

@@ -77,6 +77,8 @@ impl Env {
                 &[
                     ("WSAUTH_JWKS_MAX_STALE_SECONDS", "2"),
                     ("WSAUTH_JWKS_REFRESH_SECONDS", "0"),
+                    // No backoff: the case checks recovery right after the IdP is back.
+                    ("WSAUTH_JWKS_COOLDOWN_SECONDS", "0"),
                 ],
             ),
         )

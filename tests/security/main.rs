@@ -111,6 +111,11 @@ async fn run(capture: Capture) -> usize {
     let all: Vec<(&str, CaseFn)> = cases![
         tokens::control_valid_tokens_connect,
         tokens::token_outside_the_configured_source_is_refused,
+        tokens::id_token_refused_where_at_jwt_is_required,
+        tokens::subject_dollar_server_is_refused,
+        tokens::subject_with_a_newline_is_refused,
+        tokens::subject_of_2000_bytes_is_refused,
+        tokens::no_break_space_does_not_split_scopes,
         tokens::alg_none_unsigned,
         tokens::alg_none_capitalized_unsigned,
         tokens::alg_none_upper_unsigned,

@@ -387,3 +387,53 @@ pub async fn missing_connect_scope_is_403(env: &Env) -> Check {
     let b = env.status(&local, &with).await;
     Check::new("without 403, with 101", &format!("without {a}, with {b}"))
 }
+/// RFC 8725 §3.11, RFC 9068: with `WSAUTH_TOKEN_TYPES=at+jwt`, an OIDC ID token (`typ: JWT`)
+/// or a token without `typ` is refused; `at+jwt` and `application/at+jwt` pass.
+pub async fn id_token_refused_where_at_jwt_is_required(env: &Env) -> Check {
+    let cfg = crate::env::config(&env.jwks.url, &[("WSAUTH_TOKEN_TYPES", "at+jwt")]);
+    let local = crate::common::Local::external(wsauth_local::GatewayOptions::default(), cfg).await;
+    let k = &env.keys.ec;
+    let sign = |typ: Option<&str>| {
+        let mut h = json!({"alg": "ES256", "kid": k.kid()});
+        if let Some(t) = typ {
+            h["typ"] = json!(t);
+        }
+        k.sign_parts(&h, &good(env)).unwrap_or_default()
+    };
+    let mut seen = Vec::new();
+    for typ in [
+        Some("JWT"),
+        None,
+        Some("at+jwt"),
+        Some("application/AT+JWT"),
+    ] {
+        seen.push(env.status(&local, &sign(typ)).await.to_string());
+    }
+    Check::new("401 401 101 101", &seen.join(" "))
+}
+async fn subject_case(env: &Env, sub: &str) -> Check {
+    let mut c = good(env);
+    c["sub"] = json!(sub);
+    let t = env.keys.ec.mint(&c).unwrap_or_default();
+    status_check(401, env.status(&env.main, &t).await)
+}
+/// Identity spoofing: a `sub` of `$server` would make a user's messages look like backend
+/// pushes.
+pub async fn subject_dollar_server_is_refused(env: &Env) -> Check {
+    subject_case(env, "$server").await
+}
+/// Log injection (CWE-117): a `sub` with a newline.
+pub async fn subject_with_a_newline_is_refused(env: &Env) -> Check {
+    subject_case(env, "alice\nlevel=ERROR forged").await
+}
+/// Resource abuse: a `sub` of 2,000 bytes (over DynamoDB-safe 512) is a 401, not a 500.
+pub async fn subject_of_2000_bytes_is_refused(env: &Env) -> Check {
+    subject_case(env, &"s".repeat(2000)).await
+}
+/// RFC 6749 §3.3: scopes are separated by U+0020 only; `x\u{a0}messages:broadcast` is one
+/// (unknown) scope and grants nothing.
+pub async fn no_break_space_does_not_split_scopes(env: &Env) -> Check {
+    let mut ws = env.open("nbsp", "x\u{a0}messages:broadcast", 600).await;
+    let r = crate::common::request(&mut ws, json!({"action": "broadcast", "data": 1})).await;
+    Check::new("forbidden", r["code"].as_str().unwrap_or("-"))
+}

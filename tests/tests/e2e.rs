@@ -440,3 +440,21 @@ async fn graceful_shutdown_closes_every_connection_with_1001() {
     );
     assert_eq!(l.gateway.connection_count(), 0, "every $disconnect ran");
 }
+
+#[tokio::test]
+async fn user_ids_named_by_clients_and_backends_follow_the_user_id_rule() {
+    let l = local().await;
+    let mut ws = connect(&l.url(), &l.token("alice", SEND, 600), Via::Subprotocol)
+        .await
+        .unwrap();
+    for to in ["$server", "bob\nadmin", &"b".repeat(513), ""] {
+        let r = request(&mut ws, json!({"action":"sendToUser","to": to,"data":1})).await;
+        assert_eq!(r["code"], "bad_request", "{to:?}: {r}");
+    }
+    for user in ["$server", "bob\u{0}", &"b".repeat(513)] {
+        let (s, _) = push(&l, json!({"op":"sendToUser","userId": user,"data":1})).await;
+        assert_eq!(s, 400, "{user:?}");
+        let (s, _) = push(&l, json!({"op":"disconnectUser","userId": user})).await;
+        assert_eq!(s, 400, "{user:?}");
+    }
+}

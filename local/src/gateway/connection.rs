@@ -89,12 +89,14 @@ fn internal_error_frame(connection_id: &str, request_id: &str) -> String {
         .to_string()
 }
 
-/// Whether a read error is a size limit (close 1009) rather than a broken connection.
-fn is_too_big(e: axum::Error) -> bool {
-    matches!(
-        e.into_inner().downcast_ref::<tungstenite::Error>(),
-        Some(tungstenite::Error::Capacity(_))
-    )
+/// The close a read error calls for, when it is the client's fault rather than a broken
+/// connection: a size limit (1009) or a text frame that is not UTF-8 (1007).
+fn close_for(e: axum::Error) -> Option<(u16, &'static str)> {
+    match e.into_inner().downcast_ref::<tungstenite::Error>() {
+        Some(tungstenite::Error::Capacity(_)) => Some((1009, "Message too big")),
+        Some(tungstenite::Error::Utf8(_)) => Some((1007, "Invalid frame payload data")),
+        _ => None,
+    }
 }
 
 impl Gateway {
@@ -156,6 +158,8 @@ impl Gateway {
 
     /// Serves one upgraded connection until it closes, then runs `$disconnect`.
     pub(super) async fn run_connection(self: Arc<Self>, socket: WebSocket, meta: ConnMeta) {
+        // Counted until its `$disconnect` has run: shutdown waits for that.
+        self.active.fetch_add(1, Ordering::SeqCst);
         let (mut sink, mut stream) = socket.split();
         let (outgoing, mut queued) = mpsc::channel::<String>(OUTGOING_QUEUE);
         let (close_tx, mut close_rx) = mpsc::unbounded_channel::<(u16, String)>();
@@ -181,7 +185,7 @@ impl Gateway {
         // Writer: queued messages in order (each one is activity); a close frame ends it.
         let (wclose_tx, mut wclose_rx) = mpsc::unbounded_channel::<(u16, String)>();
         let writer_active = last_active.clone();
-        let writer = tokio::spawn(async move {
+        let mut writer = tokio::spawn(async move {
             loop {
                 tokio::select! {
                     biased;
@@ -233,8 +237,8 @@ impl Gateway {
                 m = stream.next(), if free => match m {
                     None => break closed_as(&phase, (1006, "Connection closed abnormally".into())),
                     Some(Err(e)) => {
-                        if is_too_big(e) {
-                            begin_close(&mut phase, 1009, "Message too big");
+                        if let Some((code, reason)) = close_for(e) {
+                            begin_close(&mut phase, code, reason);
                         }
                         break closed_as(&phase, (1006, "Connection closed abnormally".into()));
                     }
@@ -289,9 +293,17 @@ impl Gateway {
         if let Ok(mut conns) = self.conns.write() {
             conns.remove(&meta.connection_id);
         }
-        let _ = tokio::time::timeout(CLOSE_GRACE, writer).await;
+        // A client that stopped reading never lets the writer finish: past the grace, the socket
+        // is torn down (which also fails any reply still waiting for room in the queue).
+        if tokio::time::timeout(CLOSE_GRACE, &mut writer)
+            .await
+            .is_err()
+        {
+            writer.abort();
+        }
         Box::pin(self.disconnect(&meta, status.0, &status.1)).await;
         tracing::info!(connection_id = %meta.connection_id, code = status.0, "connection closed");
+        self.active.fetch_sub(1, Ordering::SeqCst);
         self.gone.notify_waiters();
     }
 }

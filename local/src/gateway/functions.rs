@@ -69,6 +69,9 @@ pub enum InvokeError {
 pub trait Functions: Send + Sync + 'static {
     /// Invokes `f` with `event`; the function's response, or why there is none.
     async fn invoke(&self, f: Function, event: Value) -> Result<Value, InvokeError>;
+
+    /// Stops whatever runs the functions (child processes); later invocations may start anew.
+    fn stop(&self) {}
 }
 
 /// The handlers linked into this process.

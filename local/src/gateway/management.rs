@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -25,6 +27,7 @@ fn gone() -> Response {
 /// another stage (403) or a missing or wrong signature (403).
 fn refuse(
     gw: &Gateway,
+    peer: &SocketAddr,
     stage: &str,
     method: &Method,
     uri: &Uri,
@@ -33,6 +36,19 @@ fn refuse(
 ) -> Option<Response> {
     if stage != gw.opts.stage {
         return Some(aws_error(403, "ForbiddenException", "Forbidden"));
+    }
+    // Its credentials are well known (`local`/`local` by default): loopback callers only,
+    // unless --push-from-anywhere opens wsauth-local's backend endpoints to the network.
+    if !gw.opts.push_from_anywhere && !super::is_loopback(peer) {
+        return Some(aws_error(403, "ForbiddenException", "Forbidden"));
+    }
+    // None of these operations takes a query string: one would not be covered by the signature.
+    if uri.query().is_some() {
+        return Some(aws_error(
+            403,
+            "ForbiddenException",
+            "Unexpected query string",
+        ));
     }
     if let Err(e) = gw
         .credentials
@@ -56,12 +72,13 @@ fn with_live_connection(gw: &Gateway, id: &str, f: impl FnOnce(&Conn) -> Respons
 pub(super) async fn post_to_connection(
     State(gw): State<Arc<Gateway>>,
     Path((stage, id)): Path<(String, String)>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Some(r) = refuse(&gw, &stage, &method, &uri, &headers, &body) {
+    if let Some(r) = refuse(&gw, &peer, &stage, &method, &uri, &headers, &body) {
         return r;
     }
     if body.len() > MAX_MESSAGE_BYTES {
@@ -81,11 +98,12 @@ pub(super) async fn post_to_connection(
 pub(super) async fn get_connection(
     State(gw): State<Arc<Gateway>>,
     Path((stage, id)): Path<(String, String)>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(r) = refuse(&gw, &stage, &method, &uri, &headers, b"") {
+    if let Some(r) = refuse(&gw, &peer, &stage, &method, &uri, &headers, b"") {
         return r;
     }
     with_live_connection(&gw, &id, |c| {
@@ -102,11 +120,12 @@ pub(super) async fn get_connection(
 pub(super) async fn delete_connection(
     State(gw): State<Arc<Gateway>>,
     Path((stage, id)): Path<(String, String)>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(r) = refuse(&gw, &stage, &method, &uri, &headers, b"") {
+    if let Some(r) = refuse(&gw, &peer, &stage, &method, &uri, &headers, b"") {
         return r;
     }
     with_live_connection(&gw, &id, |c| {

@@ -26,7 +26,7 @@ pub mod sigv4;
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -119,6 +119,8 @@ pub struct Gateway {
     credentials: Credentials,
     dev: Option<DevIssuer>,
     conns: RwLock<HashMap<String, Conn>>,
+    /// Connections whose `$disconnect` has not run yet.
+    active: AtomicUsize,
     shutting_down: AtomicBool,
     gone: tokio::sync::Notify,
 }
@@ -172,6 +174,7 @@ impl Gateway {
             credentials,
             dev,
             conns: RwLock::new(HashMap::new()),
+            active: AtomicUsize::new(0),
             shutting_down: AtomicBool::new(false),
             gone: tokio::sync::Notify::new(),
         }
@@ -212,7 +215,8 @@ impl Gateway {
         self.conns.read().map(|c| c.len()).unwrap_or(0)
     }
 
-    /// Closes every connection with 1001 and waits (up to `wait`) for their `$disconnect`.
+    /// Closes every connection with 1001, waits (up to `wait`) until each has run its
+    /// `$disconnect`, then stops the functions.
     pub async fn shutdown(&self, wait: Duration) {
         self.shutting_down.store(true, Ordering::SeqCst);
         if let Ok(conns) = self.conns.read() {
@@ -221,14 +225,19 @@ impl Gateway {
             }
         }
         let deadline = tokio::time::Instant::now() + wait;
-        while self.connection_count() > 0 {
-            if tokio::time::timeout_at(deadline, self.gone.notified())
-                .await
-                .is_err()
-            {
+        loop {
+            // Registered before the check, so a notification between the two is not lost.
+            let notified = self.gone.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.active.load(Ordering::SeqCst) == 0 {
+                break;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
                 break;
             }
         }
+        self.functions.stop();
     }
 
     /// Whether `host` (a `Host` header) names this server: a loopback name or address, or the

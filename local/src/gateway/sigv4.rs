@@ -181,11 +181,11 @@ impl Credentials {
         if (now - when).abs() > MAX_SKEW_SECONDS {
             return Err(SignatureError::Time);
         }
-        if !amz_date.starts_with(date) {
+        if date.len() != 8 || amz_date.get(..8) != Some(*date) {
             return Err(SignatureError::WrongCredential);
         }
         let names: Vec<&str> = signed_headers.split(';').collect();
-        if !names.contains(&"host") {
+        if !names.contains(&"host") || !names.contains(&"x-amz-date") {
             return Err(SignatureError::Malformed);
         }
         let mut canonical_headers = String::new();
@@ -201,9 +201,15 @@ impl Credentials {
             .map(uri_encode)
             .collect::<Vec<_>>()
             .join("/");
-        let payload_hash = header("x-amz-content-sha256")
+        // The payload is always hashed as received: a declared hash (or `UNSIGNED-PAYLOAD`) that
+        // differs does not stand in for it.
+        let payload_hash = sha256_hex(body);
+        if header("x-amz-content-sha256")
             .first()
-            .map_or_else(|| sha256_hex(body), |h| (*h).to_owned());
+            .is_some_and(|declared| *declared != payload_hash)
+        {
+            return Err(SignatureError::Mismatch);
+        }
         let canonical_request = format!(
             "{method}\n{canonical_uri}\n\n{canonical_headers}\n{signed_headers}\n{payload_hash}"
         );

@@ -4,6 +4,8 @@
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
+use wsauth_policy::check_user_id;
+
 use crate::error::{ErrorCode, RouteError};
 use crate::frame::message_frame;
 use crate::router::{MessageContext, RouteHandler};
@@ -15,7 +17,7 @@ pub(crate) struct SendToUser;
 impl RouteHandler for SendToUser {
     async fn handle(&self, ctx: &MessageContext<'_>) -> Result<Option<Value>, RouteError> {
         let to = match ctx.field("to") {
-            Some(Value::String(s)) if !s.is_empty() => s.clone(),
+            Some(Value::String(s)) => s.clone(),
             _ => {
                 return Err(RouteError::new(
                     ErrorCode::BadRequest,
@@ -23,6 +25,9 @@ impl RouteHandler for SendToUser {
                 ));
             }
         };
+        // Checked before it is used or logged: bounded, printable, never `$server`.
+        check_user_id(&to)
+            .map_err(|e| RouteError::new(ErrorCode::BadRequest, format!("`to`: {e}")))?;
         let data = ctx.field("data").cloned().unwrap_or(Value::Null);
         let payload = message_frame(&ctx.binding.user_id, data)?;
         let targets = ctx

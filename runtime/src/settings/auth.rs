@@ -64,6 +64,9 @@ pub struct AuthorizerConfig {
     pub connect_scopes: Vec<String>,
     /// Cognito `token_use` to require. `WSAUTH_TOKEN_USE` (`access` or `id`); default unchecked.
     pub token_use: Option<TokenUse>,
+    /// Accepted `typ` header values, normalized (lower case, no `application/`).
+    /// `WSAUTH_TOKEN_TYPES` (comma-separated, e.g. `at+jwt`); default unchecked.
+    pub token_types: Vec<String>,
     /// Cognito app client IDs. `WSAUTH_CLIENT_ID` (comma-separated); default unchecked.
     pub client_ids: Vec<String>,
     /// The one place the handshake token is read. `WSAUTH_TOKEN_SOURCE` (`subprotocol`, `query`
@@ -120,6 +123,15 @@ pub fn check_jwks_url(url: &str) -> Result<(), String> {
         "http" => Err("must be https:// (plain http is allowed on loopback only)".into()),
         _ => Err("must be an https:// URL".into()),
     }
+}
+
+/// A `typ` value as compared: lower case, without the optional `application/` prefix
+/// (RFC 7515 §4.1.9).
+pub fn normalize_token_type(t: &str) -> String {
+    let t = t.trim().to_ascii_lowercase();
+    t.strip_prefix("application/")
+        .map(str::to_owned)
+        .unwrap_or(t)
 }
 
 fn list(v: &str, sep: impl Fn(char) -> bool) -> Vec<String> {
@@ -222,10 +234,18 @@ impl AuthorizerConfig {
             algorithms,
             leeway_seconds: seconds(s, "WSAUTH_LEEWAY_SECONDS", 30)?,
             connect_scopes: get("WSAUTH_CONNECT_SCOPES")
-                .map(|v| list(&v, char::is_whitespace))
+                .map(|v| list(&v, |c| c == ' '))
                 .unwrap_or_default(),
             token_use,
             token_source,
+            token_types: get("WSAUTH_TOKEN_TYPES")
+                .map(|v| {
+                    list(&v, |c| c == ',')
+                        .iter()
+                        .map(|t| normalize_token_type(t))
+                        .collect()
+                })
+                .unwrap_or_default(),
             client_ids: get("WSAUTH_CLIENT_ID")
                 .map(|v| list(&v, |c| c == ','))
                 .unwrap_or_default(),

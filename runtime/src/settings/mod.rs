@@ -17,7 +17,7 @@ use wsauth_policy::protocol::{TOKEN_SOURCE_VAR, TokenSource, UnknownTokenSource}
 pub use auth::{AuthorizerConfig, JwksSettings, TokenUse};
 
 /// Every variable wsauth reads, as the README's configuration table lists them.
-pub const VARIABLES: [&str; 17] = [
+pub const VARIABLES: [&str; 18] = [
     "WSAUTH_ISSUER",
     "WSAUTH_AUDIENCE",
     "WSAUTH_JWKS_URL",
@@ -26,6 +26,7 @@ pub const VARIABLES: [&str; 17] = [
     "WSAUTH_CONNECT_SCOPES",
     "WSAUTH_TOKEN_USE",
     "WSAUTH_CLIENT_ID",
+    "WSAUTH_TOKEN_TYPES",
     TOKEN_SOURCE_VAR,
     "WSAUTH_TABLE",
     "AWS_ENDPOINT_URL_DYNAMODB",
