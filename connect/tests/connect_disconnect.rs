@@ -8,7 +8,7 @@ use std::sync::Arc;
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use serde_json::{Value, json};
 use wsauth_connect::ConnectHandler;
-use wsauth_session::{DynamoSessionStore, Lookup, SessionStore};
+use wsauth_session::{Lookup, SessionStore};
 
 /// The fixtures' clock: `requestTimeEpoch` of connect.json, before `expiresAt` (1795604400).
 const FIXTURE_NOW: i64 = 1_795_600_800;
@@ -67,14 +67,7 @@ async fn connect_binds_the_authorizer_identity_and_selects_the_subprotocol(
 
 async fn without_the_wsauth_offer_no_subprotocol_is_selected(s: Arc<dyn SessionStore>) {
     let mut v = fixture("connect");
-    v["headers"]
-        .as_object_mut()
-        .unwrap()
-        .remove("Sec-WebSocket-Protocol");
-    v["multiValueHeaders"]
-        .as_object_mut()
-        .unwrap()
-        .remove("Sec-WebSocket-Protocol");
+    wsauth_devkit::remove_header(&mut v, "Sec-WebSocket-Protocol");
     let r = handler(&s).handle_at(&event(v), NOW).await;
     assert_eq!(r.status_code, 200);
     assert!(r.headers.get("sec-websocket-protocol").is_none());
@@ -124,14 +117,15 @@ async fn missing_or_malformed_authorizer_context_is_refused_and_nothing_bound(
     }
 }
 
+/// `$connect` with the fixture, answered 200.
+async fn connected(h: &ConnectHandler) {
+    let r = h.handle_at(&event(fixture("connect")), NOW).await;
+    assert_eq!(r.status_code, 200);
+}
+
 async fn a_second_connect_with_the_same_id_is_refused(s: Arc<dyn SessionStore>) {
     let h = handler(&s);
-    assert_eq!(
-        h.handle_at(&event(fixture("connect")), NOW)
-            .await
-            .status_code,
-        200
-    );
+    connected(&h).await;
     let mut v = fixture("connect");
     v["requestContext"]["authorizer"]["principalId"] = json!("mallory");
     v["requestContext"]["authorizer"]["userId"] = json!("mallory");
@@ -144,12 +138,7 @@ async fn a_second_connect_with_the_same_id_is_refused(s: Arc<dyn SessionStore>) 
 
 async fn disconnect_unbinds_and_twice_is_fine(s: Arc<dyn SessionStore>) {
     let h = handler(&s);
-    assert_eq!(
-        h.handle_at(&event(fixture("connect")), NOW)
-            .await
-            .status_code,
-        200
-    );
+    connected(&h).await;
     let d = event(fixture("disconnect"));
     assert_eq!(h.handle_at(&d, NOW).await.status_code, 200);
     assert_eq!(s.lookup(CONN, NOW).await.unwrap(), Lookup::NotBound);
@@ -222,21 +211,7 @@ async fn connect_writes_the_documented_item_to_dynamodb() {
 
 #[tokio::test]
 async fn a_store_outage_refuses_connect_with_500_and_writes_nothing() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    drop(listener);
-    let conf = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-        .endpoint_url(format!("http://127.0.0.1:{port}"))
-        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "l", "l", None, None, "t",
-        ))
-        .build();
-    let down: Arc<dyn SessionStore> = Arc::new(DynamoSessionStore::new(
-        aws_sdk_dynamodb::Client::from_conf(conf),
-        "t",
-    ));
+    let down: Arc<dyn SessionStore> = Arc::new(wsauth_devkit::stores::unreachable_dynamodb());
     let r = handler(&down)
         .handle_at(&event(fixture("connect")), NOW)
         .await;

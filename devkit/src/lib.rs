@@ -21,5 +21,14 @@ pub mod keys;
 pub mod stores;
 
 pub use issuer::{IssuerError, SigningKey, jwks_json};
+
+/// Removes header `name` from an API Gateway event's `headers` and `multiValueHeaders`.
+pub fn remove_header(event: &mut serde_json::Value, name: &str) {
+    for map in ["headers", "multiValueHeaders"] {
+        if let Some(h) = event[map].as_object_mut() {
+            h.remove(name);
+        }
+    }
+}
 pub use jwks_server::{JwksServer, Mode};
 pub use keys::{Keys, authorizer_config, authorizer_settings};

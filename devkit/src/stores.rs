@@ -39,6 +39,24 @@ pub async fn dynamodb_local_dyn() -> Arc<dyn SessionStore> {
     Arc::new(dynamodb_local().await)
 }
 
+/// A DynamoDB store whose endpoint is a loopback port where nothing listens: DynamoDB "down"
+/// (two attempts per call, so outages fail fast).
+pub fn unreachable_dynamodb() -> DynamoSessionStore {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_or(9, |a| a.port());
+    let conf = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+        .endpoint_url(format!("http://127.0.0.1:{port}"))
+        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "l", "l", None, None, "t",
+        ))
+        .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::standard().with_max_attempts(2))
+        .build();
+    DynamoSessionStore::new(aws_sdk_dynamodb::Client::from_conf(conf), "wsauth-sessions")
+}
+
 /// A fresh in-memory store behind the trait.
 pub async fn memory_dyn() -> Arc<dyn SessionStore> {
     Arc::new(MemorySessionStore::new())

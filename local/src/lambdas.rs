@@ -364,11 +364,7 @@ fn dir_of(p: &Path) -> String {
 fn runtime_api(shared: Arc<Shared>) -> HttpRouter {
     HttpRouter::new()
         .route("/2018-06-01/runtime/invocation/next", get(next))
-        .route(
-            "/2018-06-01/runtime/invocation/{id}/response",
-            post(response),
-        )
-        .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
+        .route("/2018-06-01/runtime/invocation/{id}/{kind}", post(outcome))
         .route("/2018-06-01/runtime/init/error", post(init_error))
         .with_state(shared)
 }
@@ -420,37 +416,34 @@ fn complete(s: &Shared, id: &str, result: Result<Value, InvokeError>) -> Respons
     }
 }
 
-/// The function's response to invocation `id`.
-async fn response(
-    State(s): State<Arc<Shared>>,
-    UrlPath(id): UrlPath<String>,
-    body: Bytes,
-) -> Response {
-    let result = serde_json::from_slice::<Value>(&body)
-        .map_err(|e| InvokeError::Crashed(format!("response is not JSON: {e}")));
-    complete(&s, &id, result)
-}
-
-/// The function's error for invocation `id`: `{"errorType", "errorMessage"}`.
-async fn error(
-    State(s): State<Arc<Shared>>,
-    UrlPath(id): UrlPath<String>,
-    body: Bytes,
-) -> Response {
-    let message = serde_json::from_slice::<Value>(&body)
+/// `errorMessage` of a Runtime API error body (`{"errorType", "errorMessage"}`).
+fn error_message(body: &[u8]) -> Option<String> {
+    serde_json::from_slice::<Value>(body)
         .ok()
         .and_then(|v| v["errorMessage"].as_str().map(str::to_owned))
-        .unwrap_or_else(|| "unknown error".into());
-    complete(&s, &id, Err(InvokeError::Failed(message)))
+}
+
+/// `…/invocation/{id}/response` (the function's response) or `…/invocation/{id}/error`.
+async fn outcome(
+    State(s): State<Arc<Shared>>,
+    UrlPath((id, kind)): UrlPath<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let result = match kind.as_str() {
+        "response" => serde_json::from_slice::<Value>(&body)
+            .map_err(|e| InvokeError::Crashed(format!("response is not JSON: {e}"))),
+        "error" => Err(InvokeError::Failed(
+            error_message(&body).unwrap_or_else(|| "unknown error".into()),
+        )),
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    complete(&s, &id, result)
 }
 
 /// The runtime could not start (a bad setting): the instance is dead.
 async fn init_error(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
     s.dead.store(true, Ordering::SeqCst);
-    let message = serde_json::from_slice::<Value>(&body)
-        .ok()
-        .and_then(|v| v["errorMessage"].as_str().map(str::to_owned))
-        .unwrap_or_default();
+    let message = error_message(&body).unwrap_or_default();
     tracing::warn!(function = s.function.name(), error = %message, "instance failed to start");
     StatusCode::ACCEPTED.into_response()
 }

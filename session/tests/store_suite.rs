@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use wsauth_policy::Identity;
 use wsauth_session::dynamo::{client, ensure_table};
-use wsauth_session::{Binding, DynamoSessionStore, Lookup, SessionStore, StoreError};
+use wsauth_session::{Binding, Lookup, SessionStore, StoreError};
 
 /// A fixed clock for the handlers, far in the future: DynamoDB Local enforces the `ttl`
 /// attribute, and a binding whose `ttl` has passed on the real clock is deleted under the test.
@@ -180,20 +180,7 @@ wsauth_devkit::on_each_store!(
 
 #[tokio::test]
 async fn dynamodb_outage_gives_a_clean_error_not_a_panic() {
-    // A loopback port where nothing listens: DynamoDB is "down".
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    drop(listener);
-    let conf = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .endpoint_url(format!("http://127.0.0.1:{port}"))
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_credential_types::Credentials::new(
-            "l", "l", None, None, "t",
-        ))
-        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(2))
-        .build();
-    let s = DynamoSessionStore::new(aws_sdk_dynamodb::Client::from_conf(conf), "wsauth-sessions");
+    let s = wsauth_devkit::stores::unreachable_dynamodb();
     let b = binding("c", "alice", 1, NOW + 60);
     assert!(matches!(s.bind(&b).await, Err(StoreError::Unavailable(_))));
     assert!(matches!(s.get("c").await, Err(StoreError::Unavailable(_))));

@@ -75,14 +75,7 @@ pub async fn disconnected_id_is_gone_and_unbound(env: &Env) -> Check {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let client = common::management_client(&env.main).await;
-    let post = client
-        .post_to_connection()
-        .connection_id(&conn)
-        .data(aws_sdk_apigatewaymanagement::primitives::Blob::new(
-            b"hi".to_vec(),
-        ))
-        .send()
-        .await;
+    let post = common::post_via(&client, &conn, b"hi".to_vec()).await;
     let gone = post
         .as_ref()
         .err()

@@ -98,9 +98,7 @@ async fn handshake_statuses_follow_the_contract() {
 #[tokio::test]
 async fn ping_whoami_and_error_frames() {
     let l = local().await;
-    let mut ws = connect(&l.url(), &l.token("alice", SEND, 600), Via::Subprotocol)
-        .await
-        .unwrap();
+    let mut ws = l.open("alice", SEND).await;
     assert_eq!(
         request(&mut ws, json!({"action":"ping"})).await,
         json!({"type":"pong"})
@@ -134,18 +132,10 @@ async fn ping_whoami_and_error_frames() {
 
 async fn send_to_user_between_two_users_with_two_connections_each(store: StoreKind) {
     let l = Local::dev(GatewayOptions::default(), store).await;
-    let mut a1 = connect(&l.url(), &l.token("alice", SEND, 600), Via::Subprotocol)
-        .await
-        .unwrap();
-    let mut a2 = connect(&l.url(), &l.token("alice", SEND, 600), Via::Subprotocol)
-        .await
-        .unwrap();
-    let mut b1 = connect(&l.url(), &l.token("bob", SEND, 600), Via::Subprotocol)
-        .await
-        .unwrap();
-    let mut b2 = connect(&l.url(), &l.token("bob", SEND, 600), Via::Subprotocol)
-        .await
-        .unwrap();
+    let mut a1 = l.open("alice", SEND).await;
+    let mut a2 = l.open("alice", SEND).await;
+    let mut b1 = l.open("bob", SEND).await;
+    let mut b2 = l.open("bob", SEND).await;
     let r = request(
         &mut a1,
         json!({"action":"sendToUser","to":"bob","data":{"text":"hi bob"}}),
@@ -191,19 +181,9 @@ async fn send_to_user_between_two_users_with_two_connections_each_dynamodb_local
 #[tokio::test]
 async fn broadcast_reaches_every_other_connection() {
     let l = local().await;
-    let mut a = connect(
-        &l.url(),
-        &l.token("alice", "messages:broadcast", 600),
-        Via::Subprotocol,
-    )
-    .await
-    .unwrap();
-    let mut b = connect(&l.url(), &l.token("bob", "", 600), Via::Subprotocol)
-        .await
-        .unwrap();
-    let mut c = connect(&l.url(), &l.token("carol", "", 600), Via::Subprotocol)
-        .await
-        .unwrap();
+    let mut a = l.open("alice", "messages:broadcast").await;
+    let mut b = l.open("bob", "").await;
+    let mut c = l.open("carol", "").await;
     assert_eq!(
         request(&mut a, json!({"action":"broadcast","data":"all"})).await,
         json!({"type":"sent","delivered":2})
@@ -242,10 +222,7 @@ async fn expiry_mid_session_sends_session_expired_and_closes() {
     let mut ws = connect(&l.url(), &l.token("alice", SEND, 2), Via::Subprotocol)
         .await
         .unwrap();
-    assert_eq!(
-        request(&mut ws, json!({"action":"ping"})).await["type"],
-        "pong"
-    );
+    assert_pong(&mut ws).await;
     tokio::time::sleep(Duration::from_millis(2100)).await;
     send(&mut ws, json!({"action":"ping"})).await;
     assert_eq!(recv(&mut ws).await["code"], "session_expired");
@@ -259,9 +236,7 @@ async fn idle_connections_are_closed_with_1001() {
         ..Default::default()
     };
     let l = Local::dev(opts, StoreKind::Memory).await;
-    let mut ws = connect(&l.url(), &l.token("alice", SEND, 600), Via::Subprotocol)
-        .await
-        .unwrap();
+    let mut ws = l.open("alice", SEND).await;
     let (code, _) = expect_close(&mut ws, Duration::from_secs(5)).await;
     assert_eq!(code, Some(1001));
 }
@@ -273,14 +248,9 @@ async fn connections_are_closed_at_the_maximum_duration() {
         ..Default::default()
     };
     let l = Local::dev(opts, StoreKind::Memory).await;
-    let mut ws = connect(&l.url(), &l.token("alice", SEND, 600), Via::Subprotocol)
-        .await
-        .unwrap();
+    let mut ws = l.open("alice", SEND).await;
     for _ in 0..3 {
-        assert_eq!(
-            request(&mut ws, json!({"action":"ping"})).await["type"],
-            "pong"
-        );
+        assert_pong(&mut ws).await;
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let (code, _) = expect_close(&mut ws, Duration::from_secs(5)).await;
@@ -290,9 +260,7 @@ async fn connections_are_closed_at_the_maximum_duration() {
 #[tokio::test]
 async fn oversized_messages_close_with_1009_and_binary_frames_with_1003() {
     let l = local().await;
-    let mut ws = connect(&l.url(), &l.token("alice", SEND, 600), Via::Subprotocol)
-        .await
-        .unwrap();
+    let mut ws = l.open("alice", SEND).await;
     let big = format!(
         "{{\"action\":\"ping\",\"pad\":\"{}\"}}",
         "x".repeat(128 * 1024)
@@ -302,9 +270,7 @@ async fn oversized_messages_close_with_1009_and_binary_frames_with_1003() {
         expect_close(&mut ws, Duration::from_secs(5)).await.0,
         Some(1009)
     );
-    let mut ws = connect(&l.url(), &l.token("alice", SEND, 600), Via::Subprotocol)
-        .await
-        .unwrap();
+    let mut ws = l.open("alice", SEND).await;
     use futures_util::SinkExt;
     ws.send(tokio_tungstenite::tungstenite::Message::Binary(
         vec![1u8, 2, 3].into(),
@@ -320,21 +286,9 @@ async fn oversized_messages_close_with_1009_and_binary_frames_with_1003() {
 #[tokio::test]
 async fn the_management_api_works_with_the_real_sdk_client() {
     let l = local().await;
-    let mut ws = connect(&l.url(), &l.token("alice", SEND, 600), Via::Subprotocol)
-        .await
-        .unwrap();
-    let conn = request(&mut ws, json!({"action":"whoami"})).await["connectionId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (mut ws, conn) = l.open_with_id("alice", SEND).await;
     let client = management_client(&l).await;
-    client
-        .post_to_connection()
-        .connection_id(&conn)
-        .data(aws_sdk_apigatewaymanagement::primitives::Blob::new(
-            br#"{"hello":"from sdk"}"#.to_vec(),
-        ))
-        .send()
+    post_via(&client, &conn, br#"{"hello":"from sdk"}"#.to_vec())
         .await
         .unwrap();
     assert_eq!(recv(&mut ws).await, json!({"hello":"from sdk"}));
@@ -358,15 +312,7 @@ async fn the_management_api_works_with_the_real_sdk_client() {
         .unwrap();
     expect_close(&mut ws, Duration::from_secs(5)).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let err = client
-        .post_to_connection()
-        .connection_id(&conn)
-        .data(aws_sdk_apigatewaymanagement::primitives::Blob::new(
-            b"x".to_vec(),
-        ))
-        .send()
-        .await
-        .unwrap_err();
+    let err = post_via(&client, &conn, b"x".to_vec()).await.unwrap_err();
     assert!(
         err.as_service_error()
             .is_some_and(|e| e.is_gone_exception()),
@@ -387,15 +333,9 @@ async fn the_management_api_works_with_the_real_sdk_client() {
 #[tokio::test]
 async fn push_reaches_a_user_everyone_or_logs_a_user_out() {
     let l = local().await;
-    let mut a = connect(&l.url(), &l.token("alice", "", 600), Via::Subprotocol)
-        .await
-        .unwrap();
-    let mut b1 = connect(&l.url(), &l.token("bob", "", 600), Via::Subprotocol)
-        .await
-        .unwrap();
-    let mut b2 = connect(&l.url(), &l.token("bob", "", 600), Via::Subprotocol)
-        .await
-        .unwrap();
+    let mut a = l.open("alice", "").await;
+    let mut b1 = l.open("bob", "").await;
+    let mut b2 = l.open("bob", "").await;
     let (s, r) = push(&l, json!({"op":"sendToUser","userId":"bob","data":{"n":1}})).await;
     assert_eq!((s, r), (200, json!({"delivered":2,"pruned":0})));
     assert_eq!(
@@ -412,10 +352,7 @@ async fn push_reaches_a_user_everyone_or_logs_a_user_out() {
     assert_eq!((s, r), (200, json!({"disconnected":2})));
     expect_close(&mut b1, Duration::from_secs(5)).await;
     expect_close(&mut b2, Duration::from_secs(5)).await;
-    assert_eq!(
-        request(&mut a, json!({"action":"ping"})).await["type"],
-        "pong"
-    );
+    assert_pong(&mut a).await;
     let (s, _) = push(&l, json!({"op":"explode"})).await;
     assert_eq!(s, 400);
 }
@@ -423,12 +360,8 @@ async fn push_reaches_a_user_everyone_or_logs_a_user_out() {
 #[tokio::test]
 async fn graceful_shutdown_closes_every_connection_with_1001() {
     let mut l = local().await;
-    let mut a = connect(&l.url(), &l.token("alice", "", 600), Via::Subprotocol)
-        .await
-        .unwrap();
-    let mut b = connect(&l.url(), &l.token("bob", "", 600), Via::Subprotocol)
-        .await
-        .unwrap();
+    let mut a = l.open("alice", "").await;
+    let mut b = l.open("bob", "").await;
     l.stop().await;
     assert_eq!(
         expect_close(&mut a, Duration::from_secs(5)).await.0,
@@ -444,9 +377,7 @@ async fn graceful_shutdown_closes_every_connection_with_1001() {
 #[tokio::test]
 async fn user_ids_named_by_clients_and_backends_follow_the_user_id_rule() {
     let l = local().await;
-    let mut ws = connect(&l.url(), &l.token("alice", SEND, 600), Via::Subprotocol)
-        .await
-        .unwrap();
+    let mut ws = l.open("alice", SEND).await;
     for to in ["$server", "bob\nadmin", &"b".repeat(513), ""] {
         let r = request(&mut ws, json!({"action":"sendToUser","to": to,"data":1})).await;
         assert_eq!(r["code"], "bad_request", "{to:?}: {r}");

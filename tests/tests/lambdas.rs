@@ -57,16 +57,27 @@ fn functions_dir(authorizer: &str) -> std::path::PathBuf {
     dir
 }
 
-async fn gateway_over(dir: &Path) -> Local {
-    let mut opts = GatewayOptions {
+/// Options running the functions in `dir`.
+fn over(dir: &Path, concurrency: usize) -> GatewayOptions {
+    GatewayOptions {
         function_timeout: Duration::from_secs(1),
         lambdas: Some(LambdaOptions {
             dir: dir.to_owned(),
-            concurrency: 2,
+            concurrency,
             runner: Vec::new(),
         }),
         ..GatewayOptions::default()
-    };
+    }
+}
+
+/// The status of a handshake of alice's with a valid token.
+async fn handshake(l: &Local) -> Option<u16> {
+    let t = l.token("alice", "", 600);
+    connect(&l.url(), &t, Via::Subprotocol).await.err()
+}
+
+async fn gateway_over(dir: &Path) -> Local {
+    let mut opts = over(dir, 2);
     let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").ok();
     opts.settings
         .set("AWS_ENDPOINT_URL_DYNAMODB", endpoint.as_deref());
@@ -79,23 +90,15 @@ async fn gateway_over(dir: &Path) -> Local {
 async fn a_function_error_unauthorized_from_a_child_is_a_401() {
     let dir = functions_dir(REFUSES);
     let l = gateway_over(&dir).await;
-    let t = l.token("alice", "", 600);
-    assert_eq!(
-        connect(&l.url(), &t, Via::Subprotocol).await.err(),
-        Some(401)
-    );
+    assert_eq!(handshake(&l).await, Some(401));
 }
 
 #[tokio::test]
 async fn a_hanging_function_fails_at_its_timeout_with_500() {
     let dir = functions_dir(HANGS);
     let l = gateway_over(&dir).await;
-    let t = l.token("alice", "", 600);
     let started = Instant::now();
-    assert_eq!(
-        connect(&l.url(), &t, Via::Subprotocol).await.err(),
-        Some(500)
-    );
+    assert_eq!(handshake(&l).await, Some(500));
     let took = started.elapsed();
     assert!(
         took < Duration::from_secs(8),
@@ -108,28 +111,14 @@ async fn a_crashed_instance_fails_its_invocation_and_is_replaced() {
     let dir = functions_dir("");
     std::fs::write(dir.join("authorizer"), crashes_once(&dir)).unwrap();
     let l = gateway_over(&dir).await;
-    let t = l.token("alice", "", 600);
-    assert_eq!(
-        connect(&l.url(), &t, Via::Subprotocol).await.err(),
-        Some(500)
-    );
-    assert_eq!(
-        connect(&l.url(), &t, Via::Subprotocol).await.err(),
-        Some(401)
-    );
+    assert_eq!(handshake(&l).await, Some(500));
+    assert_eq!(handshake(&l).await, Some(401));
 }
 
 #[tokio::test]
 async fn lambdas_need_the_dynamodb_store_and_every_binary() {
     let dir = functions_dir(REFUSES);
-    let opts = |dir: &Path| GatewayOptions {
-        lambdas: Some(LambdaOptions {
-            dir: dir.to_owned(),
-            concurrency: 1,
-            runner: Vec::new(),
-        }),
-        ..GatewayOptions::default()
-    };
+    let opts = |dir: &Path| over(dir, 1);
     let issuer = || wsauth_local::IssuerMode::Dev(temp_dir("dev"));
     let err = wsauth_local::bind("127.0.0.1:0", opts(&dir), issuer(), StoreKind::Memory)
         .await

@@ -61,27 +61,16 @@ fn is_internal_server_error(v: &Value, connection_id: &str) -> bool {
 #[tokio::test]
 async fn a_crashing_route_answers_internal_server_error_and_the_connection_stays() {
     let l = with_faulty_routes().await;
-    let mut ws = connect(&l.url(), &l.token("alice", SEND, 600), Via::Subprotocol)
-        .await
-        .unwrap();
-    let me = request(&mut ws, json!({"action": "whoami"})).await["connectionId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (mut ws, me) = l.open_with_id("alice", SEND).await;
     let r = request(&mut ws, json!({"action": "explode"})).await;
     assert!(is_internal_server_error(&r, &me), "{r}");
-    assert_eq!(
-        request(&mut ws, json!({"action": "ping"})).await["type"],
-        "pong"
-    );
+    assert_pong(&mut ws).await;
 }
 
 #[tokio::test]
 async fn a_slow_route_times_out_without_holding_the_next_message() {
     let l = with_faulty_routes().await;
-    let mut ws = connect(&l.url(), &l.token("alice", SEND, 600), Via::Subprotocol)
-        .await
-        .unwrap();
+    let mut ws = l.open("alice", SEND).await;
     send(&mut ws, json!({"action": "slow"})).await;
     send(&mut ws, json!({"action": "ping"})).await;
     // The ping overtakes the slow message (invocations are concurrent, replies unordered)…
@@ -89,18 +78,13 @@ async fn a_slow_route_times_out_without_holding_the_next_message() {
     // …and the slow one ends at the function timeout (1 s here) with API Gateway's frame.
     let r = recv(&mut ws).await;
     assert_eq!(r["message"], "Internal server error", "{r}");
-    assert_eq!(
-        request(&mut ws, json!({"action": "ping"})).await["type"],
-        "pong"
-    );
+    assert_pong(&mut ws).await;
 }
 
 #[tokio::test]
 async fn a_frame_over_32_kib_closes_with_1009_but_a_fragmented_100_kib_message_is_accepted() {
     let l = local().await;
-    let mut ws = connect(&l.url(), &l.token("alice", SEND, 600), Via::Subprotocol)
-        .await
-        .unwrap();
+    let mut ws = l.open("alice", SEND).await;
     // 100 KiB in four frames of 25 KiB: one message, within 128 KiB.
     let text = json!({"action": "ping", "pad": "p".repeat(100 * 1024)}).to_string();
     let bytes = text.as_bytes();
@@ -130,26 +114,13 @@ async fn local() -> Local {
 #[tokio::test]
 async fn a_client_that_never_reads_gets_429_on_its_pushes() {
     let l = local().await;
-    let mut ws = connect(&l.url(), &l.token("bob", SEND, 600), Via::Subprotocol)
-        .await
-        .unwrap();
-    let me = request(&mut ws, json!({"action": "whoami"})).await["connectionId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (ws, me) = l.open_with_id("bob", SEND).await;
     // From now on bob reads nothing: socket buffers fill, then the bounded queue.
     let client = management_client(&l).await;
     let payload = vec![b'x'; 64 * 1024];
     let mut limited = 0;
     for _ in 0..2000 {
-        let r = client
-            .post_to_connection()
-            .connection_id(&me)
-            .data(aws_sdk_apigatewaymanagement::primitives::Blob::new(
-                payload.clone(),
-            ))
-            .send()
-            .await;
+        let r = post_via(&client, &me, payload.clone()).await;
         if let Err(e) = r {
             assert!(
                 e.as_service_error()
@@ -172,13 +143,7 @@ async fn a_client_that_never_reads_gets_429_on_its_pushes() {
 #[tokio::test]
 async fn management_calls_need_a_sigv4_signature_with_wsauth_locals_credentials() {
     let l = local().await;
-    let mut ws = connect(&l.url(), &l.token("alice", SEND, 600), Via::Subprotocol)
-        .await
-        .unwrap();
-    let me = request(&mut ws, json!({"action": "whoami"})).await["connectionId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (mut ws, me) = l.open_with_id("alice", SEND).await;
     assert!(me.ends_with('='), "an ID shaped like API Gateway's: {me}");
     // Unsigned.
     let url = l.http(&format!("/dev/@connections/{}", me.replace('=', "%3D")));
@@ -188,29 +153,15 @@ async fn management_calls_need_a_sigv4_signature_with_wsauth_locals_credentials(
     assert_eq!(body["message"], "Missing Authentication Token");
     // Signed with another secret.
     let wrong = management_client_with_secret(&l, "not-the-secret").await;
-    let err = wrong
-        .post_to_connection()
-        .connection_id(&me)
-        .data(aws_sdk_apigatewaymanagement::primitives::Blob::new(
-            b"{}".to_vec(),
-        ))
-        .send()
-        .await
-        .unwrap_err();
+    let err = post_via(&wrong, &me, b"{}".to_vec()).await.unwrap_err();
     assert!(
         err.as_service_error()
             .is_some_and(|e| e.is_forbidden_exception()),
         "{err:?}"
     );
     // Signed right, with the `=` of the ID percent-encoded in the path: delivered.
-    management_client(&l)
-        .await
-        .post_to_connection()
-        .connection_id(&me)
-        .data(aws_sdk_apigatewaymanagement::primitives::Blob::new(
-            br#"{"ok":1}"#.to_vec(),
-        ))
-        .send()
+    let right = management_client(&l).await;
+    post_via(&right, &me, br#"{"ok":1}"#.to_vec())
         .await
         .unwrap();
     assert_eq!(recv(&mut ws).await, json!({"ok": 1}));
@@ -222,39 +173,43 @@ async fn a_foreign_host_a_text_push_and_an_overlong_url_are_refused() {
     let push = l.http("/_wsauth/push");
     let body = json!({"op": "broadcast", "data": 1}).to_string();
     let here = l.addr.to_string();
-    // DNS rebinding: a name that resolves here but is not this server's.
-    let (s, _) = http_request("POST", &push, "evil.example.com", "application/json", &body).await;
-    assert_eq!(s, 403);
-    let (s, _) = http_request(
-        "GET",
-        &l.http("/"),
-        "evil.example.com:3001",
-        "text/html",
-        "",
-    )
-    .await;
-    assert_eq!(s, 403);
-    let (s, _) = http_request(
-        "POST",
-        &l.http("/_wsauth/dev/token"),
-        "attacker.test",
-        "application/json",
-        r#"{"sub":"alice"}"#,
-    )
-    .await;
-    assert_eq!(s, 403);
-    // A cross-site form post: text/plain never reaches the push function.
-    let (s, _) = http_request("POST", &push, &here, "text/plain", &body).await;
-    assert_eq!(s, 415);
-    let (s, _) = http_request(
-        "POST",
-        &l.http("/_wsauth/dev/token"),
-        &here,
-        "application/x-www-form-urlencoded",
-        "sub=alice",
-    )
-    .await;
-    assert_eq!(s, 415);
+    let token = l.http("/_wsauth/dev/token");
+    let home = l.http("/");
+    let dev_body = r#"{"sub":"alice"}"#;
+    let cases = [
+        // DNS rebinding: a name that resolves here but is not this server's.
+        (
+            "POST",
+            &push,
+            "evil.example.com",
+            "application/json",
+            body.as_str(),
+            403,
+        ),
+        ("GET", &home, "evil.example.com:3001", "text/html", "", 403),
+        (
+            "POST",
+            &token,
+            "attacker.test",
+            "application/json",
+            dev_body,
+            403,
+        ),
+        // A cross-site form post: text/plain never reaches the push function.
+        ("POST", &push, &here, "text/plain", body.as_str(), 415),
+        (
+            "POST",
+            &token,
+            &here,
+            "application/x-www-form-urlencoded",
+            "sub=alice",
+            415,
+        ),
+    ];
+    for (method, url, host, content_type, payload, want) in cases {
+        let (s, _) = http_request(method, url, host, content_type, payload).await;
+        assert_eq!(s, want, "{method} {url} Host: {host}, {content_type}");
+    }
     // The loopback names and the listen address are fine.
     for host in [here.as_str(), "localhost:3001", "127.0.0.1", "[::1]:9"] {
         let (s, v) = http_request(
@@ -279,13 +234,8 @@ async fn a_lost_disconnect_leaves_a_binding_that_the_next_push_prunes() {
         ..GatewayOptions::default()
     };
     let l = Local::dev(opts, StoreKind::Memory).await;
-    let mut ws = connect(&l.url(), &l.token("bob", SEND, 600), Via::Subprotocol)
-        .await
-        .unwrap();
-    assert_eq!(
-        request(&mut ws, json!({"action": "ping"})).await["type"],
-        "pong"
-    );
+    let mut ws = l.open("bob", SEND).await;
+    assert_pong(&mut ws).await;
     ws.close(None).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
@@ -312,12 +262,8 @@ async fn outgoing_data_keeps_a_connection_alive_and_silence_closes_it() {
         ..GatewayOptions::default()
     };
     let l = Local::dev(opts, StoreKind::Memory).await;
-    let mut fed = connect(&l.url(), &l.token("bob", SEND, 600), Via::Subprotocol)
-        .await
-        .unwrap();
-    let mut silent = connect(&l.url(), &l.token("carol", SEND, 600), Via::Subprotocol)
-        .await
-        .unwrap();
+    let mut fed = l.open("bob", SEND).await;
+    let mut silent = l.open("carol", SEND).await;
     // Bob only receives (pushes every 500 ms for 3 s); carol neither sends nor receives.
     for i in 0..6 {
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -327,8 +273,5 @@ async fn outgoing_data_keeps_a_connection_alive_and_silence_closes_it() {
     }
     let (code, _) = expect_close(&mut silent, Duration::from_secs(2)).await;
     assert_eq!(code, Some(1001), "silence closes with 1001");
-    assert_eq!(
-        request(&mut fed, json!({"action": "ping"})).await["type"],
-        "pong"
-    );
+    assert_pong(&mut fed).await;
 }

@@ -62,13 +62,7 @@ async fn an_application_route_is_answered_through_wsauth_local() {
     let add = |r: wsauth_routes::Router| r.route("echo", vec!["chat:write".into()], Arc::new(Echo));
     let l =
         Local::dev_with_routes(GatewayOptions::default(), StoreKind::Memory, Box::new(add)).await;
-    let mut ws = connect(
-        &l.url(),
-        &l.token("alice", "chat:write", 600),
-        Via::Subprotocol,
-    )
-    .await
-    .unwrap();
+    let mut ws = l.open("alice", "chat:write").await;
     let r = request(
         &mut ws,
         json!({"action": "echo", "text": "hi", "userId": "mallory"}),
@@ -76,20 +70,12 @@ async fn an_application_route_is_answered_through_wsauth_local() {
     .await;
     assert_eq!(r, json!({"type": "echo", "userId": "alice", "text": "hi"}));
     // The route's own scope is enforced before its handler runs.
-    let mut other = connect(&l.url(), &l.token("bob", "", 600), Via::Subprotocol)
-        .await
-        .unwrap();
+    let mut other = l.open("bob", "").await;
     let r = request(&mut other, json!({"action": "echo", "text": "hi"})).await;
     assert_eq!(r["code"], "forbidden");
     // A server without the route does not know it.
     let plain = Local::dev(GatewayOptions::default(), StoreKind::Memory).await;
-    let mut ws = connect(
-        &plain.url(),
-        &plain.token("alice", "chat:write", 600),
-        Via::Subprotocol,
-    )
-    .await
-    .unwrap();
+    let mut ws = plain.open("alice", "chat:write").await;
     let r = request(&mut ws, json!({"action": "echo", "text": "hi"})).await;
     assert_eq!(r["code"], "unknown_action");
 }

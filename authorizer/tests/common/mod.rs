@@ -73,14 +73,7 @@ pub fn authorizer_event(token: Option<&str>) -> wsauth_authorizer::WebSocketAuth
         None => {
             v["queryStringParameters"] = Value::Null;
             v["multiValueQueryStringParameters"] = Value::Null;
-            v["headers"]
-                .as_object_mut()
-                .unwrap()
-                .remove("Sec-WebSocket-Protocol");
-            v["multiValueHeaders"]
-                .as_object_mut()
-                .unwrap()
-                .remove("Sec-WebSocket-Protocol");
+            wsauth_devkit::remove_header(&mut v, "Sec-WebSocket-Protocol");
         }
     }
     serde_json::from_value(v).unwrap()

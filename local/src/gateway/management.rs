@@ -68,8 +68,9 @@ fn with_live_connection(gw: &Gateway, id: &str, f: impl FnOnce(&Conn) -> Respons
     conns.get(id).filter(|c| c.live()).map_or_else(gone, f)
 }
 
-/// PostToConnection.
-pub(super) async fn post_to_connection(
+/// One management call: PostToConnection (POST), GetConnection (GET) or DeleteConnection
+/// (DELETE, the client then sees a close with 1000), after the checks every call passes.
+pub(super) async fn call(
     State(gw): State<Arc<Gateway>>,
     Path((stage, id)): Path<(String, String)>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -81,55 +82,34 @@ pub(super) async fn post_to_connection(
     if let Some(r) = refuse(&gw, &peer, &stage, &method, &uri, &headers, &body) {
         return r;
     }
+    match method {
+        Method::POST => post(&gw, &id, &body),
+        Method::GET => with_live_connection(&gw, &id, |c| {
+            axum::Json(json!({
+                "connectedAt": iso8601(c.connected_at_ms),
+                "identity": {"sourceIp": c.source_ip, "userAgent": c.user_agent},
+                "lastActiveAt": iso8601(c.last_active_ms.load(Ordering::Relaxed)),
+            }))
+            .into_response()
+        }),
+        _ => with_live_connection(&gw, &id, |c| {
+            c.close(1000, "Connection closed by server");
+            StatusCode::NO_CONTENT.into_response()
+        }),
+    }
+}
+
+/// PostToConnection: queues `body` for the client.
+fn post(gw: &Gateway, id: &str, body: &[u8]) -> Response {
     if body.len() > MAX_MESSAGE_BYTES {
         return aws_error(413, "PayloadTooLargeException", "Payload too large");
     }
     let Ok(text) = String::from_utf8(body.to_vec()) else {
         return aws_error(400, "BadRequestException", "Data must be UTF-8 text");
     };
-    with_live_connection(&gw, &id, |c| match c.post(text) {
+    with_live_connection(gw, id, |c| match c.post(text) {
         Ok(()) => StatusCode::OK.into_response(),
         Err(PostError::Full) => aws_error(429, "LimitExceededException", "Rate exceeded"),
         Err(PostError::Gone) => gone(),
-    })
-}
-
-/// GetConnection.
-pub(super) async fn get_connection(
-    State(gw): State<Arc<Gateway>>,
-    Path((stage, id)): Path<(String, String)>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    if let Some(r) = refuse(&gw, &peer, &stage, &method, &uri, &headers, b"") {
-        return r;
-    }
-    with_live_connection(&gw, &id, |c| {
-        axum::Json(json!({
-            "connectedAt": iso8601(c.connected_at_ms),
-            "identity": {"sourceIp": c.source_ip, "userAgent": c.user_agent},
-            "lastActiveAt": iso8601(c.last_active_ms.load(Ordering::Relaxed)),
-        }))
-        .into_response()
-    })
-}
-
-/// DeleteConnection: the client sees a close with 1000.
-pub(super) async fn delete_connection(
-    State(gw): State<Arc<Gateway>>,
-    Path((stage, id)): Path<(String, String)>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    if let Some(r) = refuse(&gw, &peer, &stage, &method, &uri, &headers, b"") {
-        return r;
-    }
-    with_live_connection(&gw, &id, |c| {
-        c.close(1000, "Connection closed by server");
-        StatusCode::NO_CONTENT.into_response()
     })
 }

@@ -192,9 +192,9 @@ impl Gateway {
             .route("/{stage}", get(handshake::upgrade))
             .route(
                 "/{stage}/@connections/{id}",
-                get(management::get_connection)
-                    .post(management::post_to_connection)
-                    .delete(management::delete_connection),
+                get(management::call)
+                    .post(management::call)
+                    .delete(management::call),
             )
             .layer(axum::middleware::from_fn_with_state(self.clone(), guard))
             .with_state(self.clone())

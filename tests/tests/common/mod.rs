@@ -47,32 +47,19 @@ impl Local {
         } else {
             lambda_mode(opts, store)
         };
-        let dir = temp_dir("dev");
-        Self::start(
-            opts,
-            IssuerMode::Dev(dir.clone()),
-            store,
-            Some(dir),
-            Box::new(Ok),
-        )
-        .await
+        Self::dev_with_routes(opts, store, Box::new(Ok)).await
     }
 
-    /// wsauth-local with its dev issuer and application routes added to its router.
+    /// wsauth-local with its dev issuer and application routes added to its router (always the
+    /// linked-in handlers: the binaries have no application routes).
     pub async fn dev_with_routes(
         opts: GatewayOptions,
         store: StoreKind,
         add_routes: wsauth_local::AddRoutes,
     ) -> Self {
         let dir = temp_dir("dev");
-        Self::start(
-            opts,
-            IssuerMode::Dev(dir.clone()),
-            store,
-            Some(dir),
-            add_routes,
-        )
-        .await
+        let issuer = IssuerMode::Dev(dir.clone());
+        Self::start(opts, issuer, store, Some(dir), add_routes).await
     }
 
     /// wsauth-local verifying against an external issuer, configured by `settings` (in
@@ -123,6 +110,23 @@ impl Local {
 
     pub fn http(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
+    }
+
+    /// A connection of `sub` with `scope` (a token for 10 minutes, in the subprotocol list).
+    pub async fn open(&self, sub: &str, scope: &str) -> Ws {
+        connect(&self.url(), &self.token(sub, scope, 600), Via::Subprotocol)
+            .await
+            .unwrap()
+    }
+
+    /// [`Local::open`], and the connection's ID as `whoami` tells it.
+    pub async fn open_with_id(&self, sub: &str, scope: &str) -> (Ws, String) {
+        let mut ws = self.open(sub, scope).await;
+        let id = request(&mut ws, serde_json::json!({"action": "whoami"})).await["connectionId"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        (ws, id)
     }
 
     pub fn token(&self, sub: &str, scope: &str, ttl: i64) -> String {
@@ -290,6 +294,12 @@ pub async fn request(ws: &mut Ws, v: Value) -> Value {
     recv(ws).await
 }
 
+/// Asserts that the connection still answers `ping`.
+pub async fn assert_pong(ws: &mut Ws) {
+    let r = request(ws, serde_json::json!({"action": "ping"})).await;
+    assert_eq!(r["type"], "pong", "{r}");
+}
+
 /// A real aws-sdk-apigatewaymanagement client pointed at the local @connections endpoint,
 /// signing with wsauth-local's credentials (those of `scripts/test`, or its placeholders).
 pub async fn management_client(local: &Local) -> aws_sdk_apigatewaymanagement::Client {
@@ -310,6 +320,25 @@ pub async fn management_client_with_secret(
         ))
         .build();
     aws_sdk_apigatewaymanagement::Client::from_conf(conf)
+}
+
+/// PostToConnection through the SDK client.
+pub async fn post_via(
+    client: &aws_sdk_apigatewaymanagement::Client,
+    connection_id: &str,
+    data: impl Into<Vec<u8>>,
+) -> Result<
+    aws_sdk_apigatewaymanagement::operation::post_to_connection::PostToConnectionOutput,
+    aws_sdk_apigatewaymanagement::error::SdkError<
+        aws_sdk_apigatewaymanagement::operation::post_to_connection::PostToConnectionError,
+    >,
+> {
+    client
+        .post_to_connection()
+        .connection_id(connection_id)
+        .data(aws_sdk_apigatewaymanagement::primitives::Blob::new(data))
+        .send()
+        .await
 }
 
 /// POST /_wsauth/push.
