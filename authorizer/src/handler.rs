@@ -14,7 +14,7 @@ use wsauth_runtime::clock::now_epoch;
 
 use crate::error::{AuthError, LambdaRefusal, Outcome};
 use crate::event::{AuthorizerResponse, WebSocketAuthorizerRequest};
-use crate::jwks::{FetchError, JwksCache};
+use crate::jwks::FetchError;
 use crate::verify::{Verified, Verifier};
 use wsauth_runtime::settings::AuthorizerConfig;
 
@@ -27,14 +27,18 @@ impl Authorizer {
     /// Builds the JWKS cache and fetches the keys once (cold start). A failed first fetch is
     /// logged, not fatal: lookups fetch again, and fail closed (500) while nothing is usable.
     pub async fn init(config: AuthorizerConfig) -> Result<Self, FetchError> {
-        let jwks = Arc::new(JwksCache::new(&config.issuer, config.jwks.clone())?);
-        match jwks.prime().await {
-            Ok(n) => tracing::info!(issuer = %config.issuer, keys = n, "JWKS loaded at start"),
-            Err(e) => {
-                tracing::warn!(issuer = %config.issuer, error = %e, "JWKS not loaded at start; will retry on demand")
+        let verifier = Verifier::new(config)?;
+        // Every issuer's keys at once: a slow IdP does not delay the others.
+        let primed = futures_util::future::join_all(verifier.caches().iter().map(|c| c.prime()));
+        for (cache, result) in verifier.caches().iter().zip(primed.await) {
+            match result {
+                Ok(n) => tracing::info!(issuer = %cache.issuer(), keys = n, "JWKS loaded at start"),
+                Err(e) => {
+                    tracing::warn!(issuer = %cache.issuer(), error = %e, "JWKS not loaded at start; will retry on demand")
+                }
             }
         }
-        Ok(Self::with_verifier(Arc::new(Verifier::new(config, jwks))))
+        Ok(Self::with_verifier(Arc::new(verifier)))
     }
 
     /// An authorizer over an existing verifier (shared with the `refresh` route).

@@ -16,10 +16,10 @@ use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 use wsauth_policy::{Identity, check_user_id, split_scopes};
 use wsauth_runtime::settings::auth::normalize_token_type;
-use wsauth_runtime::settings::auth::{AuthorizerConfig, TokenUse, parse_algorithm};
+use wsauth_runtime::settings::auth::{AuthorizerConfig, IssuerRules, TokenUse, parse_algorithm};
 
 use crate::error::AuthError;
-use crate::jwks::{JwksCache, KeyKind};
+use crate::jwks::{FetchError, JwksCache, KeyKind};
 use crate::limits::{MAX_HEADER_B64, MAX_KID_BYTES, MAX_TOKEN_BYTES};
 
 /// The JOSE header members wsauth reads. Key-carrying members (`jku`, `x5u`, `jwk`, `x5c`)
@@ -112,10 +112,11 @@ pub struct Verified {
     pub kid: String,
 }
 
-/// Verifies tokens against one issuer's JWKS.
+/// Verifies tokens against the JWKS of the issuer each token names (one cache per issuer).
 pub struct Verifier {
     config: AuthorizerConfig,
-    jwks: Arc<JwksCache>,
+    /// One per issuer, in the order of `config.issuers`.
+    caches: Vec<Arc<JwksCache>>,
 }
 
 // Strict base64url throughout: no padding, no non-canonical trailing bits, URL alphabet only.
@@ -141,9 +142,14 @@ fn decode_into<'b>(
 const MAX_SIGNATURE_BYTES: usize = 1024;
 
 impl Verifier {
-    /// A verifier for `config`, reading keys from `jwks` (which must be of the same issuer).
-    pub fn new(config: AuthorizerConfig, jwks: Arc<JwksCache>) -> Self {
-        Self { config, jwks }
+    /// A verifier for `config`, with one (empty) JWKS cache per issuer.
+    pub fn new(config: AuthorizerConfig) -> Result<Self, FetchError> {
+        let caches = config
+            .issuers
+            .iter()
+            .map(|i| JwksCache::new(&i.issuer, i.jwks.clone()).map(Arc::new))
+            .collect::<Result<_, _>>()?;
+        Ok(Self { config, caches })
     }
 
     /// The configuration in force.
@@ -151,9 +157,14 @@ impl Verifier {
         &self.config
     }
 
-    /// The JWKS cache.
-    pub fn jwks(&self) -> &Arc<JwksCache> {
-        &self.jwks
+    /// The JWKS caches, one per issuer, in the configuration's order.
+    pub fn caches(&self) -> &[Arc<JwksCache>] {
+        &self.caches
+    }
+
+    /// The JWKS cache of `issuer`.
+    pub fn cache(&self, issuer: &str) -> Option<&Arc<JwksCache>> {
+        self.caches.iter().find(|c| c.issuer() == issuer)
     }
 
     /// Verifies `token` at `now` (epoch seconds).
@@ -170,12 +181,33 @@ impl Verifier {
         if h64.len() > MAX_HEADER_B64 {
             return Err(AuthError::Malformed("header too large"));
         }
-        let (alg, kid) = self.read_header(h64)?;
+        let (alg, kid, typ) = read_header(h64)?;
         let mut signature_buf = [0u8; MAX_SIGNATURE_BYTES];
         let signature = decode_into(s64, &mut signature_buf, "signature encoding")?;
         let payload = decode_segment(p64, "payload encoding")?;
-
-        let key = self.jwks.key(&kid).await?;
+        let claims: Claims =
+            serde_json::from_slice(&payload).map_err(|_| AuthError::Malformed("claims"))?;
+        // `iss`, read before the signature as a lookup key only, picks the issuer: an issuer
+        // not configured costs no fetch.
+        let iss = claims
+            .iss
+            .as_deref()
+            .ok_or(AuthError::MissingClaim("iss"))?;
+        let (index, rules) = self
+            .config
+            .issuers
+            .iter()
+            .enumerate()
+            .find(|(_, r)| r.issuer == iss)
+            .ok_or(AuthError::IssuerMismatch)?;
+        if !rules.algorithms.contains(&alg) {
+            return Err(AuthError::AlgNotAllowed);
+        }
+        if !rules.token_types.is_empty() && !typ.is_some_and(|t| rules.token_types.contains(&t)) {
+            return Err(AuthError::TokenTypeMismatch);
+        }
+        let cache = self.caches.get(index).ok_or(AuthError::IssuerMismatch)?;
+        let key = cache.key(&kid).await?;
         if !key.accepts(alg) {
             return Err(AuthError::KeyAlgMismatch);
         }
@@ -184,48 +216,18 @@ impl Verifier {
         if !key.verify(alg, message, signature) {
             return Err(AuthError::BadSignature);
         }
-
-        let claims: Claims =
-            serde_json::from_slice(&payload).map_err(|_| AuthError::Malformed("claims"))?;
-        let identity = self.check_claims(claims, token, now)?;
+        let identity = self.check_claims(claims, rules, token, now)?;
         Ok(Verified { identity, alg, kid })
     }
 
-    /// The header's checks: `alg` allowed (never `none`), no `crit`, a `kid` within the cap.
-    /// Synchronous and returning owned values, so its buffer is never part of `verify`'s future.
-    fn read_header(&self, h64: &str) -> Result<(Algorithm, String), AuthError> {
-        let mut header_buf = [0u8; MAX_HEADER_B64 / 4 * 3 + 3];
-        let header_json = decode_into(h64, &mut header_buf, "header encoding")?;
-        let header: Header =
-            serde_json::from_slice(header_json).map_err(|_| AuthError::Malformed("header"))?;
-        if header.alg.eq_ignore_ascii_case("none") {
-            return Err(AuthError::AlgNone);
-        }
-        let alg = parse_algorithm(&header.alg)
-            .filter(|a| self.config.algorithms.contains(a))
-            .ok_or(AuthError::AlgNotAllowed)?;
-        if header.crit.is_some() {
-            return Err(AuthError::CritUnsupported);
-        }
-        if !self.config.token_types.is_empty() {
-            let typ = header.typ.as_deref().map(normalize_token_type);
-            if !typ.is_some_and(|t| self.config.token_types.contains(&t)) {
-                return Err(AuthError::TokenTypeMismatch);
-            }
-        }
-        let kid = header
-            .kid
-            .filter(|k| !k.is_empty())
-            .ok_or(AuthError::MissingKid)?;
-        if kid.len() > MAX_KID_BYTES {
-            return Err(AuthError::Malformed("kid too long"));
-        }
-        Ok((alg, kid.into_owned()))
-    }
-
-    fn check_claims(&self, c: Claims<'_>, token: &str, now: i64) -> Result<Identity, AuthError> {
-        let cfg = &self.config;
-        let leeway = i64::try_from(cfg.leeway_seconds).unwrap_or(i64::MAX);
+    fn check_claims(
+        &self,
+        c: Claims<'_>,
+        cfg: &IssuerRules,
+        token: &str,
+        now: i64,
+    ) -> Result<Identity, AuthError> {
+        let leeway = i64::try_from(self.config.leeway_seconds).unwrap_or(i64::MAX);
         let iss = c.iss.ok_or(AuthError::MissingClaim("iss"))?;
         if iss != cfg.issuer {
             return Err(AuthError::IssuerMismatch);
@@ -289,7 +291,9 @@ impl Verifier {
             .sub
             .filter(|s| !s.trim().is_empty())
             .ok_or(AuthError::MissingClaim("sub"))?;
-        check_user_id(&sub).map_err(AuthError::BadSubject)?;
+        // User IDs never collide across issuers: each issuer's prefix comes first.
+        let user_id = format!("{}{sub}", cfg.user_id_prefix);
+        check_user_id(&user_id).map_err(AuthError::BadSubject)?;
         let mut scopes: Vec<String> = Vec::new();
         if let Some(s) = &c.scope {
             scopes.extend(split_scopes(s).map(str::to_owned));
@@ -310,13 +314,39 @@ impl Verifier {
             .or(c.jti.filter(|s| !s.is_empty()))
             .map_or_else(|| token_hash(token), Cow::into_owned);
         Ok(Identity {
-            user_id: sub.into_owned(),
+            user_id,
             scopes,
             expires_at: exp,
             session_id,
             issuer: iss.into_owned(),
         })
     }
+}
+
+/// The header's checks: an `alg` wsauth supports (never `none`, never symmetric), no `crit`, a
+/// `kid` within the cap; the `typ`, normalized. Synchronous and returning owned values, so its
+/// buffer is never part of `verify`'s future.
+fn read_header(h64: &str) -> Result<(Algorithm, String, Option<String>), AuthError> {
+    let mut header_buf = [0u8; MAX_HEADER_B64 / 4 * 3 + 3];
+    let header_json = decode_into(h64, &mut header_buf, "header encoding")?;
+    let header: Header =
+        serde_json::from_slice(header_json).map_err(|_| AuthError::Malformed("header"))?;
+    if header.alg.eq_ignore_ascii_case("none") {
+        return Err(AuthError::AlgNone);
+    }
+    let alg = parse_algorithm(&header.alg).ok_or(AuthError::AlgNotAllowed)?;
+    if header.crit.is_some() {
+        return Err(AuthError::CritUnsupported);
+    }
+    let kid = header
+        .kid
+        .filter(|k| !k.is_empty())
+        .ok_or(AuthError::MissingKid)?;
+    if kid.len() > MAX_KID_BYTES {
+        return Err(AuthError::Malformed("kid too long"));
+    }
+    let typ = header.typ.as_deref().map(normalize_token_type);
+    Ok((alg, kid.into_owned(), typ))
 }
 
 /// A short stable hash of a token, used as a session ID when it carries neither `sid` nor `jti`.

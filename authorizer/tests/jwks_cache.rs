@@ -235,7 +235,7 @@ async fn unusable_keys_are_skipped_and_good_keys_still_work() {
                 .is_ok()
         );
     }
-    assert_eq!(v.jwks().stats().keys, 3);
+    assert_eq!(v.caches()[0].stats().keys, 3);
 }
 
 #[tokio::test]

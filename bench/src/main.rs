@@ -26,7 +26,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
-use wsauth_authorizer::{Authorizer, JwksCache, Verifier};
+use wsauth_authorizer::{Authorizer, Verifier};
 use wsauth_devkit::{SigningKey, jwks_json};
 
 #[global_allocator]
@@ -92,10 +92,12 @@ fn verifier(dir: &Path) -> Res<Arc<Verifier>> {
     ])
     .auth()
     .map_err(|e| e.to_string())?;
-    let cache = JwksCache::new(ISSUER, cfg.jwks.clone()).map_err(|e| e.to_string())?;
+    let v = Verifier::new(cfg).map_err(|e| e.to_string())?;
     let jwks = std::fs::read(dir.join("jwks.json")).map_err(|e| e.to_string())?;
-    cache.install(&jwks).map_err(|e| e.to_string())?;
-    Ok(Arc::new(Verifier::new(cfg, Arc::new(cache))))
+    for cache in v.caches() {
+        cache.install(&jwks).map_err(|e| e.to_string())?;
+    }
+    Ok(Arc::new(v))
 }
 
 fn tokens(dir: &Path, alg: &str) -> Res<Vec<String>> {

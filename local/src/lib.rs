@@ -24,7 +24,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use wsauth_authorizer::{Authorizer, AuthorizerConfig, JwksCache, Verifier};
+use wsauth_authorizer::{Authorizer, AuthorizerConfig, Verifier};
 use wsauth_connect::ConnectHandler;
 use wsauth_policy::RoutePolicyError;
 use wsauth_routes::{ApiGwConnections, Pusher, Router, Services};
@@ -131,12 +131,13 @@ pub async fn assemble(
                 .authorizer_config(&opts.settings, &jwks_url)
                 .map_err(LocalError::Config)?;
             cfg.token_source = opts.token_source;
-            let cache = JwksCache::new(&cfg.issuer, cfg.jwks.clone())
-                .map_err(|e| LocalError::Config(e.to_string()))?;
-            cache
-                .install(dev.jwks().to_string().as_bytes())
-                .map_err(|e| LocalError::Config(e.to_string()))?;
-            let verifier = Arc::new(Verifier::new(cfg, Arc::new(cache)));
+            let verifier = Verifier::new(cfg).map_err(|e| LocalError::Config(e.to_string()))?;
+            for cache in verifier.caches() {
+                cache
+                    .install(dev.jwks().to_string().as_bytes())
+                    .map_err(|e| LocalError::Config(e.to_string()))?;
+            }
+            let verifier = Arc::new(verifier);
             (Authorizer::with_verifier(verifier), Some(dev))
         }
         IssuerMode::External(mut cfg) => {

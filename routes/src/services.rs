@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use wsauth_authorizer::{JwksCache, Verifier};
+use wsauth_authorizer::Verifier;
 use wsauth_runtime::{ConfigError, Settings};
 use wsauth_session::aws::{is_loopback_url, sdk_config_from_env};
 use wsauth_session::{Binding, DynamoSessionStore, SessionStore};
@@ -30,10 +30,9 @@ impl Services {
     /// never verifies, so it needs no issuer settings at all.
     pub async fn from_settings(settings: &Settings, verify: bool) -> Result<Self, ConfigError> {
         let verifier = if verify {
-            let auth = settings.auth()?;
-            let jwks = JwksCache::new(&auth.issuer, auth.jwks.clone())
+            let verifier = Verifier::new(settings.auth()?)
                 .map_err(|e| ConfigError::new("WSAUTH_JWKS_URL", e.to_string()))?;
-            Some(Arc::new(Verifier::new(auth, Arc::new(jwks))))
+            Some(Arc::new(verifier))
         } else {
             None
         };

@@ -11,7 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
-use wsauth_authorizer::{JwksCache, Verifier};
+use wsauth_authorizer::Verifier;
 use wsauth_devkit::{SigningKey, jwks_json};
 use wsauth_policy::{Identity, RoutePolicy};
 use wsauth_routes::fanout::FANOUT_CONCURRENCY;
@@ -93,11 +93,12 @@ struct World {
 
 fn verifier(key: &SigningKey) -> Arc<Verifier> {
     let cfg = wsauth_devkit::authorizer_config(ISSUER, "api", "http://127.0.0.1:9/jwks.json", &[]);
-    let cache = JwksCache::new(ISSUER, cfg.jwks.clone()).unwrap();
-    cache
+    let v = Verifier::new(cfg).unwrap();
+    v.cache(ISSUER)
+        .unwrap()
         .install(jwks_json([key]).to_string().as_bytes())
         .unwrap();
-    Arc::new(Verifier::new(cfg, Arc::new(cache)))
+    Arc::new(v)
 }
 
 fn world(store: Arc<dyn SessionStore>) -> World {

@@ -181,3 +181,159 @@ pub async fn jwks_ten_megabyte_body_keeps_cached_keys(env: &Env) -> Check {
     body.extend(br#"","e":"AQAB","kid":"big"}]}"#);
     garbage(env, Mode::Body(body)).await
 }
+
+async fn server(set: serde_json::Value) -> wsauth_devkit::JwksServer {
+    wsauth_devkit::JwksServer::start(set)
+        .await
+        .expect("JWKS server")
+}
+
+/// A token of `sub` for issuer `iss`, signed by `key`.
+fn token_for(key: &SigningKey, iss: &str, sub: &str) -> String {
+    let mut c = claims(sub, "", 600);
+    c["iss"] = json!(iss);
+    key.mint(&c).unwrap_or_default()
+}
+
+/// Key confusion across tenants: two issuers whose keys share a `kid`. Each token verifies with
+/// its own issuer's key only, and the user IDs carry each issuer's prefix.
+pub async fn two_issuers_sharing_a_kid_stay_apart(env: &Env) -> Check {
+    let (Ok(ka), Ok(kb)) = (
+        SigningKey::generate(Algorithm::ES256, "shared"),
+        SigningKey::generate(Algorithm::ES256, "shared"),
+    ) else {
+        return Check::new("keys", "key generation failed");
+    };
+    let (ja, jb) = (
+        server(wsauth_devkit::jwks_json([&ka])).await,
+        server(wsauth_devkit::jwks_json([&kb])).await,
+    );
+    let issuers = json!([
+        {"issuer": "https://a.test", "audience": [crate::env::AUDIENCE], "jwksUrl": ja.url, "userIdPrefix": "a|"},
+        {"issuer": "https://b.test", "audience": [crate::env::AUDIENCE], "jwksUrl": jb.url, "userIdPrefix": "b|"},
+    ])
+    .to_string();
+    let settings = wsauth_runtime::Settings::from_pairs(&[("WSAUTH_ISSUERS", &issuers)]);
+    let local =
+        crate::common::Local::external(wsauth_local::GatewayOptions::default(), settings).await;
+    let mut seen = Vec::new();
+    for (key, iss) in [
+        (&ka, "https://a.test"),
+        (&kb, "https://b.test"),
+        (&kb, "https://a.test"),
+        (&ka, "https://b.test"),
+    ] {
+        let t = token_for(key, iss, "alice");
+        env.remember(&t);
+        match crate::common::connect(&local.url(), &t, crate::common::Via::Subprotocol).await {
+            Ok(mut ws) => {
+                let who = crate::common::request(&mut ws, json!({"action": "whoami"})).await;
+                seen.push(who["userId"].as_str().unwrap_or("?").to_owned());
+            }
+            Err(s) => seen.push(s.to_string()),
+        }
+    }
+    Check::new("a|alice b|alice 401 401", &seen.join(" "))
+}
+
+/// An `iss` nobody configured is refused before any key is looked up: no JWKS fetch, even with
+/// a `kid` the cache has never seen.
+pub async fn an_unconfigured_issuer_costs_no_fetch(env: &Env) -> Check {
+    let Ok(stranger) = SigningKey::generate(Algorithm::ES256, "never-seen") else {
+        return Check::new("key", "key generation failed");
+    };
+    let before = env.jwks.hits();
+    let s = env
+        .status(
+            &env.main,
+            &token_for(&stranger, "https://evil.test", "alice"),
+        )
+        .await;
+    let fetches = env.jwks.hits() - before;
+    Check::new("401, 0 fetches", &format!("{s}, {fetches} fetches"))
+}
+
+/// Key revocation at the IdP: a key the JWKS no longer lists is refused after one refetch
+/// (not kept for the staleness bound); then an emptied JWKS refuses everything.
+pub async fn removed_and_emptied_keys_stop_verifying(env: &Env) -> Check {
+    let jwks = server(env.keys.jwks()).await;
+    let cfg = crate::env::config(&jwks.url, &[("WSAUTH_JWKS_COOLDOWN_SECONDS", "0")]);
+    let local = crate::common::Local::external(wsauth_local::GatewayOptions::default(), cfg).await;
+    let rsa = env
+        .keys
+        .rsa
+        .mint(&claims("alice", "", 600))
+        .unwrap_or_default();
+    let ec = env
+        .keys
+        .ec
+        .mint(&claims("alice", "", 600))
+        .unwrap_or_default();
+    let before = env.status(&local, &rsa).await;
+    jwks.set(Mode::Json(wsauth_devkit::jwks_json([
+        &env.keys.ec,
+        &env.keys.ed,
+    ])));
+    let hits = jwks.hits();
+    let Ok(rotated) = SigningKey::generate(Algorithm::EdDSA, "rotated") else {
+        return Check::new("key", "key generation failed");
+    };
+    let _ = env
+        .status(
+            &local,
+            &rotated.mint(&claims("alice", "", 600)).unwrap_or_default(),
+        )
+        .await;
+    let refetches = jwks.hits() - hits;
+    let (removed, kept) = (
+        env.status(&local, &rsa).await,
+        env.status(&local, &ec).await,
+    );
+    jwks.set(Mode::Json(json!({"keys": []})));
+    let _ = env
+        .status(
+            &local,
+            &rotated.mint(&claims("alice", "", 600)).unwrap_or_default(),
+        )
+        .await;
+    let emptied = env.status(&local, &ec).await;
+    Check::new(
+        "before 101, 1 refetch, removed 401, kept 101, emptied 401",
+        &format!(
+            "before {before}, {refetches} refetch, removed {removed}, kept {kept}, emptied {emptied}"
+        ),
+    )
+}
+
+/// DoS on a failing IdP: while its JWKS fails, a flood of unknown `kid`s costs it a bounded
+/// number of requests (exponential backoff from the cooldown, cold start included).
+pub async fn failing_idp_under_a_kid_flood_is_asked_rarely(env: &Env) -> Check {
+    let jwks = server(env.keys.jwks()).await;
+    jwks.set(Mode::Status(503));
+    let cfg = crate::env::config(&jwks.url, &[("WSAUTH_JWKS_COOLDOWN_SECONDS", "1")]);
+    let local = crate::common::Local::external(wsauth_local::GatewayOptions::default(), cfg).await;
+    let started = std::time::Instant::now();
+    let mut refused = 0;
+    while started.elapsed() < Duration::from_millis(2500) {
+        let kid = format!("flood-{refused}");
+        let Ok(k) = SigningKey::generate(Algorithm::EdDSA, &kid) else {
+            break;
+        };
+        if env
+            .status(
+                &local,
+                &k.mint(&claims("alice", "", 600)).unwrap_or_default(),
+            )
+            .await
+            != 101
+        {
+            refused += 1;
+        }
+    }
+    let fetches = jwks.hits();
+    Check::new(
+        "every handshake refused, at most 3 fetches in 2.5 s",
+        &format!("{refused} refused, {fetches} fetches"),
+    )
+    .pass_if(refused > 20 && fetches <= 3)
+}

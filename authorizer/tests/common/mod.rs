@@ -46,8 +46,7 @@ pub fn config(url: &str, extra: &[(&'static str, &str)]) -> AuthorizerConfig {
 }
 
 pub fn verifier(cfg: AuthorizerConfig) -> Verifier {
-    let cache = Arc::new(JwksCache::new(&cfg.issuer, cfg.jwks.clone()).unwrap());
-    Verifier::new(cfg, cache)
+    Verifier::new(cfg).unwrap()
 }
 
 /// A running JWKS server with the three keys, and a verifier on it.

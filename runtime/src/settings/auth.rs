@@ -47,21 +47,16 @@ pub struct JwksSettings {
     pub max_body_bytes: usize,
 }
 
-/// Everything the verifier and the authorizer handler need.
+/// One issuer's rules: whose tokens, for whom, signed how, and how its users are named.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuthorizerConfig {
-    /// The expected `iss`, exact match. `WSAUTH_ISSUER`; required.
+pub struct IssuerRules {
+    /// The expected `iss`, exact match. `WSAUTH_ISSUER` (or `issuer` in `WSAUTH_ISSUERS`).
     pub issuer: String,
-    /// Accepted audiences; `aud` must contain one. `WSAUTH_AUDIENCE` (comma-separated); required.
+    /// Accepted audiences; `aud` must contain one. `WSAUTH_AUDIENCE` (comma-separated).
     pub audiences: Vec<String>,
     /// Accepted `alg` values. `WSAUTH_ALGORITHMS`; default `RS256,ES256,EdDSA`. HS* and `none`
     /// are refused at start: a JWKS-verified token is never symmetric.
     pub algorithms: Vec<Algorithm>,
-    /// Clock skew allowed on `exp`, `nbf`, `iat`. `WSAUTH_LEEWAY_SECONDS`; default 30.
-    pub leeway_seconds: u64,
-    /// Scopes needed to connect at all (Deny → 403). `WSAUTH_CONNECT_SCOPES` (space-separated);
-    /// default none.
-    pub connect_scopes: Vec<String>,
     /// Cognito `token_use` to require. `WSAUTH_TOKEN_USE` (`access` or `id`); default unchecked.
     pub token_use: Option<TokenUse>,
     /// Accepted `typ` header values, normalized (lower case, no `application/`).
@@ -69,11 +64,33 @@ pub struct AuthorizerConfig {
     pub token_types: Vec<String>,
     /// Cognito app client IDs. `WSAUTH_CLIENT_ID` (comma-separated); default unchecked.
     pub client_ids: Vec<String>,
+    /// Put before `sub` to make the user ID (`userIdPrefix`, several issuers only); default none.
+    pub user_id_prefix: String,
+    /// The issuer's JWKS and the cache's timing.
+    pub jwks: JwksSettings,
+}
+
+/// Everything the verifier and the authorizer handler need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizerConfig {
+    /// The issuers whose tokens are accepted (`WSAUTH_ISSUER` and its companions: one;
+    /// `WSAUTH_ISSUERS`: several). A token's `iss` picks its issuer.
+    pub issuers: Vec<IssuerRules>,
+    /// Clock skew allowed on `exp`, `nbf`, `iat`. `WSAUTH_LEEWAY_SECONDS`; default 30.
+    pub leeway_seconds: u64,
+    /// Scopes needed to connect at all (Deny → 403). `WSAUTH_CONNECT_SCOPES` (space-separated);
+    /// default none.
+    pub connect_scopes: Vec<String>,
     /// The one place the handshake token is read. `WSAUTH_TOKEN_SOURCE` (`subprotocol`, `query`
     /// or `header`); default `subprotocol`. A token anywhere else does not count.
     pub token_source: wsauth_policy::protocol::TokenSource,
-    /// The JWKS cache.
-    pub jwks: JwksSettings,
+}
+
+impl AuthorizerConfig {
+    /// The rules of the issuer named `iss`, if it is configured.
+    pub fn issuer(&self, iss: &str) -> Option<&IssuerRules> {
+        self.issuers.iter().find(|i| i.issuer == iss)
+    }
 }
 
 /// Every algorithm wsauth can verify (asymmetric only).
@@ -152,9 +169,105 @@ fn seconds(s: &Settings, var: &'static str, default: u64) -> Result<u64, ConfigE
     }
 }
 
+/// One entry of `WSAUTH_ISSUERS`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct IssuerEntry {
+    issuer: String,
+    audience: Vec<String>,
+    #[serde(default)]
+    jwks_url: Option<String>,
+    #[serde(default)]
+    algorithms: Option<Vec<String>>,
+    #[serde(default)]
+    token_use: Option<String>,
+    #[serde(default)]
+    client_id: Vec<String>,
+    #[serde(default)]
+    token_types: Vec<String>,
+    #[serde(default)]
+    user_id_prefix: String,
+}
+
+fn algorithms(
+    var: &'static str,
+    names: Option<Vec<String>>,
+) -> Result<Vec<Algorithm>, ConfigError> {
+    let Some(names) = names else {
+        return Ok(vec![Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA]);
+    };
+    let mut algs = Vec::new();
+    for name in names {
+        let alg = parse_algorithm(&name).ok_or_else(|| {
+            ConfigError::new(
+                var,
+                format!(
+                    "{name:?} is not accepted (use RS256, RS384, RS512, PS256, PS384, PS512, \
+                     ES256, ES384, EdDSA; symmetric and `none` never are)"
+                ),
+            )
+        })?;
+        algs.push(alg);
+    }
+    if algs.is_empty() {
+        return Err(ConfigError::new(var, "names no algorithm"));
+    }
+    Ok(algs)
+}
+
+fn token_use(var: &'static str, v: Option<&str>) -> Result<Option<TokenUse>, ConfigError> {
+    match v.map(str::trim) {
+        None => Ok(None),
+        Some("access") => Ok(Some(TokenUse::Access)),
+        Some("id") => Ok(Some(TokenUse::Id)),
+        Some(other) => Err(ConfigError::new(
+            var,
+            format!("must be `access` or `id`, got {other:?}"),
+        )),
+    }
+}
+
+fn jwks_settings(s: &Settings, url: String) -> Result<JwksSettings, ConfigError> {
+    Ok(JwksSettings {
+        url,
+        refresh_after: Duration::from_secs(seconds(s, "WSAUTH_JWKS_REFRESH_SECONDS", 300)?),
+        max_staleness: Duration::from_secs(seconds(s, "WSAUTH_JWKS_MAX_STALE_SECONDS", 21_600)?),
+        unknown_kid_cooldown: Duration::from_secs(seconds(s, "WSAUTH_JWKS_COOLDOWN_SECONDS", 10)?),
+        fetch_timeout: Duration::from_millis(seconds(s, "WSAUTH_JWKS_TIMEOUT_MS", 3000)?),
+        max_body_bytes: 256 * 1024,
+    })
+}
+
+fn default_jwks_url(issuer: &str) -> String {
+    format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/'))
+}
+
 impl AuthorizerConfig {
     /// Reads the verifier's variables from `s`.
     pub(crate) fn from_settings(s: &Settings) -> Result<Self, ConfigError> {
+        let issuers = match (s.get("WSAUTH_ISSUERS"), s.get("WSAUTH_ISSUER")) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::new(
+                    "WSAUTH_ISSUERS",
+                    "set WSAUTH_ISSUERS or WSAUTH_ISSUER (and its companions), not both",
+                ));
+            }
+            (Some(json), None) => Self::several(s, &json)?,
+            (None, _) => vec![Self::single(s)?],
+        };
+        Ok(Self {
+            issuers,
+            leeway_seconds: seconds(s, "WSAUTH_LEEWAY_SECONDS", 30)?,
+            connect_scopes: s
+                .get("WSAUTH_CONNECT_SCOPES")
+                .map(|v| list(&v, |c| c == ' '))
+                .unwrap_or_default(),
+            token_source: s.token_source()?,
+        })
+    }
+
+    /// The one issuer of `WSAUTH_ISSUER` and its companion variables.
+    fn single(s: &Settings) -> Result<IssuerRules, ConfigError> {
         let get = |var: &'static str| s.get(var);
         let issuer = get("WSAUTH_ISSUER")
             .map(|s| s.trim().to_owned())
@@ -170,74 +283,21 @@ impl AuthorizerConfig {
         }
         let url = get("WSAUTH_JWKS_URL")
             .map(|s| s.trim().to_owned())
-            .unwrap_or_else(|| format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/')));
+            .unwrap_or_else(|| default_jwks_url(&issuer));
         let var = if get("WSAUTH_JWKS_URL").is_some() {
             "WSAUTH_JWKS_URL"
         } else {
             "WSAUTH_ISSUER"
         };
         check_jwks_url(&url).map_err(|p| ConfigError::new(var, format!("JWKS URL {url}: {p}")))?;
-
-        let algorithms = match get("WSAUTH_ALGORITHMS") {
-            None => vec![Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA],
-            Some(v) => {
-                let mut algs = Vec::new();
-                for name in list(&v, |c| c == ',' || c.is_whitespace()) {
-                    let alg = parse_algorithm(&name).ok_or_else(|| {
-                        ConfigError::new(
-                            "WSAUTH_ALGORITHMS",
-                            format!(
-                                "{name:?} is not accepted (use RS256, RS384, RS512, PS256, PS384, \
-                                 PS512, ES256, ES384, EdDSA; symmetric and `none` never are)"
-                            ),
-                        )
-                    })?;
-                    algs.push(alg);
-                }
-                if algs.is_empty() {
-                    return Err(ConfigError::new("WSAUTH_ALGORITHMS", "names no algorithm"));
-                }
-                algs
-            }
-        };
-        let token_use = match get("WSAUTH_TOKEN_USE").as_deref().map(str::trim) {
-            None => None,
-            Some("access") => Some(TokenUse::Access),
-            Some("id") => Some(TokenUse::Id),
-            Some(other) => {
-                return Err(ConfigError::new(
-                    "WSAUTH_TOKEN_USE",
-                    format!("must be `access` or `id`, got {other:?}"),
-                ));
-            }
-        };
-        let token_source = s.token_source()?;
-        let jwks = JwksSettings {
-            url,
-            refresh_after: Duration::from_secs(seconds(s, "WSAUTH_JWKS_REFRESH_SECONDS", 300)?),
-            max_staleness: Duration::from_secs(seconds(
-                s,
-                "WSAUTH_JWKS_MAX_STALE_SECONDS",
-                21_600,
-            )?),
-            unknown_kid_cooldown: Duration::from_secs(seconds(
-                s,
-                "WSAUTH_JWKS_COOLDOWN_SECONDS",
-                10,
-            )?),
-            fetch_timeout: Duration::from_millis(seconds(s, "WSAUTH_JWKS_TIMEOUT_MS", 3000)?),
-            max_body_bytes: 256 * 1024,
-        };
-        Ok(Self {
+        Ok(IssuerRules {
             issuer,
             audiences,
-            algorithms,
-            leeway_seconds: seconds(s, "WSAUTH_LEEWAY_SECONDS", 30)?,
-            connect_scopes: get("WSAUTH_CONNECT_SCOPES")
-                .map(|v| list(&v, |c| c == ' '))
-                .unwrap_or_default(),
-            token_use,
-            token_source,
+            algorithms: algorithms(
+                "WSAUTH_ALGORITHMS",
+                get("WSAUTH_ALGORITHMS").map(|v| list(&v, |c| c == ',' || c.is_whitespace())),
+            )?,
+            token_use: token_use("WSAUTH_TOKEN_USE", get("WSAUTH_TOKEN_USE").as_deref())?,
             token_types: get("WSAUTH_TOKEN_TYPES")
                 .map(|v| {
                     list(&v, |c| c == ',')
@@ -249,8 +309,68 @@ impl AuthorizerConfig {
             client_ids: get("WSAUTH_CLIENT_ID")
                 .map(|v| list(&v, |c| c == ','))
                 .unwrap_or_default(),
-            jwks,
+            user_id_prefix: String::new(),
+            jwks: jwks_settings(s, url)?,
         })
+    }
+
+    /// The issuers of `WSAUTH_ISSUERS`: distinct issuers, distinct user ID prefixes.
+    fn several(s: &Settings, json: &str) -> Result<Vec<IssuerRules>, ConfigError> {
+        const VAR: &str = "WSAUTH_ISSUERS";
+        let entries: Vec<IssuerEntry> = serde_json::from_str(json).map_err(|e| {
+            ConfigError::new(
+                VAR,
+                format!(
+                    "a JSON array of {{issuer, audience[], jwksUrl?, algorithms?, tokenUse?, \
+                     clientId?, tokenTypes?, userIdPrefix?}}: {e}"
+                ),
+            )
+        })?;
+        if entries.is_empty() {
+            return Err(ConfigError::new(VAR, "names no issuer"));
+        }
+        let mut issuers: Vec<IssuerRules> = Vec::new();
+        for e in entries {
+            let issuer = e.issuer.trim().to_owned();
+            let what = |p: &str| ConfigError::new(VAR, format!("issuer {issuer:?}: {p}"));
+            if issuer.is_empty() {
+                return Err(ConfigError::new(VAR, "an entry has an empty `issuer`"));
+            }
+            if issuers.iter().any(|i| i.issuer == issuer) {
+                return Err(what("listed twice"));
+            }
+            if issuers.iter().any(|i| i.user_id_prefix == e.user_id_prefix) {
+                return Err(what(
+                    "its `userIdPrefix` is another issuer's: user IDs would collide",
+                ));
+            }
+            let audiences: Vec<String> = e
+                .audience
+                .iter()
+                .map(|a| a.trim().to_owned())
+                .filter(|a| !a.is_empty())
+                .collect();
+            if audiences.is_empty() {
+                return Err(what("`audience` names no audience"));
+            }
+            let url = e.jwks_url.unwrap_or_else(|| default_jwks_url(&issuer));
+            check_jwks_url(&url).map_err(|p| what(&format!("JWKS URL {url}: {p}")))?;
+            issuers.push(IssuerRules {
+                audiences,
+                algorithms: algorithms(VAR, e.algorithms)?,
+                token_use: token_use(VAR, e.token_use.as_deref())?,
+                token_types: e
+                    .token_types
+                    .iter()
+                    .map(|t| normalize_token_type(t))
+                    .collect(),
+                client_ids: e.client_id,
+                user_id_prefix: e.user_id_prefix,
+                jwks: jwks_settings(s, url)?,
+                issuer,
+            });
+        }
+        Ok(issuers)
     }
 }
 
@@ -269,20 +389,61 @@ mod tests {
     ];
 
     #[test]
+    fn several_issuers_parse_with_distinct_issuers_and_prefixes() {
+        let two = r#"[{"issuer":"https://a.example","audience":["api"],"userIdPrefix":"a|"},
+                      {"issuer":"https://b.example","audience":["api"],"userIdPrefix":"b|",
+                       "jwksUrl":"https://b.example/keys","algorithms":["ES256"],
+                       "tokenTypes":["application/AT+JWT"]}]"#;
+        let c = cfg(&[("WSAUTH_ISSUERS", two)]).unwrap();
+        assert_eq!(c.issuers.len(), 2);
+        let b = c.issuer("https://b.example").unwrap();
+        assert_eq!(b.user_id_prefix, "b|");
+        assert_eq!(b.jwks.url, "https://b.example/keys");
+        assert_eq!(b.algorithms, vec![Algorithm::ES256]);
+        assert_eq!(b.token_types, vec!["at+jwt"]);
+        assert_eq!(
+            c.issuer("https://a.example").unwrap().jwks.url,
+            "https://a.example/.well-known/jwks.json"
+        );
+        assert!(c.issuer("https://c.example").is_none());
+        for bad in [
+            r#"[{"issuer":"https://a.example","audience":["api"]},{"issuer":"https://b.example","audience":["api"]}]"#,
+            r#"[{"issuer":"https://a.example","audience":["api"],"userIdPrefix":"a|"},{"issuer":"https://a.example","audience":["x"],"userIdPrefix":"b|"}]"#,
+            r#"[{"issuer":"https://a.example","audience":[]}]"#,
+            r#"[{"issuer":"http://a.example","audience":["api"]}]"#,
+            r#"[{"issuer":"https://a.example","audience":["api"],"algorithms":["HS256"]}]"#,
+            r#"[{"issuer":"https://a.example","audience":["api"],"extra":1}]"#,
+            r#"[]"#,
+            r#"{"issuer":"https://a.example"}"#,
+        ] {
+            assert_eq!(
+                cfg(&[("WSAUTH_ISSUERS", bad)]).unwrap_err().var,
+                "WSAUTH_ISSUERS",
+                "{bad}"
+            );
+        }
+        let mut both = BASE.to_vec();
+        both.push(("WSAUTH_ISSUERS", two));
+        assert_eq!(cfg(&both).unwrap_err().var, "WSAUTH_ISSUERS");
+    }
+
+    #[test]
     fn defaults_are_strict_and_documented() {
         let c = cfg(&BASE).unwrap();
-        assert_eq!(c.audiences, vec!["api", "web"]);
+        let i = &c.issuers[0];
+        assert_eq!(i.audiences, vec!["api", "web"]);
         assert_eq!(
-            c.algorithms,
+            i.algorithms,
             vec![Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA]
         );
         assert_eq!(c.leeway_seconds, 30);
         assert_eq!(
-            c.jwks.url,
+            i.jwks.url,
             "https://issuer.example.com/.well-known/jwks.json"
         );
         assert!(c.connect_scopes.is_empty());
-        assert_eq!(c.token_use, None);
+        assert_eq!(i.token_use, None);
+        assert_eq!(i.user_id_prefix, "");
         assert_eq!(c.token_source, TokenSource::Subprotocol);
     }
 
@@ -352,8 +513,8 @@ mod tests {
             ("WSAUTH_LEEWAY_SECONDS", "5"),
         ]);
         let c = cfg(&p).unwrap();
-        assert_eq!(c.token_use, Some(TokenUse::Access));
-        assert_eq!(c.client_ids, vec!["c1", "c2"]);
+        assert_eq!(c.issuers[0].token_use, Some(TokenUse::Access));
+        assert_eq!(c.issuers[0].client_ids, vec!["c1", "c2"]);
         assert_eq!(c.connect_scopes, vec!["ws:connect", "chat"]);
         assert_eq!(c.leeway_seconds, 5);
         let mut p = BASE.to_vec();

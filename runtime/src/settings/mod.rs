@@ -14,11 +14,12 @@ use std::collections::BTreeMap;
 use wsauth_policy::RoutePolicy;
 use wsauth_policy::protocol::{TOKEN_SOURCE_VAR, TokenSource, UnknownTokenSource};
 
-pub use auth::{AuthorizerConfig, JwksSettings, TokenUse};
+pub use auth::{AuthorizerConfig, IssuerRules, JwksSettings, TokenUse};
 
 /// Every variable wsauth reads, as the README's configuration table lists them.
-pub const VARIABLES: [&str; 18] = [
+pub const VARIABLES: [&str; 19] = [
     "WSAUTH_ISSUER",
+    "WSAUTH_ISSUERS",
     "WSAUTH_AUDIENCE",
     "WSAUTH_JWKS_URL",
     "WSAUTH_ALGORITHMS",
@@ -118,7 +119,7 @@ impl Settings {
 
     /// Whether an issuer is configured at all (`wsauth-local` runs its dev issuer without one).
     pub fn has_issuer(&self) -> bool {
-        self.get("WSAUTH_ISSUER").is_some()
+        self.get("WSAUTH_ISSUER").is_some() || self.get("WSAUTH_ISSUERS").is_some()
     }
 
     /// Where the handshake token travels. `WSAUTH_TOKEN_SOURCE`; default `subprotocol`.
