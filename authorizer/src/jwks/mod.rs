@@ -1,0 +1,439 @@
+//! The JWKS cache: the issuer's public keys, fetched, vetted one by one, and kept trustworthy.
+//!
+//! # Layout
+//!
+//! - [`keys`]: parsing keys and key sets (pure).
+//! - [`fetch`]: the [`Fetcher`] trait and [`HttpFetcher`].
+//! - this file: the cache policy (single flight, negative cache, backoff, staleness), on
+//!   tokio's clock so that tests run it on a paused one.
+//!
+//!
+//! - Keys are stored by (issuer, kid), never by kid alone: a key set belongs to one issuer and a
+//!   lookup names both.
+//! - Each key is parsed once, when the set is loaded, into aws-lc-rs public keys for exactly the
+//!   algorithms it may verify; a key that does not parse is skipped then, not at verify time.
+//! - Fetched at cold start ([`JwksCache::prime`]); once older than `refresh_after`, a request
+//!   triggers a background refresh and goes on with the keys it has.
+//! - An unknown `kid` triggers at most one refetch at a time (single flight: concurrent callers
+//!   wait for the fetch in progress instead of starting their own) and at most one per
+//!   `unknown_kid_cooldown` (the negative cache), so a flood of random `kid`s costs the IdP nothing.
+//! - A failed fetch never empties the cache: the last good keys keep working up to
+//!   `max_staleness`, then lookups fail closed ([`AuthError::JwksUnavailable`] → 500).
+//! - Unusable keys are skipped one by one, never the whole set: `oct`, `use` other than `sig`,
+//!   RSA under 2048 bits, unknown `kty`/`crv`, a declared `alg` that does not fit the key.
+
+pub mod fetch;
+pub mod keys;
+
+use std::sync::Arc;
+use std::sync::RwLock;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use tokio::time::Instant;
+use wsauth_runtime::settings::auth::JwksSettings;
+
+use crate::error::AuthError;
+pub use fetch::{Fetcher, HttpFetcher};
+pub use keys::{
+    FetchError, KeyKind, KeyMap, SkipReason, Skipped, VerifyingKey, parse_jwk, parse_jwks,
+};
+
+struct KeySet {
+    issuer: String,
+    keys: KeyMap,
+    fetched_at: Instant,
+}
+
+impl KeySet {
+    fn get(&self, issuer: &str, kid: &str) -> Option<&Arc<VerifyingKey>> {
+        if self.issuer != issuer {
+            return None;
+        }
+        self.keys.get(kid).filter(|k| k.issuer == issuer)
+    }
+}
+
+/// The cache of one issuer's JWKS. Cheap to share (`Arc`); all methods take `&self` or
+/// `self: &Arc<Self>`.
+pub struct JwksCache {
+    issuer: String,
+    settings: JwksSettings,
+    fetcher: Arc<dyn Fetcher>,
+    current: RwLock<Option<Arc<KeySet>>>,
+    /// Held while a fetch is in flight: the single-flight gate.
+    fetch_gate: tokio::sync::Mutex<()>,
+    /// Bumped after every fetch attempt, success or failure.
+    generation: AtomicU64,
+    /// When the last unknown-kid refetch was attempted.
+    last_unknown_kid_fetch: RwLock<Option<Instant>>,
+    background_refresh: AtomicBool,
+    fetches: AtomicU64,
+    /// Failed fetches in a row, and the earliest time of the next attempt: failures back off
+    /// exponentially from the cooldown up to [`MAX_BACKOFF`].
+    backoff: std::sync::Mutex<(u32, Option<Instant>)>,
+}
+
+/// The longest wait between two fetches while the issuer's JWKS keeps failing.
+pub const MAX_BACKOFF: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// What a fetch did, for metrics and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FetchStats {
+    /// HTTP fetches attempted since start.
+    pub fetches: u64,
+    /// Keys now cached.
+    pub keys: usize,
+}
+
+impl JwksCache {
+    /// A cache for `issuer`'s JWKS; nothing is fetched until [`prime`](Self::prime) or a lookup.
+    pub fn new(issuer: &str, settings: JwksSettings) -> Result<Self, FetchError> {
+        let fetcher = Arc::new(HttpFetcher::new(&settings)?);
+        Ok(Self::with_fetcher(issuer, settings, fetcher))
+    }
+
+    /// A cache for `issuer`'s JWKS fetched by `fetcher` (tests use a fake one).
+    pub fn with_fetcher(issuer: &str, settings: JwksSettings, fetcher: Arc<dyn Fetcher>) -> Self {
+        Self {
+            issuer: issuer.to_owned(),
+            settings,
+            fetcher,
+            current: RwLock::new(None),
+            fetch_gate: tokio::sync::Mutex::new(()),
+            generation: AtomicU64::new(0),
+            last_unknown_kid_fetch: RwLock::new(None),
+            background_refresh: AtomicBool::new(false),
+            fetches: AtomicU64::new(0),
+            backoff: std::sync::Mutex::new((0, None)),
+        }
+    }
+
+    /// The issuer whose keys this cache holds.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// Fetches now (cold start). A failure is returned for logging; lookups will retry.
+    pub async fn prime(&self) -> Result<usize, FetchError> {
+        let generation = self.generation.load(Ordering::Acquire);
+        self.fetch_single_flight(generation).await
+    }
+
+    /// Installs a key set as if it had just been fetched (a local dev issuer whose keys are in
+    /// process, or tests). Unusable keys are skipped as on a fetch; an unusable set is refused
+    /// and the cache keeps what it had.
+    pub fn install(&self, body: &[u8]) -> Result<usize, FetchError> {
+        let (keys, _skipped) = parse_jwks(&self.issuer, body)?;
+        if keys.is_empty() {
+            return Err(FetchError::NoUsableKey);
+        }
+        let n = keys.len();
+        if let Ok(mut g) = self.current.write() {
+            *g = Some(Arc::new(KeySet {
+                issuer: self.issuer.clone(),
+                keys,
+                fetched_at: Instant::now(),
+            }));
+        }
+        Ok(n)
+    }
+
+    /// Counters for metrics and tests.
+    pub fn stats(&self) -> FetchStats {
+        FetchStats {
+            fetches: self.fetches.load(Ordering::Relaxed),
+            keys: self.snapshot().map_or(0, |s| s.keys.len()),
+        }
+    }
+
+    fn snapshot(&self) -> Option<Arc<KeySet>> {
+        self.current.read().ok().and_then(|g| g.clone())
+    }
+
+    /// The key `kid` of this cache's issuer, fetching as the rules above allow.
+    pub async fn key(self: &Arc<Self>, kid: &str) -> Result<Arc<VerifyingKey>, AuthError> {
+        let generation = self.generation.load(Ordering::Acquire);
+        let snapshot = self.snapshot();
+        let usable = snapshot
+            .as_ref()
+            .map(|s| (s, s.fetched_at.elapsed()))
+            .filter(|(_, age)| *age <= self.settings.max_staleness);
+        match usable {
+            Some((set, age)) => {
+                if age > self.settings.refresh_after {
+                    self.spawn_background_refresh();
+                }
+                if let Some(k) = set.get(&self.issuer, kid) {
+                    return Ok(k.clone());
+                }
+                // Unknown kid: maybe a rotation. Refetch, unless one ran within the cooldown.
+                let _ = self.refetch_for_unknown_kid(generation).await;
+            }
+            None => {
+                // Nothing usable at all: fetch now (single flight), else fail closed.
+                if let Err(e) = self.fetch_single_flight(generation).await {
+                    tracing::warn!(issuer = %self.issuer, error = %e, "JWKS fetch failed");
+                }
+            }
+        }
+        let set = self
+            .snapshot()
+            .filter(|s| s.fetched_at.elapsed() <= self.settings.max_staleness)
+            .ok_or(AuthError::JwksUnavailable)?;
+        set.get(&self.issuer, kid)
+            .cloned()
+            .ok_or(AuthError::UnknownKid)
+    }
+
+    async fn refetch_for_unknown_kid(&self, generation: u64) -> Result<usize, FetchError> {
+        let _gate = self.fetch_gate.lock().await;
+        if self.generation.load(Ordering::Acquire) != generation {
+            return Ok(0); // another caller fetched while we waited: use its result
+        }
+        let recent = self
+            .last_unknown_kid_fetch
+            .read()
+            .ok()
+            .and_then(|g| *g)
+            .is_some_and(|t| t.elapsed() < self.settings.unknown_kid_cooldown);
+        if recent {
+            return Ok(0);
+        }
+        if let Ok(mut g) = self.last_unknown_kid_fetch.write() {
+            *g = Some(Instant::now());
+        }
+        self.fetch_locked().await
+    }
+
+    async fn fetch_single_flight(&self, generation: u64) -> Result<usize, FetchError> {
+        let _gate = self.fetch_gate.lock().await;
+        if self.generation.load(Ordering::Acquire) != generation {
+            return Ok(0);
+        }
+        self.fetch_locked().await
+    }
+
+    fn spawn_background_refresh(self: &Arc<Self>) {
+        if self.background_refresh.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let this = Arc::clone(self);
+        tokio::spawn(async move {
+            let generation = this.generation.load(Ordering::Acquire);
+            if let Err(e) = this.fetch_single_flight(generation).await {
+                tracing::warn!(issuer = %this.issuer, error = %e, "background JWKS refresh failed; keeping cached keys");
+            }
+            this.background_refresh.store(false, Ordering::Release);
+        });
+    }
+
+    /// One fetch; the caller holds the gate. A well-formed key set replaces the cached one whole
+    /// (a key it no longer lists stops verifying at once, even if none is left); a failure leaves
+    /// the cache as it was and backs the next attempt off. While backing off, nothing is fetched.
+    async fn fetch_locked(&self) -> Result<usize, FetchError> {
+        let waiting = self
+            .backoff
+            .lock()
+            .ok()
+            .and_then(|b| b.1)
+            .is_some_and(|next| Instant::now() < next);
+        if waiting {
+            return Err(FetchError::BackingOff);
+        }
+        self.fetches.fetch_add(1, Ordering::Relaxed);
+        let result = self
+            .fetcher
+            .fetch()
+            .await
+            .and_then(|body| parse_jwks(&self.issuer, &body));
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        if let Ok(mut b) = self.backoff.lock() {
+            *b = match &result {
+                Ok(_) => (0, None),
+                Err(_) => {
+                    let failures = b.0.saturating_add(1);
+                    let factor = 1u32 << (failures - 1).min(16);
+                    let wait = self
+                        .settings
+                        .unknown_kid_cooldown
+                        .saturating_mul(factor)
+                        .min(MAX_BACKOFF);
+                    (failures, Some(Instant::now() + wait))
+                }
+            };
+        }
+        let (keys, skipped) = result?;
+        for (kid, reason) in &skipped {
+            tracing::info!(issuer = %self.issuer, kid = kid.as_deref().unwrap_or("-"), reason = ?reason, "JWKS key skipped");
+        }
+        let n = keys.len();
+        if let Ok(mut g) = self.current.write() {
+            *g = Some(Arc::new(KeySet {
+                issuer: self.issuer.clone(),
+                keys,
+                fetched_at: Instant::now(),
+            }));
+        }
+        tracing::info!(issuer = %self.issuer, keys = n, skipped = skipped.len(), "JWKS refreshed");
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The cache policy on tokio's paused clock with a scripted fetcher: no network, no sleeps.
+
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use async_trait::async_trait;
+    use jsonwebtoken::Algorithm;
+    use serde_json::json;
+    use wsauth_devkit::{SigningKey, jwks_json};
+
+    use super::*;
+
+    const ISS: &str = "https://issuer.example.com";
+
+    /// Answers with `body` (or fails), counting calls.
+    struct Scripted {
+        body: Mutex<Option<Vec<u8>>>,
+        calls: AtomicU64,
+    }
+
+    impl Scripted {
+        fn new(body: Option<serde_json::Value>) -> Arc<Self> {
+            Arc::new(Self {
+                body: Mutex::new(body.map(|b| b.to_string().into_bytes())),
+                calls: AtomicU64::new(0),
+            })
+        }
+        fn set(&self, body: Option<serde_json::Value>) {
+            *self.body.lock().unwrap() = body.map(|b| b.to_string().into_bytes());
+        }
+        fn calls(&self) -> u64 {
+            self.calls.load(Ordering::SeqCst)
+        }
+    }
+
+    #[async_trait]
+    impl Fetcher for Scripted {
+        async fn fetch(&self) -> Result<Vec<u8>, FetchError> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            self.body
+                .lock()
+                .unwrap()
+                .clone()
+                .ok_or(FetchError::Status(503))
+        }
+    }
+
+    fn settings(cooldown_s: u64) -> JwksSettings {
+        JwksSettings {
+            url: format!("{ISS}/jwks"),
+            refresh_after: Duration::from_secs(300),
+            max_staleness: Duration::from_secs(3600),
+            unknown_kid_cooldown: Duration::from_secs(cooldown_s),
+            fetch_timeout: Duration::from_secs(3),
+            max_body_bytes: 256 * 1024,
+        }
+    }
+
+    fn key(kid: &str) -> SigningKey {
+        SigningKey::generate(Algorithm::ES256, kid).unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn failures_back_off_exponentially_from_the_cooldown_to_five_minutes() {
+        let fetcher = Scripted::new(None);
+        let cache = Arc::new(JwksCache::with_fetcher(ISS, settings(10), fetcher.clone()));
+        // One lookup a second for 20 minutes, the IdP down all along (cold start included).
+        let mut at = Vec::new();
+        for second in 0..1200u64 {
+            let before = fetcher.calls();
+            assert!(cache.key("any").await.is_err());
+            if fetcher.calls() > before {
+                at.push(second);
+            }
+            tokio::time::advance(Duration::from_secs(1)).await;
+        }
+        // 10 s, 20 s, 40 s, 80 s, 160 s, then 300 s apart.
+        assert_eq!(&at[..7], &[0, 10, 30, 70, 150, 310, 610]);
+        assert!(at.windows(2).all(|w| w[1] - w[0] <= 300), "{at:?}");
+        assert_eq!(at.len(), 8, "{at:?}");
+        // The IdP is back: the next attempt (at most 5 minutes later) succeeds, and resets it.
+        fetcher.set(Some(jwks_json([&key("k1")])));
+        tokio::time::advance(Duration::from_secs(300)).await;
+        assert!(cache.key("k1").await.is_ok());
+        fetcher.set(None);
+        tokio::time::advance(Duration::from_secs(301)).await;
+        let before = fetcher.calls();
+        let _ = cache.key("other").await;
+        tokio::time::advance(Duration::from_secs(10)).await;
+        let _ = cache.key("other-2").await;
+        assert_eq!(
+            fetcher.calls() - before,
+            2,
+            "after a success, the backoff starts over"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn cached_keys_serve_through_an_outage_until_the_staleness_bound() {
+        let k1 = key("k1");
+        let fetcher = Scripted::new(Some(jwks_json([&k1])));
+        let cache = Arc::new(JwksCache::with_fetcher(ISS, settings(10), fetcher.clone()));
+        cache.prime().await.unwrap();
+        fetcher.set(None);
+        tokio::time::advance(Duration::from_secs(3599)).await;
+        assert!(cache.key("k1").await.is_ok(), "within max_staleness");
+        tokio::time::advance(Duration::from_secs(2)).await;
+        assert_eq!(
+            cache.key("k1").await.unwrap_err(),
+            AuthError::JwksUnavailable
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn keys_older_than_refresh_after_are_refreshed_in_the_background() {
+        let (k1, k2) = (key("k1"), key("k2"));
+        let fetcher = Scripted::new(Some(jwks_json([&k1])));
+        let cache = Arc::new(JwksCache::with_fetcher(ISS, settings(10), fetcher.clone()));
+        cache.prime().await.unwrap();
+        fetcher.set(Some(jwks_json([&k1, &k2])));
+        tokio::time::advance(Duration::from_secs(299)).await;
+        assert!(cache.key("k1").await.is_ok());
+        assert_eq!(fetcher.calls(), 1, "not yet");
+        tokio::time::advance(Duration::from_secs(2)).await;
+        assert!(cache.key("k1").await.is_ok(), "the request does not wait");
+        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        assert_eq!(fetcher.calls(), 2);
+        assert!(cache.key("k2").await.is_ok());
+        assert_eq!(fetcher.calls(), 2, "k2 came with the refresh");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn unknown_kids_refetch_once_per_cooldown_and_a_fetched_set_is_authoritative() {
+        let (k1, k2) = (key("k1"), key("k2"));
+        let fetcher = Scripted::new(Some(jwks_json([&k1, &k2])));
+        let cache = Arc::new(JwksCache::with_fetcher(ISS, settings(10), fetcher.clone()));
+        cache.prime().await.unwrap();
+        for i in 0..100 {
+            let _ = cache.key(&format!("random-{i}")).await;
+        }
+        assert_eq!(fetcher.calls(), 2, "one refetch for a hundred unknown kids");
+        // k1 leaves the set: after the next refetch it is unknown.
+        fetcher.set(Some(jwks_json([&k2])));
+        tokio::time::advance(Duration::from_secs(11)).await;
+        let _ = cache.key("random-again").await;
+        assert_eq!(fetcher.calls(), 3);
+        assert_eq!(cache.key("k1").await.unwrap_err(), AuthError::UnknownKid);
+        assert!(cache.key("k2").await.is_ok());
+        // An emptied set empties the cache.
+        fetcher.set(Some(json!({"keys": []})));
+        tokio::time::advance(Duration::from_secs(11)).await;
+        let _ = cache.key("random-once-more").await;
+        assert_eq!(cache.key("k2").await.unwrap_err(), AuthError::UnknownKid);
+    }
+}
