@@ -56,6 +56,9 @@ pub enum AuthError {
     /// The signature does not verify.
     #[error("bad signature")]
     BadSignature,
+    /// `exp` − `iat` (or `exp` − now) exceeds `WSAUTH_MAX_TOKEN_LIFETIME_SECONDS`.
+    #[error("token lifetime too long")]
+    LifetimeTooLong,
     /// The header's `typ` is none of `WSAUTH_TOKEN_TYPES` (e.g. an ID token where an access
     /// token, `at+jwt`, is required: RFC 8725 §3.11).
     #[error("token type not accepted")]
@@ -125,6 +128,7 @@ impl AuthError {
             AuthError::BadSignature => "bad_signature",
             AuthError::MissingClaim(_) => "missing_claim",
             AuthError::TokenTypeMismatch => "token_type_mismatch",
+            AuthError::LifetimeTooLong => "lifetime_too_long",
             AuthError::BadSubject(_) => "bad_subject",
             AuthError::IssuerMismatch => "issuer_mismatch",
             AuthError::AudienceMismatch => "audience_mismatch",

@@ -241,10 +241,17 @@ impl Verifier {
         {
             return Err(AuthError::NotYetValid);
         }
-        if let Some(iat) = &c.iat
-            && iat.secs()? > now.saturating_add(leeway)
-        {
+        let issued = match &c.iat {
+            Some(iat) => iat.secs()?,
+            None => now,
+        };
+        if issued > now.saturating_add(leeway) {
             return Err(AuthError::IssuedInFuture);
+        }
+        let max_lifetime =
+            i64::try_from(self.config.max_token_lifetime_seconds).unwrap_or(i64::MAX);
+        if exp.saturating_sub(issued) > max_lifetime {
+            return Err(AuthError::LifetimeTooLong);
         }
         // Audience: `aud` must contain a configured audience. Cognito access tokens carry no
         // `aud` but a `client_id`; with WSAUTH_TOKEN_USE=access that claim stands in for it.

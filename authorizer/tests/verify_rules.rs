@@ -139,6 +139,35 @@ async fn expiry_is_enforced_with_the_leeway() {
 }
 
 #[tokio::test]
+async fn a_token_living_longer_than_the_maximum_lifetime_is_rejected() {
+    let (keys, _s, v) = setup(&[("WSAUTH_MAX_TOKEN_LIFETIME_SECONDS", "3600")]).await;
+    let mut c = claims("alice");
+    c["iat"] = json!(now());
+    c["exp"] = json!(now() + 3600);
+    assert!(v.verify(&keys.ec.mint(&c).unwrap(), now()).await.is_ok());
+    c["exp"] = json!(now() + 3601);
+    assert_eq!(
+        refused(&v, &keys.ec.mint(&c).unwrap()).await,
+        AuthError::LifetimeTooLong
+    );
+    // Without `iat`, the lifetime left counts.
+    c.as_object_mut().unwrap().remove("iat");
+    assert_eq!(
+        refused(&v, &keys.ec.mint(&c).unwrap()).await,
+        AuthError::LifetimeTooLong
+    );
+    // The default is a day.
+    let (keys, _s, v) = setup(&[]).await;
+    let mut c = claims("alice");
+    c["iat"] = json!(now());
+    c["exp"] = json!(now() + 86_401);
+    assert_eq!(
+        refused(&v, &keys.ec.mint(&c).unwrap()).await,
+        AuthError::LifetimeTooLong
+    );
+}
+
+#[tokio::test]
 async fn future_nbf_and_future_iat_are_rejected() {
     let (keys, _s, v) = setup(&[]).await;
     let mut c = claims("alice");

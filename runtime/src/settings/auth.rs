@@ -78,6 +78,9 @@ pub struct AuthorizerConfig {
     pub issuers: Vec<IssuerRules>,
     /// Clock skew allowed on `exp`, `nbf`, `iat`. `WSAUTH_LEEWAY_SECONDS`; default 30.
     pub leeway_seconds: u64,
+    /// The longest accepted token lifetime (`exp` − `iat`, or `exp` − now without `iat`): a
+    /// token minted for a year is refused. `WSAUTH_MAX_TOKEN_LIFETIME_SECONDS`; default 86400.
+    pub max_token_lifetime_seconds: u64,
     /// Scopes needed to connect at all (Deny → 403). `WSAUTH_CONNECT_SCOPES` (space-separated);
     /// default none.
     pub connect_scopes: Vec<String>,
@@ -258,6 +261,7 @@ impl AuthorizerConfig {
         Ok(Self {
             issuers,
             leeway_seconds: seconds(s, "WSAUTH_LEEWAY_SECONDS", 30)?,
+            max_token_lifetime_seconds: seconds(s, "WSAUTH_MAX_TOKEN_LIFETIME_SECONDS", 86_400)?,
             connect_scopes: s
                 .get("WSAUTH_CONNECT_SCOPES")
                 .map(|v| list(&v, |c| c == ' '))

@@ -17,7 +17,7 @@ use wsauth_policy::protocol::{TOKEN_SOURCE_VAR, TokenSource, UnknownTokenSource}
 pub use auth::{AuthorizerConfig, IssuerRules, JwksSettings, TokenUse};
 
 /// Every variable wsauth reads, as the README's configuration table lists them.
-pub const VARIABLES: [&str; 19] = [
+pub const VARIABLES: [&str; 20] = [
     "WSAUTH_ISSUER",
     "WSAUTH_ISSUERS",
     "WSAUTH_AUDIENCE",
@@ -37,6 +37,7 @@ pub const VARIABLES: [&str; 19] = [
     "WSAUTH_JWKS_MAX_STALE_SECONDS",
     "WSAUTH_JWKS_COOLDOWN_SECONDS",
     "WSAUTH_JWKS_TIMEOUT_MS",
+    "WSAUTH_MAX_TOKEN_LIFETIME_SECONDS",
 ];
 
 /// The DynamoDB table when `WSAUTH_TABLE` is unset.
