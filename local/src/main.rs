@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use wsauth_local::devissuer::{DEV_DIR, DevIssuer};
+use wsauth_local::gateway::FUNCTION_TIMEOUT_SECS;
 use wsauth_local::lambdas::LambdaOptions;
 use wsauth_local::{GatewayOptions, StoreKind, bind, issuer_mode, run};
 use wsauth_policy::protocol::{TokenSource, UnknownTokenSource};
@@ -68,7 +69,7 @@ enum Command {
         #[arg(long, value_name = "COMMAND")]
         lambda_runner: Option<String>,
         /// Each function's timeout in seconds (serverless.yml's `timeout`).
-        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=900))]
+        #[arg(long, default_value_t = FUNCTION_TIMEOUT_SECS, value_parser = clap::value_parser!(u64).range(1..=900))]
         function_timeout: u64,
         /// The share of $disconnect invocations to drop, 0.0 to 1.0 (API Gateway delivers them on
         /// a best-effort basis): shows what pruning on 410 does.

@@ -15,12 +15,14 @@ use serde_json::{Value, json};
 use wsauth_local::{GatewayOptions, StoreKind};
 use wsauth_routes::{MessageContext, RouteError, RouteHandler};
 
+fn serverless_yml() -> serde_yaml_ng::Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../serverless.yml");
+    serde_yaml_ng::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
 /// Every WebSocket route `serverless.yml` gives the function `function`.
 fn deployed_routes(function: &str) -> BTreeSet<String> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../serverless.yml");
-    let text = std::fs::read_to_string(path).unwrap();
-    let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).unwrap();
-    doc["functions"][function]["events"]
+    serverless_yml()["functions"][function]["events"]
         .as_sequence()
         .map(|events| {
             events
@@ -43,6 +45,14 @@ async fn serverless_yml_deploys_exactly_the_routes_the_router_declares() {
     );
     let connect: BTreeSet<String> = ["$connect", "$disconnect"].map(String::from).into();
     assert_eq!(deployed_routes("connect"), connect);
+}
+
+#[test]
+fn wsauth_local_times_functions_out_as_the_deploy_does() {
+    assert_eq!(
+        serverless_yml()["provider"]["timeout"].as_u64(),
+        Some(wsauth_local::gateway::FUNCTION_TIMEOUT_SECS)
+    );
 }
 
 struct Echo;

@@ -53,6 +53,9 @@ pub const MAX_MESSAGE_BYTES: usize = 128 * 1024;
 pub const MAX_FRAME_BYTES: usize = 32 * 1024;
 /// API Gateway's integration timeout: no function answers a route later than this.
 pub const INTEGRATION_TIMEOUT: Duration = Duration::from_secs(29);
+/// Each function's timeout, in seconds, unless `--function-timeout` says otherwise: the
+/// `timeout` `serverless.yml` deploys with (`tests/tests/route_table.rs` holds them together).
+pub const FUNCTION_TIMEOUT_SECS: u64 = 10;
 /// The longest URL accepted (the handshake's and the management API's).
 pub const MAX_URL_CHARS: usize = 4096;
 
@@ -101,7 +104,7 @@ impl Default for GatewayOptions {
             api_id: "wsauthlocal".into(),
             token_source: TokenSource::default(),
             settings: Settings::default(),
-            function_timeout: Duration::from_secs(10),
+            function_timeout: Duration::from_secs(FUNCTION_TIMEOUT_SECS),
             lose_disconnects: 0.0,
             lambdas: None,
         }
