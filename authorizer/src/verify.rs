@@ -14,7 +14,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Algorithm;
 use serde::Deserialize;
-use wsauth_policy::{Identity, check_user_id, split_scopes};
+use wsauth_policy::{Identity, check_session_id, check_user_id, split_scopes};
 use wsauth_runtime::settings::auth::normalize_token_type;
 use wsauth_runtime::settings::auth::{AuthorizerConfig, IssuerRules, TokenUse, parse_algorithm};
 
@@ -241,10 +241,11 @@ impl Verifier {
         {
             return Err(AuthError::NotYetValid);
         }
-        let issued = match &c.iat {
-            Some(iat) => iat.secs()?,
-            None => now,
+        let issued_at = match &c.iat {
+            Some(iat) => Some(iat.secs()?),
+            None => None,
         };
+        let issued = issued_at.unwrap_or(now);
         if issued > now.saturating_add(leeway) {
             return Err(AuthError::IssuedInFuture);
         }
@@ -320,12 +321,15 @@ impl Verifier {
             .filter(|s| !s.is_empty())
             .or(c.jti.filter(|s| !s.is_empty()))
             .map_or_else(|| token_hash(token), Cow::into_owned);
+        // A key of the sessions' index and of revocations: bounded and printable, like `sub`.
+        check_session_id(&session_id).map_err(AuthError::BadSessionId)?;
         Ok(Identity {
             user_id,
             scopes,
             expires_at: exp,
             session_id,
             issuer: iss.into_owned(),
+            issued_at,
         })
     }
 }

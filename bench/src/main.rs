@@ -397,18 +397,21 @@ fn table() -> Res<()> {
         .build()
         .map_err(|e| e.to_string())?;
     rt.block_on(async {
-        let settings = wsauth_runtime::Settings::from_env().store();
+        let settings = wsauth_runtime::Settings::from_env()
+            .store()
+            .map_err(|e| e.to_string())?;
         let client = wsauth_session::dynamo::client(&settings).await;
-        wsauth_session::dynamo::ensure_table(&client, &settings.table)
+        wsauth_session::dynamo::ensure_tables(&client, &settings)
             .await
             .map_err(|e| e.to_string())?;
-        let store = wsauth_session::DynamoSessionStore::new(client, &settings.table);
+        let store = wsauth_session::DynamoSessionStore::new(client, &settings);
         let id = wsauth_policy::Identity {
             user_id: "alice".into(),
             scopes: vec!["messages:send".into()],
             expires_at: wsauth_runtime::clock::now_epoch() + 86_400,
             session_id: "bench".into(),
             issuer: ISSUER.into(),
+            issued_at: None,
         };
         let b =
             wsauth_session::Binding::new("bench-ping-connection", &id, 1, "http://127.0.0.1:9/dev");

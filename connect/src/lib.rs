@@ -2,8 +2,9 @@
 //!
 //! `$connect` reads `requestContext.authorizer` (`principalId` and the flat context the
 //! authorizer returned), refuses anything missing, malformed or already expired (fail closed:
-//! never an anonymous binding), writes the binding with `attribute_not_exists(connectionId)`,
-//! and selects the `wsauth` subprotocol when the client offered it. `$disconnect` deletes the
+//! never an anonymous binding), writes the binding with `attribute_not_exists(connectionId)`
+//! in one transaction with the checks of the user's and the session's revocations (a logged-out
+//! token → 401), and selects the `wsauth` subprotocol when the client offered it. `$disconnect` deletes the
 //! binding idempotently (AWS delivers it on a best-effort basis; TTL and the per-read expiry
 //! check cover the rest). Every refusal maps to a status in [`ConnectError::status`] only.
 //!
@@ -45,6 +46,9 @@ pub enum ConnectError {
     /// The connection ID is already bound (nothing was written).
     #[error("connection already bound")]
     AlreadyBound,
+    /// A logout revoked this token (its user's or its session's); nothing was written.
+    #[error("token revoked")]
+    Revoked,
     /// The store failed; nothing was bound.
     #[error("session store: {0}")]
     Store(String),
@@ -58,7 +62,7 @@ impl ConnectError {
     pub fn status(&self) -> i64 {
         match self {
             ConnectError::NoIdentity(_) | ConnectError::PrincipalMismatch => 403,
-            ConnectError::Expired => 401,
+            ConnectError::Expired | ConnectError::Revoked => 401,
             ConnectError::AlreadyBound => 409,
             ConnectError::UnexpectedEvent => 400,
             ConnectError::NoConnectionId | ConnectError::NoEndpoint | ConnectError::Store(_) => 500,
@@ -74,6 +78,7 @@ impl ConnectError {
             ConnectError::NoConnectionId => "no_connection_id",
             ConnectError::NoEndpoint => "no_endpoint",
             ConnectError::AlreadyBound => "already_bound",
+            ConnectError::Revoked => "revoked",
             ConnectError::Store(_) => "store_unavailable",
             ConnectError::UnexpectedEvent => "unexpected_event",
         }
@@ -84,6 +89,7 @@ impl From<StoreError> for ConnectError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::AlreadyBound => ConnectError::AlreadyBound,
+            StoreError::Revoked => ConnectError::Revoked,
             other => ConnectError::Store(other.to_string()),
         }
     }

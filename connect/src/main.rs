@@ -13,8 +13,8 @@ use wsauth_session::dynamo::client;
 async fn main() -> Result<(), Error> {
     wsauth_runtime::telemetry::init_lambda_tracing();
     let settings = Settings::from_env();
-    let store_settings = settings.store();
-    let store = DynamoSessionStore::new(client(&store_settings).await, &store_settings.table);
+    let store_settings = settings.store()?;
+    let store = DynamoSessionStore::new(client(&store_settings).await, &store_settings);
     let endpoint = settings.management_endpoint();
     let handler = &ConnectHandler::new(Arc::new(store), endpoint);
     run(service_fn(

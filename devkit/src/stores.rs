@@ -2,12 +2,18 @@
 //! (`AWS_ENDPOINT_URL_DYNAMODB`, which `scripts/test` sets). [`on_each_store!`](crate::on_each_store)
 //! runs the same test functions on both.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
 
 use wsauth_runtime::Settings;
-use wsauth_session::dynamo::{client, ensure_table};
-use wsauth_session::{DynamoSessionStore, MemorySessionStore, SessionStore};
+use wsauth_runtime::settings::StoreSettings;
+use wsauth_session::dynamo::{client, ensure_tables};
+use wsauth_session::{
+    Binding, DynamoSessionStore, MemorySessionStore, Page, Renewal, Revoke, SessionStore,
+    StoreError,
+};
 
 static TABLES: AtomicU32 = AtomicU32::new(0);
 
@@ -16,22 +22,26 @@ static TABLES: AtomicU32 = AtomicU32::new(0);
 /// # Panics
 /// When DynamoDB Local is absent or refuses the table, so that a test fails rather than skips.
 pub async fn dynamodb_local() -> DynamoSessionStore {
-    let settings = Settings::from_env().store();
+    let settings = match Settings::from_env().store() {
+        Ok(s) => s,
+        Err(e) => panic!("{e}"),
+    };
     let Some(endpoint) = settings.dynamodb_endpoint.clone() else {
         panic!(
             "AWS_ENDPOINT_URL_DYNAMODB is not set: run the tests with scripts/test, which starts DynamoDB Local"
         );
     };
     let client = client(&settings).await;
-    let table = format!(
-        "wsauth-test-{}-{}",
-        std::process::id(),
-        TABLES.fetch_add(1, Ordering::SeqCst)
-    );
-    if let Err(e) = ensure_table(&client, &table).await {
-        panic!("cannot create a table on DynamoDB Local at {endpoint}: {e}");
+    let n = TABLES.fetch_add(1, Ordering::SeqCst);
+    let settings = StoreSettings {
+        table: format!("wsauth-test-{}-{n}", std::process::id()),
+        revocations_table: format!("wsauth-test-revocations-{}-{n}", std::process::id()),
+        ..settings
+    };
+    if let Err(e) = ensure_tables(&client, &settings).await {
+        panic!("cannot create tables on DynamoDB Local at {endpoint}: {e}");
     }
-    DynamoSessionStore::new(client, &table)
+    DynamoSessionStore::new(client, &settings)
 }
 
 /// [`dynamodb_local`] behind the trait.
@@ -54,7 +64,13 @@ pub fn unreachable_dynamodb() -> DynamoSessionStore {
         ))
         .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::standard().with_max_attempts(2))
         .build();
-    DynamoSessionStore::new(aws_sdk_dynamodb::Client::from_conf(conf), "wsauth-sessions")
+    let settings = StoreSettings {
+        table: "wsauth-sessions".into(),
+        revocations_table: "wsauth-revocations".into(),
+        revocations_kept_seconds: 86_430,
+        dynamodb_endpoint: None,
+    };
+    DynamoSessionStore::new(aws_sdk_dynamodb::Client::from_conf(conf), &settings)
 }
 
 /// A fresh in-memory store behind the trait.
@@ -91,4 +107,92 @@ macro_rules! on_each_store {
             })*
         }
     };
+}
+
+/// Decides whether a call fails: the operation's name and its first string argument (the
+/// connection, user or session ID, or the page cursor).
+pub type FailWhen = dyn Fn(&'static str, Option<&str>) -> Option<StoreError> + Send + Sync;
+
+/// Any store, with every call recorded (operation names, in order) and, optionally, some calls
+/// failing: for counting the store calls a message costs and for outages of one operation.
+pub struct Instrumented {
+    inner: Arc<dyn SessionStore>,
+    calls: Mutex<Vec<&'static str>>,
+    fail: Box<FailWhen>,
+}
+
+impl Instrumented {
+    /// `inner`, recorded, never failing.
+    pub fn new(inner: Arc<dyn SessionStore>) -> Self {
+        Self::failing(inner, |_, _| None)
+    }
+
+    /// `inner`, recorded, failing the calls `fail` names (without reaching `inner`).
+    pub fn failing(
+        inner: Arc<dyn SessionStore>,
+        fail: impl Fn(&'static str, Option<&str>) -> Option<StoreError> + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            inner,
+            calls: Mutex::new(Vec::new()),
+            fail: Box::new(fail),
+        }
+    }
+
+    /// The calls made since the last [`take_calls`](Self::take_calls).
+    pub fn take_calls(&self) -> Vec<&'static str> {
+        self.calls
+            .lock()
+            .map(|mut c| std::mem::take(&mut *c))
+            .unwrap_or_default()
+    }
+
+    fn enter(&self, op: &'static str, arg: Option<&str>) -> Result<(), StoreError> {
+        if let Ok(mut c) = self.calls.lock() {
+            c.push(op);
+        }
+        match (self.fail)(op, arg) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+#[async_trait]
+impl SessionStore for Instrumented {
+    async fn bind(&self, b: &Binding) -> Result<(), StoreError> {
+        self.enter("bind", Some(&b.connection_id))?;
+        self.inner.bind(b).await
+    }
+    async fn get(&self, c: &str) -> Result<Option<Binding>, StoreError> {
+        self.enter("get", Some(c))?;
+        self.inner.get(c).await
+    }
+    async fn user_bindings(&self, u: &str) -> Result<Vec<Binding>, StoreError> {
+        self.enter("user_bindings", Some(u))?;
+        self.inner.user_bindings(u).await
+    }
+    async fn page(&self, start: Option<&str>, limit: usize) -> Result<Page, StoreError> {
+        self.enter("page", start)?;
+        self.inner.page(start, limit).await
+    }
+    async fn extend(&self, c: &str, r: &Renewal) -> Result<bool, StoreError> {
+        self.enter("extend", Some(c))?;
+        self.inner.extend(c, r).await
+    }
+    async fn revoke(&self, t: &Revoke, before: i64) -> Result<i64, StoreError> {
+        self.enter("revoke", None)?;
+        self.inner.revoke(t, before).await
+    }
+    async fn session_bindings(&self, s: &str) -> Result<Vec<Binding>, StoreError> {
+        self.enter("session_bindings", Some(s))?;
+        self.inner.session_bindings(s).await
+    }
+    async fn unbind(&self, c: &str) -> Result<bool, StoreError> {
+        self.enter("unbind", Some(c))?;
+        self.inner.unbind(c).await
+    }
+    fn index_delay(&self) -> std::time::Duration {
+        self.inner.index_delay()
+    }
 }

@@ -86,23 +86,31 @@ pub struct Running {
     pub addr: SocketAddr,
 }
 
-/// Builds the store named by `kind` (`WSAUTH_TABLE` and the DynamoDB endpoint from `settings`).
+/// Builds the store named by `kind` (`WSAUTH_TABLE`, `WSAUTH_REVOCATIONS_TABLE`, how long
+/// revocations are kept and the DynamoDB endpoint from `settings`).
 pub async fn build_store(
     kind: StoreKind,
     settings: &Settings,
 ) -> Result<Arc<dyn SessionStore>, LocalError> {
+    let store = settings
+        .store()
+        .map_err(|e| LocalError::Config(e.to_string()))?;
     match kind {
-        StoreKind::Memory => Ok(Arc::new(MemorySessionStore::new())),
+        StoreKind::Memory => Ok(Arc::new(MemorySessionStore::with_revocations_kept(
+            store.revocations_kept_seconds,
+        ))),
         StoreKind::Dynamodb => {
-            let store = settings.store();
             let client = wsauth_session::dynamo::client(&store).await;
-            wsauth_session::dynamo::ensure_table(&client, &store.table)
+            wsauth_session::dynamo::ensure_tables(&client, &store)
                 .await
                 .map_err(|e| LocalError::Store {
-                    endpoint: store.dynamodb_endpoint.unwrap_or_else(|| "(AWS)".into()),
+                    endpoint: store
+                        .dynamodb_endpoint
+                        .clone()
+                        .unwrap_or_else(|| "(AWS)".into()),
                     cause: e.to_string(),
                 })?;
-            Ok(Arc::new(DynamoSessionStore::new(client, &store.table)))
+            Ok(Arc::new(DynamoSessionStore::new(client, &store)))
         }
     }
 }
@@ -205,8 +213,10 @@ fn lambda_environment(
         s.set("WSAUTH_TOKEN_USE", None);
         s.set("WSAUTH_CLIENT_ID", None);
     }
-    let store = s.store();
-    s.set("WSAUTH_TABLE", Some(&store.table));
+    if let Ok(store) = s.store() {
+        s.set("WSAUTH_TABLE", Some(&store.table));
+        s.set("WSAUTH_REVOCATIONS_TABLE", Some(&store.revocations_table));
+    }
     let mut env: Vec<(String, String)> = wsauth_runtime::settings::VARIABLES
         .iter()
         .filter_map(|v| s.get(v).map(|value| ((*v).to_owned(), value)))

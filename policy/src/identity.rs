@@ -3,7 +3,7 @@
 //! API Gateway passes an authorizer's `context` to every later event of the connection as
 //! `requestContext.authorizer`, but only string, number and boolean values survive. The identity
 //! is therefore encoded flat: `userId`, `scopes` (space-joined), `expiresAt` (epoch seconds),
-//! `sessionId`, `issuer`. Decoding accepts a number sent as a string (API Gateway may stringify)
+//! `sessionId`, `issuer`, and `issuedAt` (epoch seconds) when the token has an `iat`. Decoding accepts a number sent as a string (API Gateway may stringify)
 //! and refuses anything missing or malformed: an identity is never half-read.
 
 use serde_json::{Map, Value};
@@ -44,6 +44,16 @@ pub fn check_user_id(id: &str) -> Result<(), UserIdError> {
     }
 }
 
+/// Checks a session ID (`sid` or `jti`, or a push's `sessionId`): 1 to 512 bytes of UTF-8
+/// without control characters. It is a key of the sessions' index and of revocations, and it is
+/// logged, so it is bounded like a user ID (a `$` is allowed: nothing reserves it).
+pub fn check_session_id(id: &str) -> Result<(), UserIdError> {
+    match check_user_id(id) {
+        Err(UserIdError::Reserved) => Ok(()),
+        other => other,
+    }
+}
+
 /// Splits a space-separated scope string (RFC 6749 §3.3: U+0020 only; a no-break space or a tab
 /// is part of a scope, never a separator).
 pub fn split_scopes(s: &str) -> impl Iterator<Item = &str> {
@@ -63,6 +73,8 @@ pub struct Identity {
     pub session_id: String,
     /// The token's `iss`.
     pub issuer: String,
+    /// The token's `iat`, epoch seconds, when it has one (revocations compare it).
+    pub issued_at: Option<i64>,
 }
 
 /// Why an authorizer context could not be read as an [`Identity`].
@@ -97,6 +109,9 @@ impl Identity {
         m.insert("expiresAt".into(), Value::from(self.expires_at));
         m.insert("sessionId".into(), Value::String(self.session_id.clone()));
         m.insert("issuer".into(), Value::String(self.issuer.clone()));
+        if let Some(iat) = self.issued_at {
+            m.insert("issuedAt".into(), Value::from(iat));
+        }
         m
     }
 
@@ -105,7 +120,8 @@ impl Identity {
     where
         I: IntoIterator<Item = (&'a String, &'a Value)>,
     {
-        let (mut user, mut scopes, mut exp, mut sid, mut iss) = (None, None, None, None, None);
+        let (mut user, mut scopes, mut exp, mut sid, mut iss, mut iat) =
+            (None, None, None, None, None, None);
         for (k, v) in context {
             match k.as_str() {
                 "userId" => user = Some(v),
@@ -113,6 +129,7 @@ impl Identity {
                 "expiresAt" => exp = Some(v),
                 "sessionId" => sid = Some(v),
                 "issuer" => iss = Some(v),
+                "issuedAt" => iat = Some(v),
                 _ => {}
             }
         }
@@ -126,20 +143,32 @@ impl Identity {
         };
         let expires_at = match exp {
             None | Some(Value::Null) => return Err(ContextError::Missing("expiresAt")),
-            Some(Value::Number(n)) => n.as_i64(),
-            Some(Value::String(s)) => s.trim().parse::<i64>().ok(),
-            Some(_) => None,
-        }
-        .filter(|e| *e > 0)
-        .ok_or(ContextError::Malformed("expiresAt"))?;
+            Some(v) => epoch(v).ok_or(ContextError::Malformed("expiresAt"))?,
+        };
+        let issued_at = match iat {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(epoch(v).ok_or(ContextError::Malformed("issuedAt"))?),
+        };
         Ok(Self {
             user_id,
             scopes,
             expires_at,
             session_id,
             issuer,
+            issued_at,
         })
     }
+}
+
+/// A positive epoch-seconds value, as a number or a number in a string (API Gateway may
+/// stringify context values).
+fn epoch(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse::<i64>().ok(),
+        _ => None,
+    }
+    .filter(|e| *e > 0)
 }
 
 fn non_empty_str(v: Option<&Value>, key: &'static str) -> Result<String, ContextError> {
@@ -181,6 +210,7 @@ mod tests {
             expires_at: 1_795_604_400,
             session_id: "b1f0c8e2".into(),
             issuer: "https://issuer.example.com".into(),
+            issued_at: Some(1_795_600_800),
         }
     }
 
@@ -229,6 +259,40 @@ mod tests {
             Err(ContextError::Malformed("scopes"))
         );
         assert!(Identity::from_context(&Map::new()).is_err());
+    }
+
+    #[test]
+    fn issued_at_is_optional_but_never_half_read() {
+        let mut ctx = alice().to_context();
+        assert_eq!(ctx["issuedAt"], json!(1_795_600_800));
+        ctx.insert("issuedAt".into(), json!("1795600801"));
+        assert_eq!(
+            Identity::from_context(&ctx).unwrap().issued_at,
+            Some(1_795_600_801)
+        );
+        ctx.remove("issuedAt");
+        assert_eq!(Identity::from_context(&ctx).unwrap().issued_at, None);
+        let no_iat = Identity {
+            issued_at: None,
+            ..alice()
+        };
+        assert!(!no_iat.to_context().contains_key("issuedAt"));
+        ctx.insert("issuedAt".into(), json!("yesterday"));
+        assert_eq!(
+            Identity::from_context(&ctx),
+            Err(ContextError::Malformed("issuedAt"))
+        );
+    }
+
+    #[test]
+    fn session_ids_are_bounded_and_printable() {
+        assert_eq!(check_session_id("$abc"), Ok(()));
+        assert_eq!(check_session_id(""), Err(UserIdError::Empty));
+        assert_eq!(
+            check_session_id(&"s".repeat(513)),
+            Err(UserIdError::TooLong)
+        );
+        assert_eq!(check_session_id("a\rb"), Err(UserIdError::Control));
     }
 
     #[test]

@@ -21,5 +21,7 @@ pub mod routes;
 
 pub use arn::{ArnError, ExecuteApiArn};
 pub use iam::{Effect, Evaluation, PolicyDocument, Statement};
-pub use identity::{ContextError, Identity, UserIdError, check_user_id, split_scopes};
+pub use identity::{
+    ContextError, Identity, UserIdError, check_session_id, check_user_id, split_scopes,
+};
 pub use routes::{RouteDecision, RoutePolicy, RoutePolicyError};

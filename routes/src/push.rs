@@ -1,6 +1,13 @@
-//! Pushes from backends: to one user (every live connection), to everyone, or "log out
-//! everywhere". Recipients get `{"type":"message","from":"$server","data":…}`.
+//! Pushes from backends: to one user (every live connection), to everyone, closing a user's
+//! connections, or logging a user or one session out for good. Recipients get
+//! `{"type":"message","from":"$server","data":…}`.
+//!
+//! A logout writes the revocation first (from then on `$connect` and `refresh` refuse the
+//! tokens it covers, atomically with their own writes), then closes and unbinds the
+//! connections it covers, then sweeps once more after the store's index delay: a `$connect`
+//! that committed just before the revocation may not have been visible to the first sweep.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use futures_util::StreamExt;
@@ -8,7 +15,8 @@ use futures_util::stream;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use wsauth_policy::check_user_id;
+use wsauth_policy::{check_session_id, check_user_id};
+use wsauth_session::{Binding, Revoke};
 
 use crate::connections::ManagementError;
 use crate::fanout::{FANOUT_CONCURRENCY, broadcast_all};
@@ -36,12 +44,26 @@ pub enum PushRequest {
         #[serde(default)]
         data: Value,
     },
-    /// Close every connection of `userId` and remove its bindings.
+    /// Close every connection of `userId` and remove its bindings; the user may reconnect.
     #[serde(rename = "disconnectUser")]
     DisconnectUser {
+        /// The user whose connections close.
+        #[serde(rename = "userId")]
+        user_id: String,
+    },
+    /// Refuse every token of `userId` issued up to now, and close the user's connections.
+    #[serde(rename = "logoutUser")]
+    LogoutUser {
         /// The user to log out everywhere.
         #[serde(rename = "userId")]
         user_id: String,
+    },
+    /// Refuse every token of one session issued up to now, and close its connections.
+    #[serde(rename = "logoutSession")]
+    LogoutSession {
+        /// The binding's `sessionId` (`sid`, else `jti`, else the token hash).
+        #[serde(rename = "sessionId")]
+        session_id: String,
     },
 }
 
@@ -142,27 +164,92 @@ impl Pusher {
                 check_user_id(&user_id)
                     .map_err(|e| PushError::BadRequest(format!("userId: {e}")))?;
                 let bindings = s.store.user_bindings(&user_id).await.map_err(unavailable)?;
-                let n = stream::iter(bindings)
-                    .map(|b| async move {
-                        let closed = match s.connections.delete(s.endpoint_for(&b), &b.connection_id).await {
-                            Ok(()) | Err(ManagementError::Gone) => true,
-                            Err(e) => {
-                                tracing::warn!(connection_id = %b.connection_id, error = %e, "could not close a connection; removing its binding anyway");
-                                false
-                            }
-                        };
-                        // `$disconnect` may already have removed the binding of a closed
-                        // connection; either way this connection is logged out.
-                        let removed = s.store.unbind(&b.connection_id).await.unwrap_or(false);
-                        closed || removed
-                    })
-                    .buffer_unordered(FANOUT_CONCURRENCY)
-                    .fold(0usize, |n, removed| async move { n + usize::from(removed) })
-                    .await;
+                let n = self.close_and_unbind(bindings).await.len();
                 tracing::info!(op = "disconnectUser", user = %user_id, disconnected = n, "push");
                 Ok(json!({"disconnected": n}))
             }
+            PushRequest::LogoutUser { user_id } => {
+                check_user_id(&user_id)
+                    .map_err(|e| PushError::BadRequest(format!("userId: {e}")))?;
+                self.logout(Revoke::User(user_id), now).await
+            }
+            PushRequest::LogoutSession { session_id } => {
+                check_session_id(&session_id)
+                    .map_err(|e| PushError::BadRequest(format!("sessionId: {e}")))?;
+                self.logout(Revoke::Session(session_id), now).await
+            }
         }
+    }
+
+    /// Revokes `target`'s tokens issued up to `now`, then closes and unbinds the connections
+    /// the revocation covers, twice (before and after the store's index delay).
+    async fn logout(&self, target: Revoke, now: i64) -> Result<Value, PushError> {
+        let s = &self.services;
+        let unavailable = |e: wsauth_session::StoreError| PushError::Unavailable(e.to_string());
+        let revoked_before = s.store.revoke(&target, now).await.map_err(unavailable)?;
+        let mut closed = HashSet::new();
+        self.sweep(&target, revoked_before, &mut closed).await?;
+        let delay = s.store.index_delay();
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+            self.sweep(&target, revoked_before, &mut closed).await?;
+        }
+        let (op, who) = match &target {
+            Revoke::User(u) => ("logoutUser", u.as_str()),
+            Revoke::Session(s) => ("logoutSession", s.as_str()),
+        };
+        tracing::info!(
+            op,
+            target = who,
+            revoked_before,
+            disconnected = closed.len(),
+            "push"
+        );
+        Ok(json!({"revokedBefore": revoked_before, "disconnected": closed.len()}))
+    }
+
+    /// One pass: the connections of `target` whose token the revocation covers, not closed yet.
+    async fn sweep(
+        &self,
+        target: &Revoke,
+        revoked_before: i64,
+        closed: &mut HashSet<String>,
+    ) -> Result<(), PushError> {
+        let store = &self.services.store;
+        let found = match target {
+            Revoke::User(u) => store.user_bindings(u).await,
+            Revoke::Session(sid) => store.session_bindings(sid).await,
+        }
+        .map_err(|e| PushError::Unavailable(e.to_string()))?;
+        let covered: Vec<Binding> = found
+            .into_iter()
+            .filter(|b| b.issued_by(revoked_before) && !closed.contains(&b.connection_id))
+            .collect();
+        closed.extend(self.close_and_unbind(covered).await);
+        Ok(())
+    }
+
+    /// Closes each connection and removes its binding; the IDs of those logged out.
+    async fn close_and_unbind(&self, bindings: Vec<Binding>) -> Vec<String> {
+        let s = &self.services;
+        stream::iter(bindings)
+            .map(|b| async move {
+                let closed = match s.connections.delete(s.endpoint_for(&b), &b.connection_id).await {
+                    Ok(()) | Err(ManagementError::Gone) => true,
+                    Err(e) => {
+                        tracing::warn!(connection_id = %b.connection_id, error = %e, "could not close a connection; removing its binding anyway");
+                        false
+                    }
+                };
+                // `$disconnect` may already have removed the binding of a closed
+                // connection; either way this connection is logged out.
+                let removed = s.store.unbind(&b.connection_id).await.unwrap_or(false);
+                (closed || removed).then_some(b.connection_id)
+            })
+            .buffer_unordered(FANOUT_CONCURRENCY)
+            .filter_map(|id| async move { id })
+            .collect()
+            .await
     }
 }
 
@@ -206,6 +293,23 @@ mod tests {
                 user_id: "bob".into()
             }
         );
+        let r: PushRequest =
+            serde_json::from_value(json!({"op":"logoutUser","userId":"bob"})).unwrap();
+        assert_eq!(
+            r,
+            PushRequest::LogoutUser {
+                user_id: "bob".into()
+            }
+        );
+        let r: PushRequest =
+            serde_json::from_value(json!({"op":"logoutSession","sessionId":"s-1"})).unwrap();
+        assert_eq!(
+            r,
+            PushRequest::LogoutSession {
+                session_id: "s-1".into()
+            }
+        );
+        assert!(serde_json::from_value::<PushRequest>(json!({"op":"logoutSession"})).is_err());
         assert!(serde_json::from_value::<PushRequest>(json!({"op":"nuke"})).is_err());
         assert!(serde_json::from_value::<PushRequest>(json!({"op":"sendToUser"})).is_err());
     }

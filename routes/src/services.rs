@@ -36,7 +36,7 @@ impl Services {
         } else {
             None
         };
-        let store = settings.store();
+        let store = settings.store()?;
         let endpoint_override = settings.management_endpoint();
         // One SDK configuration for both clients, loaded once at start.
         let local = endpoint_override.as_deref().is_some_and(is_loopback_url)
@@ -48,7 +48,7 @@ impl Services {
         Ok(Self {
             store: Arc::new(DynamoSessionStore::new(
                 aws_sdk_dynamodb::Client::new(&sdk),
-                &store.table,
+                &store,
             )),
             connections: Arc::new(ApiGwConnections::new(sdk)),
             verifier,

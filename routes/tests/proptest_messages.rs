@@ -34,6 +34,7 @@ fn router() -> (tokio::runtime::Runtime, Router) {
         expires_at: i64::MAX / 2,
         session_id: "s".into(),
         issuer: "https://i".into(),
+        issued_at: None,
     };
     rt.block_on(store.bind(&Binding::new("c1", &id, 1, "https://x/dev")))
         .unwrap();

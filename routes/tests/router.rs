@@ -130,6 +130,7 @@ async fn bind(w: &World, conn: &str, user: &str, scopes: &[&str], expires_at: i6
         expires_at,
         session_id: format!("s-{user}"),
         issuer: ISSUER.into(),
+        issued_at: None,
     };
     let connected = (w.store.user_bindings(user).await.unwrap().len() as i64) + 1;
     w.store
@@ -480,6 +481,159 @@ async fn refresh_extends_the_session_and_refuses_another_subject(w: World) {
     );
 }
 
+/// Binds `conn` to `user` in `session`, authorized by a token issued at `iat`.
+async fn bind_issued(w: &World, conn: &str, user: &str, session: &str, iat: Option<i64>) {
+    let id = Identity {
+        user_id: user.into(),
+        scopes: vec!["messages:send".into()],
+        expires_at: NOW + 600,
+        session_id: session.into(),
+        issuer: ISSUER.into(),
+        issued_at: iat,
+    };
+    w.store
+        .bind(&Binding::new(conn, &id, NOW * 1000, EP))
+        .await
+        .unwrap();
+}
+
+fn deleted(w: &World) -> HashSet<String> {
+    w.conns
+        .deletes
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|d| d.1.clone())
+        .collect()
+}
+
+async fn logout_user_refuses_the_users_tokens_and_closes_what_they_opened(w: World) {
+    bind_issued(&w, "a1", "alice", "s1", Some(NOW - 10)).await;
+    bind_issued(&w, "a2", "alice", "s2", None).await;
+    // Opened with a token issued after the logout's second: not covered.
+    bind_issued(&w, "a3", "alice", "s3", Some(NOW + 5)).await;
+    bind_issued(&w, "b1", "bob", "s4", Some(NOW - 10)).await;
+    let r = w
+        .pusher
+        .handle_json(json!({"op":"logoutUser","userId":"alice"}), NOW)
+        .await
+        .unwrap();
+    assert_eq!(r, json!({"revokedBefore": NOW, "disconnected": 2}));
+    assert_eq!(deleted(&w), HashSet::from(["a1".into(), "a2".into()]));
+    for (conn, bound) in [("a1", false), ("a2", false), ("a3", true), ("b1", true)] {
+        assert_eq!(w.store.get(conn).await.unwrap().is_some(), bound, "{conn}");
+    }
+    // The same token cannot bind again.
+    let again = Identity {
+        user_id: "alice".into(),
+        scopes: vec![],
+        expires_at: NOW + 600,
+        session_id: "s1".into(),
+        issuer: ISSUER.into(),
+        issued_at: Some(NOW - 10),
+    };
+    assert_eq!(
+        w.store
+            .bind(&Binding::new("a4", &again, NOW * 1000, EP))
+            .await,
+        Err(wsauth_session::StoreError::Revoked)
+    );
+    // Nor refresh a live connection; a token of a later second can.
+    let claims = |iat: i64| json!({"iss":ISSUER,"aud":"api","sub":"alice","sid":"s3","exp":NOW+7200,"iat":iat,"scope":"messages:send"});
+    let revoked = w.key.mint(&claims(NOW)).unwrap();
+    let o = send(
+        &w,
+        "a3",
+        "refresh",
+        json!({"action":"refresh","token":revoked}),
+    )
+    .await;
+    assert_eq!(code(&o), "invalid_token");
+    assert_eq!(
+        w.store.get("a3").await.unwrap().unwrap().expires_at,
+        NOW + 600
+    );
+    let later = w.key.mint(&claims(NOW + 1)).unwrap();
+    let o = send(
+        &w,
+        "a3",
+        "refresh",
+        json!({"action":"refresh","token":later}),
+    )
+    .await;
+    assert_eq!(o.frame.unwrap()["type"], "refreshed");
+}
+
+async fn logout_session_ends_that_session_only(w: World) {
+    bind_issued(&w, "p1", "alice", "phone", Some(NOW - 10)).await;
+    bind_issued(&w, "p2", "alice", "phone", Some(NOW - 5)).await;
+    bind_issued(&w, "l1", "alice", "laptop", Some(NOW - 10)).await;
+    let r = w
+        .pusher
+        .handle_json(json!({"op":"logoutSession","sessionId":"phone"}), NOW)
+        .await
+        .unwrap();
+    assert_eq!(r, json!({"revokedBefore": NOW, "disconnected": 2}));
+    assert_eq!(deleted(&w), HashSet::from(["p1".into(), "p2".into()]));
+    let o = send(&w, "l1", "ping", json!({"action":"ping"})).await;
+    assert_eq!(o.frame, Some(json!({"type":"pong"})));
+    // A refresh of the laptop's connection with a phone token is refused too.
+    let phone = w
+        .key
+        .mint(&json!({"iss":ISSUER,"aud":"api","sub":"alice","sid":"phone","exp":NOW+7200,"iat":NOW,"scope":"messages:send"}))
+        .unwrap();
+    let o = send(
+        &w,
+        "l1",
+        "refresh",
+        json!({"action":"refresh","token":phone}),
+    )
+    .await;
+    assert_eq!(code(&o), "invalid_token");
+    for bad in [
+        json!({"op":"logoutSession","sessionId":""}),
+        json!({"op":"logoutUser","userId":"$server"}),
+        json!({"op":"logoutSession"}),
+    ] {
+        let e = w.pusher.handle_json(bad.clone(), NOW).await.unwrap_err();
+        assert_eq!(e.status(), 400, "{bad}");
+    }
+}
+
+/// Per message, exactly one store call: the strongly consistent read of the binding (revocations
+/// are checked at the handshake and on `refresh`, never per message).
+async fn a_message_costs_one_read_of_its_binding(store: Arc<dyn SessionStore>) {
+    let counted = Arc::new(wsauth_devkit::stores::Instrumented::new(store));
+    let w = world(counted.clone());
+    bind(&w, "a1", "alice", SEND, NOW + 600).await;
+    w.pusher
+        .handle_json(json!({"op":"logoutUser","userId":"mallory"}), NOW)
+        .await
+        .unwrap();
+    counted.take_calls();
+    for body in [
+        json!({"action":"ping"}),
+        json!({"action":"whoami"}),
+        json!({"action":"chat","text":"hi"}),
+    ] {
+        let route = body["action"].as_str().unwrap();
+        let route = if route == "chat" { "$default" } else { route };
+        send(&w, "a1", route, body.clone()).await;
+        assert_eq!(counted.take_calls(), vec!["get"], "{body}");
+    }
+}
+
+#[tokio::test]
+async fn a_message_costs_one_read_of_its_binding_memory() {
+    a_message_costs_one_read_of_its_binding(wsauth_devkit::stores::memory_dyn().await).await;
+}
+
+#[tokio::test]
+async fn a_message_costs_one_read_of_its_binding_dynamodb_local() {
+    a_message_costs_one_read_of_its_binding(wsauth_devkit::stores::dynamodb_local_dyn().await)
+        .await;
+}
+
 wsauth_devkit::on_each_store!(
     world;
     not_bound_is_refused_and_closes,
@@ -493,6 +647,8 @@ wsauth_devkit::on_each_store!(
     broadcast_reaches_every_other_live_connection_page_by_page,
     disconnect_user_leaves_the_user_with_no_binding,
     refresh_extends_the_session_and_refuses_another_subject,
+    logout_user_refuses_the_users_tokens_and_closes_what_they_opened,
+    logout_session_ends_that_session_only,
 );
 
 #[tokio::test]
@@ -518,30 +674,12 @@ async fn fan_out_is_concurrent_but_bounded() {
 
 #[tokio::test]
 async fn a_failing_store_answers_internal() {
-    use wsauth_session::{Page, StoreError};
-    struct Down;
-    #[async_trait]
-    impl SessionStore for Down {
-        async fn bind(&self, _: &Binding) -> Result<(), StoreError> {
-            Err(StoreError::Unavailable("down".into()))
-        }
-        async fn get(&self, _: &str) -> Result<Option<Binding>, StoreError> {
-            Err(StoreError::Unavailable("down".into()))
-        }
-        async fn user_bindings(&self, _: &str) -> Result<Vec<Binding>, StoreError> {
-            Err(StoreError::Unavailable("down".into()))
-        }
-        async fn page(&self, _: Option<&str>, _: usize) -> Result<Page, StoreError> {
-            Err(StoreError::Unavailable("down".into()))
-        }
-        async fn extend(&self, _: &str, _: &str, _: i64, _: &[String]) -> Result<bool, StoreError> {
-            Err(StoreError::Unavailable("down".into()))
-        }
-        async fn unbind(&self, _: &str) -> Result<bool, StoreError> {
-            Err(StoreError::Unavailable("down".into()))
-        }
-    }
-    let w = world_with(Arc::new(Down), Default::default());
+    use wsauth_devkit::stores::Instrumented;
+    use wsauth_session::StoreError;
+    let down = Instrumented::failing(wsauth_devkit::stores::memory_dyn().await, |_, _| {
+        Some(StoreError::Unavailable("down".into()))
+    });
+    let w = world_with(Arc::new(down), Default::default());
     let o = send(&w, "a1", "ping", json!({"action":"ping"})).await;
     assert_eq!(code(&o), "internal");
     assert!(!o.close, "an outage does not close connections");
@@ -620,35 +758,14 @@ async fn application_routes_get_the_checks_for_free() {
 
 #[tokio::test]
 async fn a_broadcast_whose_walk_fails_midway_is_reported_not_silently_cut_short() {
-    use wsauth_session::{Page, StoreError};
-    /// The memory store, except that every page after the first fails.
-    struct FailsAfterFirstPage(Arc<dyn SessionStore>);
-    #[async_trait]
-    impl SessionStore for FailsAfterFirstPage {
-        async fn bind(&self, b: &Binding) -> Result<(), StoreError> {
-            self.0.bind(b).await
-        }
-        async fn get(&self, c: &str) -> Result<Option<Binding>, StoreError> {
-            self.0.get(c).await
-        }
-        async fn user_bindings(&self, u: &str) -> Result<Vec<Binding>, StoreError> {
-            self.0.user_bindings(u).await
-        }
-        async fn page(&self, start: Option<&str>, limit: usize) -> Result<Page, StoreError> {
-            match start {
-                None => self.0.page(None, limit).await,
-                Some(_) => Err(StoreError::Unavailable("second page lost".into())),
-            }
-        }
-        async fn extend(&self, c: &str, u: &str, e: i64, s: &[String]) -> Result<bool, StoreError> {
-            self.0.extend(c, u, e, s).await
-        }
-        async fn unbind(&self, c: &str) -> Result<bool, StoreError> {
-            self.0.unbind(c).await
-        }
-    }
-    let inner = wsauth_devkit::stores::memory_dyn().await;
-    let w = world_with(Arc::new(FailsAfterFirstPage(inner)), Default::default());
+    use wsauth_devkit::stores::Instrumented;
+    use wsauth_session::StoreError;
+    // The memory store, except that every page after the first fails.
+    let inner = Instrumented::failing(wsauth_devkit::stores::memory_dyn().await, |op, start| {
+        (op == "page" && start.is_some())
+            .then(|| StoreError::Unavailable("second page lost".into()))
+    });
+    let w = world_with(Arc::new(inner), Default::default());
     bind(&w, "a1", "alice", &["messages:broadcast"], NOW + 600).await;
     for i in 0..250 {
         bind(&w, &format!("u{i:03}"), "bob", &[], NOW + 600).await;

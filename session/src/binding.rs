@@ -26,6 +26,9 @@ pub struct Binding {
     pub ttl: i64,
     /// The @connections endpoint of the API and stage (`https://{domain}/{stage}`).
     pub endpoint: String,
+    /// The `iat` of the token that authorized the connection (the last `refresh`'s), when it
+    /// had one: a logout closes the connections whose token it revokes.
+    pub issued_at: Option<i64>,
 }
 
 /// The @connections endpoint of an API stage: `override_url` when set (a custom domain, or
@@ -63,6 +66,7 @@ impl Binding {
             expires_at: identity.expires_at,
             ttl: identity.expires_at.saturating_add(TTL_GRACE_SECONDS),
             endpoint: endpoint.to_owned(),
+            issued_at: identity.issued_at,
         }
     }
 
@@ -80,7 +84,14 @@ impl Binding {
             expires_at: self.expires_at,
             session_id: self.session_id.clone(),
             issuer: self.issuer.clone(),
+            issued_at: self.issued_at,
         }
+    }
+
+    /// Whether a revocation of tokens issued at or before `revoked_before` covers this
+    /// connection's token (one without `iat` always is).
+    pub fn issued_by(&self, revoked_before: i64) -> bool {
+        self.issued_at.is_none_or(|iat| iat <= revoked_before)
     }
 }
 
@@ -114,6 +125,7 @@ mod tests {
             expires_at: 1000,
             session_id: "s".into(),
             issuer: "https://i".into(),
+            issued_at: Some(900),
         };
         let b = Binding::new("c1", &id, 5, "https://x/dev");
         assert!(!b.is_expired(999));

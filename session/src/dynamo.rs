@@ -1,8 +1,13 @@
 //! The DynamoDB store (AWS, or DynamoDB Local through `AWS_ENDPOINT_URL_DYNAMODB`).
 //!
-//! Table: partition key `connectionId` (S); GSI `byUser` (`userId`, `connectedAt`, all
-//! attributes projected); TTL attribute `ttl`. Item ↔ [`Binding`] conversion lives in
-//! [`to_item`] and [`from_item`] only.
+//! Sessions table: partition key `connectionId` (S); GSIs `byUser` (`userId`, `connectedAt`)
+//! and `bySession` (`sessionId`, `connectedAt`), all attributes projected; TTL attribute `ttl`.
+//! Item ↔ [`Binding`] conversion lives in [`to_item`] and [`from_item`] only.
+//!
+//! Revocations table: partition key `target` (S: `user#{userId}` or `session#{sessionId}`),
+//! `revokedBefore` (N, epoch s), `ttl` (N, epoch s: when no token it revokes can still be
+//! valid; the TTL attribute). `bind` and `extend` are transactions: condition checks on the
+//! user's and the session's revocations, and the conditional write of the binding.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -10,20 +15,34 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, ReturnValue, ScalarAttributeType, SseSpecification,
-    TableStatus, TimeToLiveSpecification,
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, GlobalSecondaryIndex,
+    KeySchemaElement, KeyType, Projection, ProjectionType, Put, ReturnValue,
+    ReturnValuesOnConditionCheckFailure, ScalarAttributeType, SseSpecification, TableStatus,
+    TimeToLiveSpecification, TransactWriteItem, Update,
 };
 
 use wsauth_runtime::settings::StoreSettings;
 
 use crate::aws::{is_loopback_url, sdk_config_from_env};
 use crate::binding::{Binding, TTL_GRACE_SECONDS};
+use crate::revocation::{Renewal, Revoke, session_key, user_key};
 use crate::store::{Page, SessionStore, StoreError};
 
 /// The per-user index.
 pub const BY_USER_INDEX: &str = "byUser";
+
+/// The per-session index (`logoutSession`).
+pub const BY_SESSION_INDEX: &str = "bySession";
+
+/// How long a write may take to show in a GSI: a logout sweeps again after it. DynamoDB
+/// documents GSI propagation as usually under a second.
+pub const INDEX_DELAY: Duration = Duration::from_secs(1);
+
+/// How many times a transaction cancelled by a conflicting write (a logout writing the same
+/// revocation) is tried.
+const TRANSACTION_ATTEMPTS: u32 = 4;
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -52,6 +71,9 @@ pub fn to_item(b: &Binding) -> Item {
         ("ttl".to_owned(), n(b.ttl)),
         ("endpoint".to_owned(), s(&b.endpoint)),
     ])
+    .into_iter()
+    .chain(b.issued_at.map(|iat| ("issuedAt".to_owned(), n(iat))))
+    .collect()
 }
 
 /// A DynamoDB item read back as a binding. `scopes` may be a string set or a list.
@@ -92,6 +114,10 @@ pub fn from_item(item: &Item) -> Result<Binding, StoreError> {
         expires_at,
         ttl: get_n("ttl").unwrap_or(expires_at.saturating_add(TTL_GRACE_SECONDS)),
         endpoint: get_s("endpoint")?,
+        issued_at: match item.get("issuedAt") {
+            None => None,
+            Some(_) => Some(get_n("issuedAt")?),
+        },
     })
 }
 
@@ -140,26 +166,30 @@ pub async fn ensure_table(client: &Client, table: &str) -> Result<(), StoreError
         Err(e) => return Err(unavailable(e)),
     };
     if !exists {
-        let gsi = GlobalSecondaryIndex::builder()
-            .index_name(BY_USER_INDEX)
-            .key_schema(key_el("userId", KeyType::Hash)?)
-            .key_schema(key_el("connectedAt", KeyType::Range)?)
-            .projection(
-                Projection::builder()
-                    .projection_type(ProjectionType::All)
-                    .build(),
-            )
-            .build()
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let gsi = |name: &str, hash: &str| {
+            GlobalSecondaryIndex::builder()
+                .index_name(name)
+                .key_schema(key_el(hash, KeyType::Hash)?)
+                .key_schema(key_el("connectedAt", KeyType::Range)?)
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .build()
+                .map_err(|e| StoreError::Unavailable(e.to_string()))
+        };
         let created = client
             .create_table()
             .table_name(table)
             .billing_mode(BillingMode::PayPerRequest)
             .attribute_definitions(attr("connectionId", ScalarAttributeType::S)?)
             .attribute_definitions(attr("userId", ScalarAttributeType::S)?)
+            .attribute_definitions(attr("sessionId", ScalarAttributeType::S)?)
             .attribute_definitions(attr("connectedAt", ScalarAttributeType::N)?)
             .key_schema(key_el("connectionId", KeyType::Hash)?)
-            .global_secondary_indexes(gsi)
+            .global_secondary_indexes(gsi(BY_USER_INDEX, "userId")?)
+            .global_secondary_indexes(gsi(BY_SESSION_INDEX, "sessionId")?)
             .sse_specification(SseSpecification::builder().enabled(true).build())
             .send()
             .await;
@@ -169,6 +199,56 @@ pub async fn ensure_table(client: &Client, table: &str) -> Result<(), StoreError
             Err(e) => return Err(unavailable(e)),
         }
     }
+    await_active_with_ttl(client, table).await
+}
+
+/// Creates the revocations table (key `target`, TTL on `ttl`, on-demand, encrypted) unless it
+/// exists, and waits until it is active. Safe to call concurrently and repeatedly.
+pub async fn ensure_revocations_table(client: &Client, table: &str) -> Result<(), StoreError> {
+    let exists = match client.describe_table().table_name(table).send().await {
+        Ok(_) => true,
+        Err(e) if e.code() == Some("ResourceNotFoundException") => false,
+        Err(e) => return Err(unavailable(e)),
+    };
+    if !exists {
+        let built = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Unavailable(e.to_string());
+        let created = client
+            .create_table()
+            .table_name(table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name("target")
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .map_err(built)?,
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name("target")
+                    .key_type(KeyType::Hash)
+                    .build()
+                    .map_err(built)?,
+            )
+            .sse_specification(SseSpecification::builder().enabled(true).build())
+            .send()
+            .await;
+        match created {
+            Ok(_) => {}
+            Err(e) if e.code() == Some("ResourceInUseException") => {}
+            Err(e) => return Err(unavailable(e)),
+        }
+    }
+    await_active_with_ttl(client, table).await
+}
+
+/// Both tables of `settings` ([`ensure_table`], [`ensure_revocations_table`]).
+pub async fn ensure_tables(client: &Client, settings: &StoreSettings) -> Result<(), StoreError> {
+    ensure_table(client, &settings.table).await?;
+    ensure_revocations_table(client, &settings.revocations_table).await
+}
+
+async fn await_active_with_ttl(client: &Client, table: &str) -> Result<(), StoreError> {
     for _ in 0..100 {
         let d = client
             .describe_table()
@@ -200,20 +280,166 @@ pub async fn ensure_table(client: &Client, table: &str) -> Result<(), StoreError
     }
 }
 
-/// Bindings in a DynamoDB table.
+/// Bindings and revocations in DynamoDB tables.
 #[derive(Clone)]
 pub struct DynamoSessionStore {
     client: Client,
     table: String,
+    revocations_table: String,
+    revocations_kept_seconds: i64,
+}
+
+/// The condition a revocation item must meet for a token issued at `issued_at` to pass at
+/// `:now`: no revocation, an expired one, or one older than the token.
+fn not_revoked_condition(issued_at: Option<i64>) -> &'static str {
+    match issued_at {
+        Some(_) => "attribute_not_exists(target) OR #ttl <= :now OR revokedBefore < :iat",
+        None => "attribute_not_exists(target) OR #ttl <= :now",
+    }
+}
+
+/// Why a transaction was cancelled, from its per-item reasons.
+enum Cancelled {
+    /// A revocation's condition check failed.
+    Revoked,
+    /// The binding's own condition failed.
+    Binding,
+    /// A concurrent write to one of the items: worth trying again.
+    Conflict,
+    /// Anything else.
+    Other(String),
+}
+
+fn cancelled(
+    e: &SdkError<TransactWriteItemsError, aws_sdk_dynamodb::config::http::HttpResponse>,
+    binding_index: usize,
+) -> Cancelled {
+    let Some(TransactWriteItemsError::TransactionCanceledException(t)) = e.as_service_error()
+    else {
+        return Cancelled::Other(DisplayErrorContext(e).to_string());
+    };
+    let codes: Vec<&str> = t
+        .cancellation_reasons()
+        .iter()
+        .map(|r| r.code().unwrap_or("None"))
+        .collect();
+    let failed = |i: usize| codes.get(i) == Some(&"ConditionalCheckFailed");
+    if (0..codes.len()).any(|i| i != binding_index && failed(i)) {
+        Cancelled::Revoked
+    } else if failed(binding_index) {
+        Cancelled::Binding
+    } else if codes.contains(&"TransactionConflict") {
+        Cancelled::Conflict
+    } else {
+        Cancelled::Other(format!("transaction cancelled: {codes:?}"))
+    }
 }
 
 impl DynamoSessionStore {
-    /// A store on `table` through `client`.
-    pub fn new(client: Client, table: &str) -> Self {
+    /// A store on the tables of `settings` through `client`.
+    pub fn new(client: Client, settings: &StoreSettings) -> Self {
         Self {
             client,
-            table: table.to_owned(),
+            table: settings.table.clone(),
+            revocations_table: settings.revocations_table.clone(),
+            revocations_kept_seconds: settings.revocations_kept_seconds,
         }
+    }
+
+    /// The revocations table name.
+    pub fn revocations_table(&self) -> &str {
+        &self.revocations_table
+    }
+
+    /// A condition check: no revocation under `target` refuses a token issued at `issued_at`.
+    fn not_revoked(
+        &self,
+        target: String,
+        issued_at: Option<i64>,
+        now: i64,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut check = ConditionCheck::builder()
+            .table_name(&self.revocations_table)
+            .key("target", AttributeValue::S(target))
+            .condition_expression(not_revoked_condition(issued_at))
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":now", n(now));
+        if let Some(iat) = issued_at {
+            check = check.expression_attribute_values(":iat", n(iat));
+        }
+        let check = check
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        Ok(TransactWriteItem::builder().condition_check(check).build())
+    }
+
+    /// Runs a transaction whose item `binding_index` writes the binding and whose other items
+    /// check revocations; a conflict with a concurrent write is tried again. `Ok(false)`: the
+    /// binding's own condition failed.
+    async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+        binding_index: usize,
+    ) -> Result<bool, StoreError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let r = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            let e = match r {
+                Ok(_) => return Ok(true),
+                Err(e) => e,
+            };
+            match cancelled(&e, binding_index) {
+                Cancelled::Revoked => return Err(StoreError::Revoked),
+                Cancelled::Binding => return Ok(false),
+                Cancelled::Conflict if attempt < TRANSACTION_ATTEMPTS => {
+                    tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt))).await;
+                }
+                Cancelled::Conflict => {
+                    return Err(StoreError::Unavailable(
+                        "transaction conflict persisted".into(),
+                    ));
+                }
+                Cancelled::Other(why) => return Err(StoreError::Unavailable(why)),
+            }
+        }
+    }
+
+    async fn query_index(
+        &self,
+        index: &str,
+        attribute: &str,
+        value: &str,
+    ) -> Result<Vec<Binding>, StoreError> {
+        let mut out = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let r = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(index)
+                .key_condition_expression("#k = :v")
+                .expression_attribute_names("#k", attribute)
+                .expression_attribute_values(":v", s(value))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for item in r.items() {
+                out.push(from_item(item)?);
+            }
+            match r.last_evaluated_key() {
+                Some(k) if !k.is_empty() => start = Some(k.clone()),
+                _ => break,
+            }
+        }
+        Ok(out)
     }
 
     /// The table name.
@@ -230,23 +456,21 @@ impl DynamoSessionStore {
 #[async_trait]
 impl SessionStore for DynamoSessionStore {
     async fn bind(&self, b: &Binding) -> Result<(), StoreError> {
-        let r = self
-            .client
-            .put_item()
+        let now = b.connected_at.div_euclid(1000);
+        let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(to_item(b)))
             .condition_expression("attribute_not_exists(connectionId)")
-            .send()
-            .await;
-        match r {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Err(StoreError::AlreadyBound)
-            }
-            Err(e) => Err(unavailable(e)),
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let items = vec![
+            TransactWriteItem::builder().put(put).build(),
+            self.not_revoked(user_key(&b.user_id), b.issued_at, now)?,
+            self.not_revoked(session_key(&b.session_id), b.issued_at, now)?,
+        ];
+        match self.transact(items, 0).await? {
+            true => Ok(()),
+            false => Err(StoreError::AlreadyBound),
         }
     }
 
@@ -264,29 +488,56 @@ impl SessionStore for DynamoSessionStore {
     }
 
     async fn user_bindings(&self, user_id: &str) -> Result<Vec<Binding>, StoreError> {
-        let mut out = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let r = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(BY_USER_INDEX)
-                .key_condition_expression("userId = :u")
-                .expression_attribute_values(":u", s(user_id))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(unavailable)?;
-            for item in r.items() {
-                out.push(from_item(item)?);
-            }
-            match r.last_evaluated_key() {
-                Some(k) if !k.is_empty() => start = Some(k.clone()),
-                _ => break,
-            }
+        self.query_index(BY_USER_INDEX, "userId", user_id).await
+    }
+
+    async fn session_bindings(&self, session_id: &str) -> Result<Vec<Binding>, StoreError> {
+        self.query_index(BY_SESSION_INDEX, "sessionId", session_id)
+            .await
+    }
+
+    async fn revoke(&self, target: &Revoke, revoked_before: i64) -> Result<i64, StoreError> {
+        let key = HashMap::from([("target".to_owned(), s(&target.key()))]);
+        let r = self
+            .client
+            .update_item()
+            .table_name(&self.revocations_table)
+            .set_key(Some(key.clone()))
+            .update_expression("SET revokedBefore = :t, #ttl = :k")
+            // A later revocation already recorded stays (Lambdas' clocks may differ a little).
+            .condition_expression(
+                "attribute_not_exists(target) OR revokedBefore <= :t OR #ttl <= :t",
+            )
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":t", n(revoked_before))
+            .expression_attribute_values(
+                ":k",
+                n(revoked_before.saturating_add(self.revocations_kept_seconds)),
+            )
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(revoked_before),
+            Err(e) => match e.as_service_error() {
+                Some(se) if se.is_conditional_check_failed_exception() => {
+                    let stored = match se {
+                        aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c) => c
+                            .item()
+                            .and_then(|i| i.get("revokedBefore"))
+                            .and_then(|v| v.as_n().ok())
+                            .and_then(|v| v.parse::<i64>().ok()),
+                        _ => None,
+                    };
+                    Ok(stored.map_or(revoked_before, |t| t.max(revoked_before)))
+                }
+                _ => Err(unavailable(e)),
+            },
         }
-        Ok(out)
+    }
+
+    fn index_delay(&self) -> Duration {
+        INDEX_DELAY
     }
 
     async fn page(&self, start_after: Option<&str>, limit: usize) -> Result<Page, StoreError> {
@@ -309,37 +560,37 @@ impl SessionStore for DynamoSessionStore {
         Ok(Page { items, next })
     }
 
-    async fn extend(
-        &self,
-        connection_id: &str,
-        user_id: &str,
-        expires_at: i64,
-        scopes: &[String],
-    ) -> Result<bool, StoreError> {
-        let r = self
-            .client
-            .update_item()
+    async fn extend(&self, connection_id: &str, r: &Renewal) -> Result<bool, StoreError> {
+        let mut update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(connection_id)))
-            .update_expression("SET expiresAt = :e, #ttl = :t, scopes = :s")
             .condition_expression("attribute_exists(connectionId) AND userId = :u")
             .expression_attribute_names("#ttl", "ttl")
-            .expression_attribute_values(":e", n(expires_at))
-            .expression_attribute_values(":t", n(expires_at.saturating_add(TTL_GRACE_SECONDS)))
-            .expression_attribute_values(":s", scopes_attr(scopes))
-            .expression_attribute_values(":u", s(user_id))
-            .send()
-            .await;
-        match r {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(unavailable(e)),
+            .expression_attribute_values(":e", n(r.expires_at))
+            .expression_attribute_values(":t", n(r.expires_at.saturating_add(TTL_GRACE_SECONDS)))
+            .expression_attribute_values(":s", scopes_attr(&r.scopes))
+            .expression_attribute_values(":u", s(&r.user_id));
+        update = match r.issued_at {
+            Some(iat) => update
+                .update_expression("SET expiresAt = :e, #ttl = :t, scopes = :s, issuedAt = :i")
+                .expression_attribute_values(":i", n(iat)),
+            None => update
+                .update_expression("SET expiresAt = :e, #ttl = :t, scopes = :s REMOVE issuedAt"),
+        };
+        let update = update
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let mut items = vec![
+            TransactWriteItem::builder().update(update).build(),
+            self.not_revoked(user_key(&r.user_id), r.issued_at, r.now)?,
+        ];
+        let mut sessions: Vec<&String> = r.session_ids.iter().collect();
+        sessions.sort();
+        sessions.dedup();
+        for session in sessions {
+            items.push(self.not_revoked(session_key(session), r.issued_at, r.now)?);
         }
+        self.transact(items, 0).await
     }
 
     async fn unbind(&self, connection_id: &str) -> Result<bool, StoreError> {
@@ -371,6 +622,7 @@ mod tests {
             expires_at: 1_795_604_400,
             ttl: 1_795_604_700,
             endpoint: "https://abc.execute-api.us-east-1.amazonaws.com/dev".into(),
+            issued_at: Some(1_795_600_700),
         }
     }
 
@@ -382,7 +634,15 @@ mod tests {
             AttributeValue::N("1795600800000".into())
         );
         assert!(matches!(item["scopes"], AttributeValue::L(_)));
+        assert_eq!(item["issuedAt"], AttributeValue::N("1795600700".into()));
         assert_eq!(from_item(&item).unwrap(), binding());
+        let no_iat = Binding {
+            issued_at: None,
+            ..binding()
+        };
+        let item = to_item(&no_iat);
+        assert!(!item.contains_key("issuedAt"));
+        assert_eq!(from_item(&item).unwrap(), no_iat);
     }
 
     #[test]

@@ -10,8 +10,11 @@
 //! - [`store`]: [`SessionStore`], the narrow async operations on bindings, with two
 //!   implementations below; [`Lookup`], [`StoreError`].
 //! - [`dynamo`]: [`DynamoSessionStore`] (AWS, or DynamoDB Local), the item mapping, and
-//!   [`dynamo::ensure_table`], which creates the table (key, `byUser` GSI, TTL) idempotently.
+//!   [`dynamo::ensure_tables`], which creates the sessions table (key, `byUser` and `bySession`
+//!   GSIs, TTL) and the revocations table idempotently.
 //! - [`memory`]: [`MemorySessionStore`], the embedded store (`wsauth-local`'s default).
+//! - [`revocation`]: logouts that stick: [`Revoke`], [`Renewal`] and the one rule
+//!   ([`revocation::revokes`]) both stores apply.
 //! - [`aws`]: the AWS SDK configuration every client shares (bounded timeouts and retries).
 
 #![warn(missing_docs)]
@@ -20,9 +23,11 @@ pub mod aws;
 pub mod binding;
 pub mod dynamo;
 pub mod memory;
+pub mod revocation;
 pub mod store;
 
 pub use binding::{Binding, TTL_GRACE_SECONDS, management_endpoint};
 pub use dynamo::DynamoSessionStore;
 pub use memory::MemorySessionStore;
+pub use revocation::{Renewal, Revoke};
 pub use store::{Lookup, Page, SessionStore, StoreError};

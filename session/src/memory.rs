@@ -9,25 +9,82 @@ use std::sync::RwLock;
 use async_trait::async_trait;
 
 use crate::binding::{Binding, TTL_GRACE_SECONDS};
+use crate::revocation::{Renewal, Revoke, revokes, session_key, user_key};
 use crate::store::{Page, SessionStore, StoreError};
+
+/// How long revocations are kept when not configured: a day's token lifetime and 30 s leeway,
+/// as `WSAUTH_MAX_TOKEN_LIFETIME_SECONDS` and `WSAUTH_LEEWAY_SECONDS` default.
+pub const DEFAULT_REVOCATIONS_KEPT_SECONDS: i64 = 86_400 + 30;
+
+type Index = HashMap<String, BTreeSet<(i64, String)>>;
 
 #[derive(Default)]
 struct Inner {
     by_connection: BTreeMap<String, Binding>,
     /// user → (connectedAt, connectionId)
-    by_user: HashMap<String, BTreeSet<(i64, String)>>,
+    by_user: Index,
+    /// session → (connectedAt, connectionId)
+    by_session: Index,
+    /// revocation key → (revokedBefore, kept until)
+    revocations: HashMap<String, (i64, i64)>,
 }
 
-/// Bindings in process memory.
-#[derive(Default)]
+impl Inner {
+    /// Whether a revocation of `user_id` or of any of `sessions` refuses a token issued at
+    /// `issued_at`, at `now`.
+    fn revoked(&self, user_id: &str, sessions: &[&str], issued_at: Option<i64>, now: i64) -> bool {
+        std::iter::once(user_key(user_id))
+            .chain(sessions.iter().map(|s| session_key(s)))
+            .filter_map(|k| self.revocations.get(&k))
+            .any(|&(before, until)| revokes(before, until, issued_at, now))
+    }
+
+    fn prune_revocations(&mut self, now: i64) {
+        self.revocations.retain(|_, &mut (_, until)| until > now);
+    }
+}
+
+fn index_insert(index: &mut Index, key: &str, b: &Binding) {
+    index
+        .entry(key.to_owned())
+        .or_default()
+        .insert((b.connected_at, b.connection_id.clone()));
+}
+
+fn index_remove(index: &mut Index, key: &str, b: &Binding) {
+    if let Some(set) = index.get_mut(key) {
+        set.remove(&(b.connected_at, b.connection_id.clone()));
+        if set.is_empty() {
+            index.remove(key);
+        }
+    }
+}
+
+/// Bindings and revocations in process memory.
 pub struct MemorySessionStore {
     inner: RwLock<Inner>,
+    revocations_kept_seconds: i64,
+}
+
+impl Default for MemorySessionStore {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl MemorySessionStore {
-    /// An empty store.
+    /// An empty store keeping revocations [`DEFAULT_REVOCATIONS_KEPT_SECONDS`].
     pub fn new() -> Self {
-        Self::default()
+        Self::with_revocations_kept(DEFAULT_REVOCATIONS_KEPT_SECONDS)
+    }
+
+    /// An empty store keeping revocations `seconds` (the longest token lifetime plus leeway:
+    /// `StoreSettings::revocations_kept_seconds`).
+    pub fn with_revocations_kept(seconds: i64) -> Self {
+        Self {
+            inner: RwLock::new(Inner::default()),
+            revocations_kept_seconds: seconds,
+        }
     }
 
     /// How many bindings are held.
@@ -52,14 +109,16 @@ fn poisoned<T>(_: T) -> StoreError {
 impl SessionStore for MemorySessionStore {
     async fn bind(&self, b: &Binding) -> Result<(), StoreError> {
         let mut inner = self.inner.write().map_err(poisoned)?;
+        // One lock for the check and the write: atomic, as DynamoDB's transaction is.
+        let now = b.connected_at.div_euclid(1000);
+        if inner.revoked(&b.user_id, &[&b.session_id], b.issued_at, now) {
+            return Err(StoreError::Revoked);
+        }
         if inner.by_connection.contains_key(&b.connection_id) {
             return Err(StoreError::AlreadyBound);
         }
-        inner
-            .by_user
-            .entry(b.user_id.clone())
-            .or_default()
-            .insert((b.connected_at, b.connection_id.clone()));
+        index_insert(&mut inner.by_user, &b.user_id, b);
+        index_insert(&mut inner.by_session, &b.session_id, b);
         inner
             .by_connection
             .insert(b.connection_id.clone(), b.clone());
@@ -80,6 +139,31 @@ impl SessionStore for MemorySessionStore {
             .flatten()
             .filter_map(|(_, c)| inner.by_connection.get(c).cloned())
             .collect())
+    }
+
+    async fn session_bindings(&self, session_id: &str) -> Result<Vec<Binding>, StoreError> {
+        let inner = self.inner.read().map_err(poisoned)?;
+        Ok(inner
+            .by_session
+            .get(session_id)
+            .into_iter()
+            .flatten()
+            .filter_map(|(_, c)| inner.by_connection.get(c).cloned())
+            .collect())
+    }
+
+    async fn revoke(&self, target: &Revoke, revoked_before: i64) -> Result<i64, StoreError> {
+        let mut inner = self.inner.write().map_err(poisoned)?;
+        inner.prune_revocations(revoked_before);
+        let until = revoked_before.saturating_add(self.revocations_kept_seconds);
+        let entry = inner
+            .revocations
+            .entry(target.key())
+            .or_insert((revoked_before, until));
+        if entry.0 < revoked_before {
+            *entry = (revoked_before, until);
+        }
+        Ok(entry.0)
     }
 
     async fn page(&self, start_after: Option<&str>, limit: usize) -> Result<Page, StoreError> {
@@ -109,19 +193,18 @@ impl SessionStore for MemorySessionStore {
         Ok(Page { items, next })
     }
 
-    async fn extend(
-        &self,
-        connection_id: &str,
-        user_id: &str,
-        expires_at: i64,
-        scopes: &[String],
-    ) -> Result<bool, StoreError> {
+    async fn extend(&self, connection_id: &str, r: &Renewal) -> Result<bool, StoreError> {
         let mut inner = self.inner.write().map_err(poisoned)?;
+        let sessions: Vec<&str> = r.session_ids.iter().map(String::as_str).collect();
+        if inner.revoked(&r.user_id, &sessions, r.issued_at, r.now) {
+            return Err(StoreError::Revoked);
+        }
         match inner.by_connection.get_mut(connection_id) {
-            Some(b) if b.user_id == user_id => {
-                b.expires_at = expires_at;
-                b.ttl = expires_at.saturating_add(TTL_GRACE_SECONDS);
-                b.scopes = scopes.to_vec();
+            Some(b) if b.user_id == r.user_id => {
+                b.expires_at = r.expires_at;
+                b.ttl = r.expires_at.saturating_add(TTL_GRACE_SECONDS);
+                b.scopes = r.scopes.clone();
+                b.issued_at = r.issued_at;
                 Ok(true)
             }
             _ => Ok(false),
@@ -133,12 +216,8 @@ impl SessionStore for MemorySessionStore {
         let Some(b) = inner.by_connection.remove(connection_id) else {
             return Ok(false);
         };
-        if let Some(set) = inner.by_user.get_mut(&b.user_id) {
-            set.remove(&(b.connected_at, b.connection_id.clone()));
-            if set.is_empty() {
-                inner.by_user.remove(&b.user_id);
-            }
-        }
+        index_remove(&mut inner.by_user, &b.user_id, &b);
+        index_remove(&mut inner.by_session, &b.session_id, &b);
         Ok(true)
     }
 }

@@ -1,8 +1,11 @@
 //! The `SessionStore` trait: the narrow set of operations wsauth performs on bindings.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 
 use crate::binding::Binding;
+use crate::revocation::{Renewal, Revoke};
 
 /// Why a store operation failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -10,6 +13,9 @@ pub enum StoreError {
     /// `bind` on a connection ID that already has a binding (nothing was written).
     #[error("connection is already bound")]
     AlreadyBound,
+    /// A revocation of the user or the session refuses this token (nothing was written).
+    #[error("token revoked")]
+    Revoked,
     /// The store could not be reached or refused the request (network, throttling, missing
     /// table…). The operation had no effect or an unknown one; callers fail closed.
     #[error("session store unavailable: {0}")]
@@ -42,7 +48,10 @@ pub struct Page {
 /// Operations on bindings. Implementations: DynamoDB and in-memory; both pass one shared suite.
 #[async_trait]
 pub trait SessionStore: Send + Sync + 'static {
-    /// Writes a binding unless the connection ID is already bound ([`StoreError::AlreadyBound`]).
+    /// Writes a binding unless the connection ID is already bound ([`StoreError::AlreadyBound`])
+    /// or a revocation of its user or session refuses its token ([`StoreError::Revoked`]), in
+    /// one atomic step: a bind racing a logout either fails or happens before the revocation
+    /// (and the logout's sweep finds it). Revocations are judged at `connected_at`.
     async fn bind(&self, binding: &Binding) -> Result<(), StoreError>;
 
     /// Reads a binding with a strongly consistent read.
@@ -54,15 +63,26 @@ pub trait SessionStore: Send + Sync + 'static {
     /// Up to `limit` bindings after the cursor `start_after` (`None`: from the start).
     async fn page(&self, start_after: Option<&str>, limit: usize) -> Result<Page, StoreError>;
 
-    /// Extends a session after a token refresh: sets `expiresAt` (and `ttl`) and `scopes`,
-    /// only if the connection is bound to `user_id`. Returns whether it was.
-    async fn extend(
-        &self,
-        connection_id: &str,
-        user_id: &str,
-        expires_at: i64,
-        scopes: &[String],
-    ) -> Result<bool, StoreError>;
+    /// Extends a session after a token refresh: sets `expiresAt` (and `ttl`), `scopes` and
+    /// `issuedAt`, only if the connection is bound to `renewal.user_id` and no revocation of
+    /// the user or of `renewal.session_ids` refuses the new token ([`StoreError::Revoked`]),
+    /// atomically. Returns whether the connection was bound.
+    async fn extend(&self, connection_id: &str, renewal: &Renewal) -> Result<bool, StoreError>;
+
+    /// Records a revocation of `target`'s tokens issued at or before `revoked_before` (epoch
+    /// seconds), kept as long as such a token can live. A later revocation already recorded
+    /// stays. Returns the `revokedBefore` now in force.
+    async fn revoke(&self, target: &Revoke, revoked_before: i64) -> Result<i64, StoreError>;
+
+    /// Every binding of the session `session_id` (expired ones included).
+    async fn session_bindings(&self, session_id: &str) -> Result<Vec<Binding>, StoreError>;
+
+    /// How long a binding may take to show in [`user_bindings`](Self::user_bindings) and
+    /// [`session_bindings`](Self::session_bindings) (DynamoDB's indexes are eventually
+    /// consistent): a logout sweeps again after it.
+    fn index_delay(&self) -> Duration {
+        Duration::ZERO
+    }
 
     /// Removes a binding; idempotent. Returns whether one existed.
     async fn unbind(&self, connection_id: &str) -> Result<bool, StoreError>;

@@ -7,8 +7,8 @@
 use std::sync::Arc;
 
 use wsauth_policy::Identity;
-use wsauth_session::dynamo::{client, ensure_table};
-use wsauth_session::{Binding, Lookup, SessionStore, StoreError};
+use wsauth_session::dynamo::{client, ensure_revocations_table, ensure_table};
+use wsauth_session::{Binding, Lookup, Renewal, Revoke, SessionStore, StoreError};
 
 /// A fixed clock for the handlers, far in the future: DynamoDB Local enforces the `ttl`
 /// attribute, and a binding whose `ttl` has passed on the real clock is deleted under the test.
@@ -21,6 +21,7 @@ fn identity(user: &str, expires_at: i64) -> Identity {
         expires_at,
         session_id: format!("sess-{user}"),
         issuer: "https://issuer.test".into(),
+        issued_at: Some(NOW - 60),
     }
 }
 
@@ -120,27 +121,155 @@ async fn an_expired_binding_reads_as_expired(s: Arc<dyn SessionStore>) {
     );
 }
 
+fn renewal(user: &str, issued_at: Option<i64>, expires_at: i64, scopes: &[String]) -> Renewal {
+    Renewal {
+        user_id: user.into(),
+        session_ids: vec![format!("sess-{user}")],
+        issued_at,
+        expires_at,
+        scopes: scopes.to_vec(),
+        now: NOW,
+    }
+}
+
 async fn extend_updates_only_the_owners_binding(s: Arc<dyn SessionStore>) {
     s.bind(&binding("ext", "alice", 1, NOW + 10)).await.unwrap();
     let scopes = vec![
         "messages:send".to_string(),
         "messages:broadcast".to_string(),
     ];
-    assert!(
-        !s.extend("ext", "mallory", NOW + 9999, &scopes)
-            .await
-            .unwrap()
-    );
+    let mallory = renewal("mallory", Some(NOW), NOW + 9999, &scopes);
+    assert!(!s.extend("ext", &mallory).await.unwrap());
     assert_eq!(s.get("ext").await.unwrap().unwrap().expires_at, NOW + 10);
-    assert!(s.extend("ext", "alice", NOW + 3600, &scopes).await.unwrap());
+    let alice = renewal("alice", Some(NOW), NOW + 3600, &scopes);
+    assert!(s.extend("ext", &alice).await.unwrap());
     let b = s.get("ext").await.unwrap().unwrap();
     assert_eq!((b.expires_at, b.ttl), (NOW + 3600, NOW + 3600 + 300));
     assert_eq!(b.scopes, scopes);
-    assert!(
-        !s.extend("gone", "alice", NOW + 3600, &scopes)
-            .await
-            .unwrap()
+    assert_eq!(b.issued_at, Some(NOW), "the new token's iat");
+    assert!(!s.extend("gone", &alice).await.unwrap());
+}
+
+/// A binding of `user` in session `session` whose token was issued at `iat`, opened at NOW.
+fn token_binding(conn: &str, user: &str, session: &str, iat: Option<i64>) -> Binding {
+    let id = Identity {
+        session_id: session.into(),
+        issued_at: iat,
+        ..identity(user, NOW + 3600)
+    };
+    Binding::new(conn, &id, NOW * 1000, "https://api.test/dev")
+}
+
+async fn a_user_logout_refuses_every_token_issued_up_to_its_second(s: Arc<dyn SessionStore>) {
+    assert_eq!(
+        s.revoke(&Revoke::User("alice".into()), NOW).await.unwrap(),
+        NOW
     );
+    for (conn, iat) in [
+        ("old", Some(NOW - 100)),
+        ("same", Some(NOW)),
+        ("noiat", None),
+    ] {
+        let b = token_binding(conn, "alice", &format!("s-{conn}"), iat);
+        assert_eq!(s.bind(&b).await, Err(StoreError::Revoked), "{conn}");
+        assert_eq!(s.get(conn).await.unwrap(), None, "{conn}: nothing written");
+    }
+    let later = token_binding("later", "alice", "s-later", Some(NOW + 1));
+    s.bind(&later).await.unwrap();
+    assert_eq!(s.get("later").await.unwrap(), Some(later));
+    s.bind(&token_binding("bob", "bob", "s-bob", Some(NOW - 100)))
+        .await
+        .unwrap();
+    // The connection ID check still holds under a revocation.
+    let dup = token_binding("later", "alice", "s-2", Some(NOW + 2));
+    assert_eq!(s.bind(&dup).await, Err(StoreError::AlreadyBound));
+}
+
+async fn a_session_logout_leaves_the_users_other_sessions(s: Arc<dyn SessionStore>) {
+    s.revoke(&Revoke::Session("phone".into()), NOW)
+        .await
+        .unwrap();
+    let phone = token_binding("p", "alice", "phone", Some(NOW - 5));
+    assert_eq!(s.bind(&phone).await, Err(StoreError::Revoked));
+    let laptop = token_binding("l", "alice", "laptop", Some(NOW - 5));
+    s.bind(&laptop).await.unwrap();
+    // A user named like the session is another key.
+    s.bind(&token_binding("u", "phone", "x", Some(NOW - 5)))
+        .await
+        .unwrap();
+}
+
+async fn the_later_revocation_stays(s: Arc<dyn SessionStore>) {
+    let alice = Revoke::User("alice".into());
+    assert_eq!(s.revoke(&alice, NOW + 10).await.unwrap(), NOW + 10);
+    assert_eq!(s.revoke(&alice, NOW).await.unwrap(), NOW + 10);
+    let b = token_binding("c", "alice", "s", Some(NOW + 5));
+    assert_eq!(s.bind(&b).await, Err(StoreError::Revoked));
+    assert_eq!(s.revoke(&alice, NOW + 20).await.unwrap(), NOW + 20);
+}
+
+async fn a_revocation_ends_when_no_token_it_covers_can_live(s: Arc<dyn SessionStore>) {
+    // Kept the default day + 30 s leeway: one issued a second longer ago no longer counts,
+    // even for a token without `iat`.
+    s.revoke(&Revoke::User("alice".into()), NOW - 86_431)
+        .await
+        .unwrap();
+    s.bind(&token_binding("c", "alice", "s", None))
+        .await
+        .unwrap();
+}
+
+async fn refresh_is_refused_for_a_revoked_user_or_session(s: Arc<dyn SessionStore>) {
+    s.bind(&token_binding("c", "alice", "phone", Some(NOW - 100)))
+        .await
+        .unwrap();
+    let scopes = vec!["messages:send".to_string()];
+    let mut r = renewal("alice", Some(NOW), NOW + 7200, &scopes);
+    r.session_ids = vec!["phone".into(), "new-jti".into()];
+    s.revoke(&Revoke::Session("phone".into()), NOW)
+        .await
+        .unwrap();
+    assert_eq!(s.extend("c", &r).await, Err(StoreError::Revoked));
+    assert_eq!(
+        s.get("c").await.unwrap().unwrap().expires_at,
+        NOW + 3600,
+        "unchanged"
+    );
+    r.issued_at = Some(NOW + 1);
+    assert!(s.extend("c", &r).await.unwrap());
+    s.revoke(&Revoke::User("alice".into()), NOW + 1)
+        .await
+        .unwrap();
+    assert_eq!(s.extend("c", &r).await, Err(StoreError::Revoked));
+    r.issued_at = None;
+    assert_eq!(s.extend("c", &r).await, Err(StoreError::Revoked));
+    r.issued_at = Some(NOW + 2);
+    assert!(s.extend("c", &r).await.unwrap());
+}
+
+async fn by_session_lists_exactly_a_sessions_connections(s: Arc<dyn SessionStore>) {
+    for (conn, user, session) in [
+        ("a1", "alice", "phone"),
+        ("a2", "alice", "phone"),
+        ("a3", "alice", "laptop"),
+        ("b1", "bob", "bobs"),
+    ] {
+        s.bind(&token_binding(conn, user, session, Some(NOW)))
+            .await
+            .unwrap();
+    }
+    let mut phone: Vec<String> = s
+        .session_bindings("phone")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| b.connection_id)
+        .collect();
+    phone.sort();
+    assert_eq!(phone, vec!["a1", "a2"]);
+    s.unbind("a1").await.unwrap();
+    assert_eq!(s.session_bindings("phone").await.unwrap().len(), 1);
+    assert!(s.session_bindings("none").await.unwrap().is_empty());
 }
 
 async fn paging_walks_every_binding_once(s: Arc<dyn SessionStore>) {
@@ -176,6 +305,12 @@ wsauth_devkit::on_each_store!(
     an_expired_binding_reads_as_expired,
     extend_updates_only_the_owners_binding,
     paging_walks_every_binding_once,
+    a_user_logout_refuses_every_token_issued_up_to_its_second,
+    a_session_logout_leaves_the_users_other_sessions,
+    the_later_revocation_stays,
+    a_revocation_ends_when_no_token_it_covers_can_live,
+    refresh_is_refused_for_a_revoked_user_or_session,
+    by_session_lists_exactly_a_sessions_connections,
 );
 
 #[tokio::test]
@@ -196,15 +331,40 @@ async fn dynamodb_outage_gives_a_clean_error_not_a_panic() {
         s.lookup("c", NOW).await,
         Err(StoreError::Unavailable(_))
     ));
+    assert!(matches!(
+        s.revoke(&Revoke::User("alice".into()), NOW).await,
+        Err(StoreError::Unavailable(_))
+    ));
+    assert!(matches!(
+        s.session_bindings("s").await,
+        Err(StoreError::Unavailable(_))
+    ));
 }
 
 #[tokio::test]
-async fn ensure_table_is_idempotent_and_creates_the_index_and_ttl() {
+async fn ensure_table_is_idempotent_and_creates_the_indexes_and_ttl() {
     let _ = wsauth_devkit::stores::dynamodb_local().await;
-    let client = client(&wsauth_runtime::Settings::from_env().store()).await;
+    let client = client(&wsauth_runtime::Settings::from_env().store().unwrap()).await;
     let table = format!("wsauth-idem-{}", std::process::id());
     ensure_table(&client, &table).await.unwrap();
     ensure_table(&client, &table).await.unwrap();
+    let revocations = format!("wsauth-idem-revocations-{}", std::process::id());
+    ensure_revocations_table(&client, &revocations)
+        .await
+        .unwrap();
+    ensure_revocations_table(&client, &revocations)
+        .await
+        .unwrap();
+    let r = client
+        .describe_time_to_live()
+        .table_name(&revocations)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.time_to_live_description().unwrap().attribute_name(),
+        Some("ttl")
+    );
     let d = client
         .describe_table()
         .table_name(&table)
@@ -212,9 +372,13 @@ async fn ensure_table_is_idempotent_and_creates_the_index_and_ttl() {
         .await
         .unwrap();
     let t = d.table().unwrap();
-    let gsis = t.global_secondary_indexes();
-    assert_eq!(gsis.len(), 1);
-    assert_eq!(gsis[0].index_name(), Some("byUser"));
+    let mut gsis: Vec<&str> = t
+        .global_secondary_indexes()
+        .iter()
+        .filter_map(|g| g.index_name())
+        .collect();
+    gsis.sort();
+    assert_eq!(gsis, vec!["bySession", "byUser"]);
     let ttl = client
         .describe_time_to_live()
         .table_name(&table)

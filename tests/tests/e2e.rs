@@ -389,3 +389,174 @@ async fn user_ids_named_by_clients_and_backends_follow_the_user_id_rule() {
         assert_eq!(s, 400, "{user:?}");
     }
 }
+
+/// `logoutUser` closes every connection of the user, and the same tokens stay refused at the
+/// handshake (401) and by `refresh`; a token issued in a later second connects.
+async fn logout_user_sticks(store: StoreKind) {
+    let l = Local::dev(fresh_tables(GatewayOptions::default()), store).await;
+    let t1 = l.token("alice", SEND, 600);
+    let t2 = l.token("alice", SEND, 600);
+    let mut a1 = connect(&l.url(), &t1, Via::Subprotocol).await.unwrap();
+    let mut a2 = connect(&l.url(), &t2, Via::Subprotocol).await.unwrap();
+    let mut b = l.open("bob", SEND).await;
+    let (s, r) = push(&l, json!({"op":"logoutUser","userId":"alice"})).await;
+    assert_eq!((s, &r["disconnected"]), (200, &json!(2)), "{r}");
+    let t = r["revokedBefore"].as_i64().unwrap();
+    assert!(t >= claim(&t2, "iat").as_i64().unwrap(), "{r}");
+    expect_close(&mut a1, Duration::from_secs(5)).await;
+    expect_close(&mut a2, Duration::from_secs(5)).await;
+    assert_pong(&mut b).await;
+    for token in [&t1, &t2] {
+        let again = connect(&l.url(), token, Via::Subprotocol).await;
+        assert_eq!(again.err(), Some(401), "a logged-out token reconnects");
+    }
+    after_second(t).await;
+    let t3 = l.token("alice", SEND, 600);
+    let mut a3 = connect(&l.url(), &t3, Via::Subprotocol)
+        .await
+        .expect("a token issued after the logout connects");
+    assert_pong(&mut a3).await;
+    let r = request(&mut a3, json!({"action":"refresh","token":t1})).await;
+    assert_eq!(r["code"], "invalid_token", "{r}");
+    let r = request(
+        &mut a3,
+        json!({"action":"refresh","token":l.token("alice", SEND, 900)}),
+    )
+    .await;
+    assert_eq!(r["type"], "refreshed", "{r}");
+    // `disconnectUser` still only closes: the same token reconnects.
+    let (s, r) = push(&l, json!({"op":"disconnectUser","userId":"alice"})).await;
+    assert_eq!((s, r), (200, json!({"disconnected":1})));
+    expect_close(&mut a3, Duration::from_secs(5)).await;
+    assert_pong(&mut connect(&l.url(), &t3, Via::Subprotocol).await.unwrap()).await;
+}
+
+#[tokio::test]
+async fn logout_user_sticks_memory() {
+    logout_user_sticks(StoreKind::Memory).await;
+}
+
+#[tokio::test]
+async fn logout_user_sticks_dynamodb_local() {
+    logout_user_sticks(StoreKind::Dynamodb).await;
+}
+
+/// `logoutSession` ends one session (the dev issuer's tokens: one `jti` each) and leaves the
+/// user's other session working.
+async fn logout_session_ends_one_session(store: StoreKind) {
+    let l = Local::dev(fresh_tables(GatewayOptions::default()), store).await;
+    let phone = l.token("alice", SEND, 600);
+    let laptop = l.token("alice", SEND, 600);
+    let mut p1 = connect(&l.url(), &phone, Via::Subprotocol).await.unwrap();
+    let mut p2 = connect(&l.url(), &phone, Via::Subprotocol).await.unwrap();
+    let mut l1 = connect(&l.url(), &laptop, Via::Subprotocol).await.unwrap();
+    let session = claim(&phone, "jti");
+    let (s, r) = push(&l, json!({"op":"logoutSession","sessionId":session})).await;
+    assert_eq!((s, &r["disconnected"]), (200, &json!(2)), "{r}");
+    expect_close(&mut p1, Duration::from_secs(5)).await;
+    expect_close(&mut p2, Duration::from_secs(5)).await;
+    assert_pong(&mut l1).await;
+    assert_eq!(
+        connect(&l.url(), &phone, Via::Subprotocol).await.err(),
+        Some(401)
+    );
+    assert_pong(&mut connect(&l.url(), &laptop, Via::Subprotocol).await.unwrap()).await;
+    let (s, _) = push(&l, json!({"op":"logoutSession","sessionId":"a\nb"})).await;
+    assert_eq!(s, 400);
+}
+
+#[tokio::test]
+async fn logout_session_ends_one_session_memory() {
+    logout_session_ends_one_session(StoreKind::Memory).await;
+}
+
+#[tokio::test]
+async fn logout_session_ends_one_session_dynamodb_local() {
+    logout_session_ends_one_session(StoreKind::Dynamodb).await;
+}
+
+/// Handshakes raced against a logout of their user, many times: whatever the interleaving, no
+/// binding of a revoked token is left, and no socket that opened still answers.
+async fn a_connect_racing_a_logout_never_leaves_a_live_binding(store: StoreKind) {
+    use futures_util::SinkExt;
+    const USERS: usize = 12;
+    const CONNECTS: usize = 3;
+    let l = Local::dev(fresh_tables(GatewayOptions::default()), store).await;
+    let round = |i: usize| {
+        let l = &l;
+        async move {
+            let user = format!("racer-{i}");
+            let token = l.token(&user, SEND, 600);
+            let connects = futures_util::future::join_all((0..CONNECTS).map(|k| {
+                let token = token.clone();
+                async move {
+                    tokio::time::sleep(Duration::from_millis((k * 3 + i % 4) as u64)).await;
+                    connect(&l.url(), &token, Via::Subprotocol).await
+                }
+            }));
+            let logout = async {
+                tokio::time::sleep(Duration::from_millis((i % 5) as u64 * 2)).await;
+                push(l, json!({"op":"logoutUser","userId":user})).await
+            };
+            let (opened, (status, r)) = tokio::join!(connects, logout);
+            assert_eq!(status, 200, "{r}");
+            (user, opened, r["revokedBefore"].as_i64().unwrap())
+        }
+    };
+    let rounds = futures_util::future::join_all((0..USERS).map(round)).await;
+    let (mut refused, mut open) = (0, 0);
+    for (user, opened, revoked_before) in rounds {
+        let left: Vec<_> = l
+            .gateway
+            .store()
+            .user_bindings(&user)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|b| b.issued_by(revoked_before))
+            .collect();
+        assert!(
+            left.is_empty(),
+            "{user}: bindings left after the logout: {left:?}"
+        );
+        for attempt in opened {
+            match attempt {
+                Err(status) => {
+                    assert_eq!(status, 401, "{user}");
+                    refused += 1;
+                }
+                Ok(mut ws) => {
+                    open += 1;
+                    let _ = ws
+                        .send(tokio_tungstenite::tungstenite::Message::Text(
+                            r#"{"action":"ping"}"#.into(),
+                        ))
+                        .await;
+                    loop {
+                        match next(&mut ws, Duration::from_secs(5)).await {
+                            Seen::Closed(..) => break,
+                            Seen::Json(v) => {
+                                assert_ne!(
+                                    v["type"], "pong",
+                                    "{user}: a logged-out socket answers"
+                                );
+                            }
+                            Seen::Timeout => panic!("{user}: a socket neither closed nor refused"),
+                        }
+                    }
+                }
+            }
+        }
+    }
+    println!("{USERS} races: {open} handshakes got through and were swept, {refused} refused");
+}
+
+#[tokio::test]
+async fn a_connect_racing_a_logout_never_leaves_a_live_binding_memory() {
+    a_connect_racing_a_logout_never_leaves_a_live_binding(StoreKind::Memory).await;
+}
+
+#[tokio::test]
+async fn a_connect_racing_a_logout_never_leaves_a_live_binding_dynamodb_local() {
+    a_connect_racing_a_logout_never_leaves_a_live_binding(StoreKind::Dynamodb).await;
+}

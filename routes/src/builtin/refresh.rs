@@ -1,8 +1,11 @@
 //! `refresh` `{"token":JWT}` → the binding's expiry and scopes extended when the new token
-//! verifies and names the same `sub` and `iss`.
+//! verifies, names the same `sub` and `iss`, and no logout revoked it (the user's, the bound
+//! session's or the new token's session's), checked in the same transaction as the extension.
 
 use async_trait::async_trait;
 use serde_json::{Value, json};
+
+use wsauth_session::{Renewal, StoreError};
 
 use crate::error::{ErrorCode, RouteError};
 use crate::router::{MessageContext, RouteHandler};
@@ -48,17 +51,19 @@ impl RouteHandler for Refresh {
         if !v.identity.has_scopes(&verifier.config().connect_scopes) {
             return Err(invalid("missing_connect_scopes"));
         }
-        let extended = ctx
-            .services
-            .store
-            .extend(
-                ctx.connection_id,
-                &b.user_id,
-                v.identity.expires_at,
-                &v.identity.scopes,
-            )
-            .await
-            .map_err(RouteError::internal)?;
+        let renewal = Renewal {
+            user_id: b.user_id.clone(),
+            session_ids: vec![b.session_id.clone(), v.identity.session_id.clone()],
+            issued_at: v.identity.issued_at,
+            expires_at: v.identity.expires_at,
+            scopes: v.identity.scopes.clone(),
+            now: ctx.now,
+        };
+        let extended = match ctx.services.store.extend(ctx.connection_id, &renewal).await {
+            Ok(extended) => extended,
+            Err(StoreError::Revoked) => return Err(invalid("revoked")),
+            Err(e) => return Err(RouteError::internal(e)),
+        };
         if !extended {
             return Err(RouteError::new(
                 ErrorCode::NotBound,

@@ -162,7 +162,7 @@ fn list(v: &str, sep: impl Fn(char) -> bool) -> Vec<String> {
         .collect()
 }
 
-fn seconds(s: &Settings, var: &'static str, default: u64) -> Result<u64, ConfigError> {
+pub(crate) fn seconds(s: &Settings, var: &'static str, default: u64) -> Result<u64, ConfigError> {
     match s.get(var) {
         None => Ok(default),
         Some(v) => v

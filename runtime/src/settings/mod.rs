@@ -17,7 +17,7 @@ use wsauth_policy::protocol::{TOKEN_SOURCE_VAR, TokenSource, UnknownTokenSource}
 pub use auth::{AuthorizerConfig, IssuerRules, JwksSettings, TokenUse};
 
 /// Every variable wsauth reads, as the README's configuration table lists them.
-pub const VARIABLES: [&str; 20] = [
+pub const VARIABLES: [&str; 21] = [
     "WSAUTH_ISSUER",
     "WSAUTH_ISSUERS",
     "WSAUTH_AUDIENCE",
@@ -30,6 +30,7 @@ pub const VARIABLES: [&str; 20] = [
     "WSAUTH_TOKEN_TYPES",
     TOKEN_SOURCE_VAR,
     "WSAUTH_TABLE",
+    "WSAUTH_REVOCATIONS_TABLE",
     "AWS_ENDPOINT_URL_DYNAMODB",
     "WSAUTH_MANAGEMENT_ENDPOINT",
     "WSAUTH_ROUTE_POLICY",
@@ -42,6 +43,9 @@ pub const VARIABLES: [&str; 20] = [
 
 /// The DynamoDB table when `WSAUTH_TABLE` is unset.
 pub const DEFAULT_TABLE: &str = "wsauth-sessions";
+
+/// The revocations table when `WSAUTH_REVOCATIONS_TABLE` is unset.
+pub const DEFAULT_REVOCATIONS_TABLE: &str = "wsauth-revocations";
 
 /// A configuration problem, naming the variable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -68,6 +72,12 @@ impl ConfigError {
 pub struct StoreSettings {
     /// The DynamoDB table. `WSAUTH_TABLE`; default `wsauth-sessions`.
     pub table: String,
+    /// The table of revocations (logouts). `WSAUTH_REVOCATIONS_TABLE`; default
+    /// `wsauth-revocations`.
+    pub revocations_table: String,
+    /// How long a revocation must be kept: no token it revokes can still be valid after it.
+    /// `WSAUTH_MAX_TOKEN_LIFETIME_SECONDS` (default 86400) + `WSAUTH_LEEWAY_SECONDS` (default 30).
+    pub revocations_kept_seconds: i64,
     /// The AWS SDK's own DynamoDB endpoint override (`AWS_ENDPOINT_URL_DYNAMODB`, e.g. DynamoDB
     /// Local); the SDK reads it itself, wsauth only to tell a local endpoint. Default: AWS.
     pub dynamodb_endpoint: Option<String>,
@@ -134,14 +144,20 @@ impl Settings {
     }
 
     /// The session store's settings.
-    pub fn store(&self) -> StoreSettings {
-        StoreSettings {
-            table: self
-                .get("WSAUTH_TABLE")
-                .map(|t| t.trim().to_owned())
-                .unwrap_or_else(|| DEFAULT_TABLE.to_owned()),
+    pub fn store(&self) -> Result<StoreSettings, ConfigError> {
+        let table = |var, default: &str| {
+            self.get(var)
+                .map_or_else(|| default.to_owned(), |t| t.trim().to_owned())
+        };
+        let lifetime = auth::seconds(self, "WSAUTH_MAX_TOKEN_LIFETIME_SECONDS", 86_400)?;
+        let leeway = auth::seconds(self, "WSAUTH_LEEWAY_SECONDS", 30)?;
+        Ok(StoreSettings {
+            table: table("WSAUTH_TABLE", DEFAULT_TABLE),
+            revocations_table: table("WSAUTH_REVOCATIONS_TABLE", DEFAULT_REVOCATIONS_TABLE),
+            revocations_kept_seconds: i64::try_from(lifetime.saturating_add(leeway))
+                .unwrap_or(i64::MAX),
             dynamodb_endpoint: self.get("AWS_ENDPOINT_URL_DYNAMODB"),
-        }
+        })
     }
 
     /// The @connections endpoint every call goes to, when set (`WSAUTH_MANAGEMENT_ENDPOINT`,
@@ -168,7 +184,10 @@ mod tests {
     #[test]
     fn blank_values_are_unset_and_sections_have_their_defaults() {
         let s = Settings::from_pairs(&[("WSAUTH_TABLE", "  "), ("WSAUTH_ROUTE_POLICY", "")]);
-        assert_eq!(s.store().table, DEFAULT_TABLE);
+        let store = s.store().unwrap();
+        assert_eq!(store.table, DEFAULT_TABLE);
+        assert_eq!(store.revocations_table, DEFAULT_REVOCATIONS_TABLE);
+        assert_eq!(store.revocations_kept_seconds, 86_400 + 30);
         assert_eq!(s.route_policy(), Ok(RoutePolicy::default()));
         assert_eq!(s.token_source(), Ok(TokenSource::Subprotocol));
         assert_eq!(s.management_endpoint(), None);
@@ -184,12 +203,29 @@ mod tests {
             ("WSAUTH_TABLE", "t1"),
             ("WSAUTH_MANAGEMENT_ENDPOINT", "https://ws.example.com/prod"),
         ]);
-        assert_eq!(s.store().table, "t1");
+        assert_eq!(s.store().unwrap().table, "t1");
         assert_eq!(
             s.management_endpoint().as_deref(),
             Some("https://ws.example.com/prod")
         );
         assert_eq!(s.auth().unwrap_err().var, "WSAUTH_AUDIENCE");
+    }
+
+    #[test]
+    fn revocations_are_kept_as_long_as_a_token_may_live() {
+        let s = Settings::from_pairs(&[
+            ("WSAUTH_REVOCATIONS_TABLE", "r1"),
+            ("WSAUTH_MAX_TOKEN_LIFETIME_SECONDS", "3600"),
+            ("WSAUTH_LEEWAY_SECONDS", "5"),
+        ]);
+        let store = s.store().unwrap();
+        assert_eq!(store.revocations_table, "r1");
+        assert_eq!(store.revocations_kept_seconds, 3605);
+        let bad = Settings::from_pairs(&[("WSAUTH_MAX_TOKEN_LIFETIME_SECONDS", "a day")]);
+        assert_eq!(
+            bad.store().unwrap_err().var,
+            "WSAUTH_MAX_TOKEN_LIFETIME_SECONDS"
+        );
     }
 
     #[test]

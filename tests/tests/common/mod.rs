@@ -167,21 +167,47 @@ pub fn lambda_mode(opts: GatewayOptions, store: StoreKind) -> (GatewayOptions, S
             let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").ok();
             opts.settings
                 .set("AWS_ENDPOINT_URL_DYNAMODB", endpoint.as_deref());
-            // A table of its own: tests run side by side.
-            let table = temp_dir("table")
-                .file_name()
-                .unwrap()
-                .to_string_lossy()
-                .to_string();
-            opts.settings.set("WSAUTH_TABLE", Some(&table));
-            (opts, StoreKind::Dynamodb)
+            (fresh_tables(opts), StoreKind::Dynamodb)
         }
         _ => (opts, store),
     }
 }
 
+/// `opts` with tables of their own (sessions and revocations) for the DynamoDB store: tests run
+/// side by side, and one test's logout must not refuse another's user.
+pub fn fresh_tables(mut opts: GatewayOptions) -> GatewayOptions {
+    let name = temp_dir("table")
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .to_string();
+    opts.settings.set("WSAUTH_TABLE", Some(&name));
+    opts.settings.set(
+        "WSAUTH_REVOCATIONS_TABLE",
+        Some(&format!("{name}-revocations")),
+    );
+    opts
+}
+
 pub fn now() -> i64 {
     wsauth_runtime::clock::now_epoch()
+}
+
+/// A claim of a JWT, read without verifying (the test's own tokens).
+pub fn claim(token: &str, name: &str) -> Value {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).unwrap();
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice::<Value>(&json).unwrap()[name].clone()
+}
+
+/// Sleeps until the clock shows a second after `t` (a token minted then is issued after it).
+pub async fn after_second(t: i64) {
+    while now() <= t {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// How the client presents its token.
