@@ -1,8 +1,8 @@
 // The CloudFormation that `serverless package` produced from serverless.yml, checked offline:
 // the authorizer sits on $connect only, with the identity source of the tokenSource parameter,
 // which also reaches every function as WSAUTH_TOKEN_SOURCE; every IAM statement names concrete
-// resources; the table has its GSI and TTL; each function's role has exactly the actions it
-// needs. TEMPLATE (the defaults: arm64, tokenSource=subprotocol), TEMPLATE_X86,
+// resources; the sessions table has its GSIs and TTL, the revocations table its TTL; each
+// function's role has exactly the actions it needs, on the tables it needs them on. TEMPLATE (the defaults: arm64, tokenSource=subprotocol), TEMPLATE_X86,
 // TEMPLATE_QUERY (tokenSource=query) and TEMPLATE_HEADER (tokenSource=header) are set by
 // scripts/validate-deploy.
 import { test } from 'node:test';
@@ -71,11 +71,22 @@ test('route responses exist only where a reply is the route\'s job', () => {
 
 const ROLE_ACTIONS = {
   AuthorizerRole: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-  ConnectRole: ['dynamodb:DeleteItem', 'dynamodb:PutItem', 'logs:CreateLogStream', 'logs:PutLogEvents'],
-  RoutesRole: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Scan', 'dynamodb:UpdateItem',
+  ConnectRole: ['dynamodb:ConditionCheckItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem', 'logs:CreateLogStream',
+    'logs:PutLogEvents'],
+  RoutesRole: ['dynamodb:ConditionCheckItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:Query',
+    'dynamodb:Scan', 'dynamodb:UpdateItem', 'execute-api:ManageConnections', 'logs:CreateLogStream',
+    'logs:PutLogEvents'],
+  PushRole: ['dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:Scan', 'dynamodb:UpdateItem',
     'execute-api:ManageConnections', 'logs:CreateLogStream', 'logs:PutLogEvents'],
-  PushRole: ['dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:Scan',
-    'execute-api:ManageConnections', 'logs:CreateLogStream', 'logs:PutLogEvents'],
+};
+
+// What each role may do to the revocations table: connect and routes only check them (inside
+// their transactions), push only writes them.
+const REVOCATION_ACTIONS = {
+  AuthorizerRole: [],
+  ConnectRole: ['dynamodb:ConditionCheckItem'],
+  RoutesRole: ['dynamodb:ConditionCheckItem'],
+  PushRole: ['dynamodb:UpdateItem'],
 };
 
 const statements = (role) => role.Properties.Policies.flatMap((p) => p.PolicyDocument.Statement);
@@ -96,6 +107,34 @@ test('each function runs under its own role with exactly the actions it needs', 
   assert.equal(ofType('AWS::IAM::Role').length, 4, 'no other (default) role');
 });
 
+test('the revocations table is checked by connect and routes and written by push only', () => {
+  const onRevocations = (s) => asList(s.Resource).some((r) => JSON.stringify(r).includes('RevocationsTable'));
+  for (const [roleId, want] of Object.entries(REVOCATION_ACTIONS)) {
+    const got = [...new Set(statements(R[roleId]).filter(onRevocations).flatMap((s) => asList(s.Action)))].sort();
+    assert.deepEqual(got, want, roleId);
+  }
+  for (const [roleId, role] of ofType('AWS::IAM::Role')) {
+    for (const s of statements(role)) {
+      if (asList(s.Action).includes('dynamodb:ConditionCheckItem')) {
+        assert.deepEqual(s.Resource, { 'Fn::GetAtt': ['RevocationsTable', 'Arn'] }, `${roleId}: condition checks on revocations only`);
+      }
+    }
+  }
+});
+
+test('the revocations table: key target, TTL on ttl, on-demand, encrypted; every function knows its name', () => {
+  const p = R.RevocationsTable.Properties;
+  assert.deepEqual(p.KeySchema, [{ AttributeName: 'target', KeyType: 'HASH' }]);
+  assert.equal(p.BillingMode, 'PAY_PER_REQUEST');
+  assert.deepEqual(p.TimeToLiveSpecification, { AttributeName: 'ttl', Enabled: true });
+  assert.equal(p.SSESpecification.SSEEnabled, true);
+  for (const [, fn] of ofType('AWS::Lambda::Function')) {
+    const vars = fn.Properties.Environment.Variables;
+    assert.equal(vars.WSAUTH_REVOCATIONS_TABLE, p.TableName);
+    assert.equal(vars.WSAUTH_MAX_TOKEN_LIFETIME_SECONDS, '86400');
+  }
+});
+
 test('the authorizer has no DynamoDB access at all', () => {
   assert.ok(!JSON.stringify(R.AuthorizerRole).includes('dynamodb'));
 });
@@ -113,7 +152,9 @@ test('every IAM statement names concrete resources of this stack', () => {
       }
       const acts = asList(s.Action);
       if (acts.includes('dynamodb:Scan')) assert.deepEqual(s.Resource, { 'Fn::GetAtt': ['SessionsTable', 'Arn'] }, 'Scan only on the table');
-      if (acts.includes('dynamodb:Query')) assert.match(JSON.stringify(s.Resource), /index\/byUser/, 'Query only on byUser');
+      if (acts.includes('dynamodb:Query')) {
+        for (const r of asList(s.Resource)) assert.match(JSON.stringify(r), /index\/(byUser|bySession)"/, 'Query only on the indexes');
+      }
       if (acts.includes('execute-api:ManageConnections')) {
         assert.match(s.Resource['Fn::Sub'], /\$\{WebsocketsApi\}\/[^/]+\/\*\/@connections\/\*$/, 'this API\'s @connections only');
       }
@@ -121,7 +162,7 @@ test('every IAM statement names concrete resources of this stack', () => {
   }
 });
 
-test('the table has the byUser index, TTL on ttl, on-demand billing and encryption', () => {
+test('the sessions table has the byUser and bySession indexes, TTL on ttl, on-demand billing and encryption', () => {
   const p = R.SessionsTable.Properties;
   assert.deepEqual(p.KeySchema, [{ AttributeName: 'connectionId', KeyType: 'HASH' }]);
   assert.equal(p.BillingMode, 'PAY_PER_REQUEST');
@@ -131,6 +172,12 @@ test('the table has the byUser index, TTL on ttl, on-demand billing and encrypti
     { AttributeName: 'connectedAt', KeyType: 'RANGE' },
   ]);
   assert.equal(gsi.Projection.ProjectionType, 'ALL');
+  const bySession = p.GlobalSecondaryIndexes.find((g) => g.IndexName === 'bySession');
+  assert.deepEqual(bySession.KeySchema, [
+    { AttributeName: 'sessionId', KeyType: 'HASH' },
+    { AttributeName: 'connectedAt', KeyType: 'RANGE' },
+  ]);
+  assert.equal(p.GlobalSecondaryIndexes.length, 2);
   assert.deepEqual(p.TimeToLiveSpecification, { AttributeName: 'ttl', Enabled: true });
   assert.equal(p.SSESpecification.SSEEnabled, true);
   assert.deepEqual(t.Conditions.PitrEnabled, { 'Fn::Equals': ['false', 'true'] }, 'point-in-time recovery off by default');

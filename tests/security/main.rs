@@ -15,6 +15,7 @@
 mod common;
 mod env;
 mod jwks;
+mod logout;
 mod sessions;
 mod tokens;
 
@@ -184,6 +185,11 @@ async fn run(capture: Capture) -> usize {
         sessions::frame_over_128_kib_closes_1009,
         sessions::binary_frame_closes_1003,
         sessions::burst_of_1000_messages,
+        logout::logged_out_user_cannot_come_back_with_the_same_token,
+        logout::logged_out_session_stays_out_and_others_stay_in,
+        logout::token_without_iat_after_logout_is_refused,
+        logout::token_longer_lived_than_the_bound_is_refused,
+        logout::handshakes_racing_a_logout_leave_nothing_bound,
     ];
     let mut rows: Vec<(String, String, String, bool)> = Vec::new();
     for (name, f) in all {
