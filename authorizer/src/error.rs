@@ -66,9 +66,6 @@ pub enum AuthError {
     /// `sub` is not a user ID: over 512 bytes, control characters, or starting with `$`.
     #[error("subject refused: {0}")]
     BadSubject(wsauth_policy::UserIdError),
-    /// `sid` (or `jti`) is not a session ID: over 512 bytes or control characters.
-    #[error("session ID refused: {0}")]
-    BadSessionId(wsauth_policy::UserIdError),
     /// A claim the verifier needs is absent.
     #[error("required claim `{0}` missing")]
     MissingClaim(&'static str),
@@ -133,7 +130,6 @@ impl AuthError {
             AuthError::TokenTypeMismatch => "token_type_mismatch",
             AuthError::LifetimeTooLong => "lifetime_too_long",
             AuthError::BadSubject(_) => "bad_subject",
-            AuthError::BadSessionId(_) => "bad_session_id",
             AuthError::IssuerMismatch => "issuer_mismatch",
             AuthError::AudienceMismatch => "audience_mismatch",
             AuthError::Expired => "expired",

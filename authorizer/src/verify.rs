@@ -316,13 +316,14 @@ impl Verifier {
             None => {}
         }
         scopes.dedup();
+        // A key of the sessions' index and of revocations, and logged: a `sid` or `jti` that is
+        // not 1–512 printable bytes is passed over (the token hash is always one).
+        let usable = |s: &Cow<'_, str>| check_session_id(s).is_ok();
         let session_id = c
             .sid
-            .filter(|s| !s.is_empty())
-            .or(c.jti.filter(|s| !s.is_empty()))
+            .filter(usable)
+            .or(c.jti.filter(usable))
             .map_or_else(|| token_hash(token), Cow::into_owned);
-        // A key of the sessions' index and of revocations: bounded and printable, like `sub`.
-        check_session_id(&session_id).map_err(AuthError::BadSessionId)?;
         Ok(Identity {
             user_id,
             scopes,

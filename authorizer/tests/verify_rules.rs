@@ -430,6 +430,25 @@ async fn scopes_come_from_scope_or_scp_and_session_from_sid_jti_or_hash() {
     let id = v.verify(&t, now()).await.unwrap().identity;
     assert_eq!(id.session_id.len(), 24);
     assert!(!t.contains(&id.session_id));
+    assert_eq!(
+        id.issued_at,
+        c["iat"].as_i64(),
+        "iat carried for revocations"
+    );
+    // A `sid` or `jti` that is no session ID (too long, control characters) is passed over.
+    let mut c = claims("alice");
+    c["sid"] = json!("s".repeat(513));
+    c["jti"] = json!("jti-1");
+    let id = v
+        .verify(&keys.rsa.mint(&c).unwrap(), now())
+        .await
+        .unwrap()
+        .identity;
+    assert_eq!(id.session_id, "jti-1");
+    c["jti"] = json!("a\nb");
+    let t = keys.rsa.mint(&c).unwrap();
+    let id = v.verify(&t, now()).await.unwrap().identity;
+    assert_eq!(id.session_id.len(), 24, "the token hash");
 }
 
 #[tokio::test]

@@ -196,3 +196,68 @@ impl SessionStore for Instrumented {
         self.inner.index_delay()
     }
 }
+
+/// Any store whose indexes (`user_bindings`, `session_bindings`) show a binding only `lag` after
+/// it was written, as DynamoDB's eventually consistent GSIs may; `index_delay` is `lag`. For the
+/// logout's second sweep, which DynamoDB Local (whose indexes are immediate) never needs.
+pub struct LaggingIndex {
+    inner: Arc<dyn SessionStore>,
+    lag: std::time::Duration,
+    written: Mutex<std::collections::HashMap<String, std::time::Instant>>,
+}
+
+impl LaggingIndex {
+    /// `inner` with indexes `lag` behind.
+    pub fn new(inner: Arc<dyn SessionStore>, lag: std::time::Duration) -> Self {
+        Self {
+            inner,
+            lag,
+            written: Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    fn visible(&self, mut found: Vec<Binding>) -> Vec<Binding> {
+        if let Ok(w) = self.written.lock() {
+            found.retain(|b| {
+                w.get(&b.connection_id)
+                    .is_none_or(|t| t.elapsed() >= self.lag)
+            });
+        }
+        found
+    }
+}
+
+#[async_trait]
+impl SessionStore for LaggingIndex {
+    async fn bind(&self, b: &Binding) -> Result<(), StoreError> {
+        self.inner.bind(b).await?;
+        if let Ok(mut w) = self.written.lock() {
+            w.insert(b.connection_id.clone(), std::time::Instant::now());
+        }
+        Ok(())
+    }
+    async fn get(&self, c: &str) -> Result<Option<Binding>, StoreError> {
+        self.inner.get(c).await
+    }
+    async fn user_bindings(&self, u: &str) -> Result<Vec<Binding>, StoreError> {
+        Ok(self.visible(self.inner.user_bindings(u).await?))
+    }
+    async fn page(&self, start: Option<&str>, limit: usize) -> Result<Page, StoreError> {
+        self.inner.page(start, limit).await
+    }
+    async fn extend(&self, c: &str, r: &Renewal) -> Result<bool, StoreError> {
+        self.inner.extend(c, r).await
+    }
+    async fn revoke(&self, t: &Revoke, before: i64) -> Result<i64, StoreError> {
+        self.inner.revoke(t, before).await
+    }
+    async fn session_bindings(&self, s: &str) -> Result<Vec<Binding>, StoreError> {
+        Ok(self.visible(self.inner.session_bindings(s).await?))
+    }
+    async fn unbind(&self, c: &str) -> Result<bool, StoreError> {
+        self.inner.unbind(c).await
+    }
+    fn index_delay(&self) -> std::time::Duration {
+        self.lag
+    }
+}

@@ -164,7 +164,7 @@ impl Pusher {
                 check_user_id(&user_id)
                     .map_err(|e| PushError::BadRequest(format!("userId: {e}")))?;
                 let bindings = s.store.user_bindings(&user_id).await.map_err(unavailable)?;
-                let n = self.close_and_unbind(bindings).await.len();
+                let n = self.close_and_unbind(bindings).await.0.len();
                 tracing::info!(op = "disconnectUser", user = %user_id, disconnected = n, "push");
                 Ok(json!({"disconnected": n}))
             }
@@ -188,16 +188,31 @@ impl Pusher {
         let unavailable = |e: wsauth_session::StoreError| PushError::Unavailable(e.to_string());
         let revoked_before = s.store.revoke(&target, now).await.map_err(unavailable)?;
         let mut closed = HashSet::new();
-        self.sweep(&target, revoked_before, &mut closed).await?;
+        let mut stuck = self.sweep(&target, revoked_before, &mut closed).await?;
         let delay = s.store.index_delay();
-        if !delay.is_zero() {
+        if !delay.is_zero() || !stuck.is_empty() {
             tokio::time::sleep(delay).await;
-            self.sweep(&target, revoked_before, &mut closed).await?;
+            stuck = self.sweep(&target, revoked_before, &mut closed).await?;
         }
         let (op, who) = match &target {
             Revoke::User(u) => ("logoutUser", u.as_str()),
             Revoke::Session(s) => ("logoutSession", s.as_str()),
         };
+        if !stuck.is_empty() {
+            // The revocation holds (no new handshake or refresh), but these connections are
+            // still served: the caller must know, and retry.
+            tracing::warn!(
+                op,
+                target = who,
+                revoked_before,
+                stuck = stuck.len(),
+                "logout could not close every connection"
+            );
+            return Err(PushError::Unavailable(format!(
+                "{} connection(s) could be neither closed nor unbound",
+                stuck.len()
+            )));
+        }
         tracing::info!(
             op,
             target = who,
@@ -209,12 +224,13 @@ impl Pusher {
     }
 
     /// One pass: the connections of `target` whose token the revocation covers, not closed yet.
+    /// Returns those that could be neither closed nor unbound.
     async fn sweep(
         &self,
         target: &Revoke,
         revoked_before: i64,
         closed: &mut HashSet<String>,
-    ) -> Result<(), PushError> {
+    ) -> Result<Vec<String>, PushError> {
         let store = &self.services.store;
         let found = match target {
             Revoke::User(u) => store.user_bindings(u).await,
@@ -225,12 +241,14 @@ impl Pusher {
             .into_iter()
             .filter(|b| b.issued_by(revoked_before) && !closed.contains(&b.connection_id))
             .collect();
-        closed.extend(self.close_and_unbind(covered).await);
-        Ok(())
+        let (done, stuck) = self.close_and_unbind(covered).await;
+        closed.extend(done);
+        Ok(stuck)
     }
 
-    /// Closes each connection and removes its binding; the IDs of those logged out.
-    async fn close_and_unbind(&self, bindings: Vec<Binding>) -> Vec<String> {
+    /// Closes each connection and removes its binding: the IDs of those logged out, and of those
+    /// that could be neither closed nor unbound.
+    async fn close_and_unbind(&self, bindings: Vec<Binding>) -> (Vec<String>, Vec<String>) {
         let s = &self.services;
         stream::iter(bindings)
             .map(|b| async move {
@@ -244,11 +262,13 @@ impl Pusher {
                 // `$disconnect` may already have removed the binding of a closed
                 // connection; either way this connection is logged out.
                 let removed = s.store.unbind(&b.connection_id).await.unwrap_or(false);
-                (closed || removed).then_some(b.connection_id)
+                (closed || removed, b.connection_id)
             })
             .buffer_unordered(FANOUT_CONCURRENCY)
-            .filter_map(|id| async move { id })
-            .collect()
+            .fold((Vec::new(), Vec::new()), |(mut done, mut stuck), (ok, id)| async move {
+                if ok { done.push(id) } else { stuck.push(id) }
+                (done, stuck)
+            })
             .await
     }
 }

@@ -66,6 +66,9 @@ impl Reply {
     }
 }
 
+/// The longest correlation `id` a message may carry, in characters.
+pub const MAX_CORRELATION_ID: usize = 64;
+
 /// Route key → handler, behind the per-message authorization.
 pub struct Router {
     services: Arc<Services>,
@@ -107,12 +110,45 @@ impl Router {
         &self.services
     }
 
-    /// Authorizes and handles one message from `connection_id` on `route_key` at `now`.
+    /// Authorizes and handles one message from `connection_id` on `route_key` at `now`. A
+    /// message carrying `"id"` (a string of 1 to [`MAX_CORRELATION_ID`] characters) gets it back
+    /// in its reply, errors included; any other `id` is a `bad_request`.
     pub async fn dispatch(
         &self,
         connection_id: &str,
         route_key: &str,
         body: Option<&str>,
+        now: i64,
+    ) -> Reply {
+        let parsed: Option<Value> = body.and_then(|b| serde_json::from_str(b).ok());
+        let id = match parsed.as_ref().and_then(|v| v.get("id")) {
+            None => None,
+            Some(Value::String(id))
+                if !id.is_empty() && id.chars().count() <= MAX_CORRELATION_ID =>
+            {
+                Some(id.clone())
+            }
+            Some(_) => {
+                return Reply::error(&RouteError::new(
+                    ErrorCode::BadRequest,
+                    "`id` must be a string of 1 to 64 characters",
+                ));
+            }
+        };
+        let mut reply = self
+            .authorize_and_handle(connection_id, route_key, parsed.as_ref(), now)
+            .await;
+        if let (Some(id), Some(Value::Object(frame))) = (id, reply.frame.as_mut()) {
+            frame.insert("id".into(), Value::String(id));
+        }
+        reply
+    }
+
+    async fn authorize_and_handle(
+        &self,
+        connection_id: &str,
+        route_key: &str,
+        parsed: Option<&Value>,
         now: i64,
     ) -> Reply {
         // Every refusal is logged the same way: decision, reason code, connection, route, user.
@@ -173,12 +209,11 @@ impl Router {
         let Some(handler) = self.handlers.get(route_key) else {
             return Reply::error(&RouteError::new(ErrorCode::UnknownAction, "unknown action"));
         };
-        let parsed: Option<Value> = body.and_then(|b| serde_json::from_str(b).ok());
         let ctx = MessageContext {
             binding: &binding,
             connection_id,
             route_key,
-            body: parsed.as_ref(),
+            body: parsed,
             now,
             services: &self.services,
         };

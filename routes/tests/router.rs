@@ -32,6 +32,8 @@ struct FakeConnections {
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
     delay: Option<Duration>,
+    /// DeleteConnection fails (throttled) instead of closing.
+    deletes_fail: bool,
 }
 
 impl FakeConnections {
@@ -76,6 +78,9 @@ impl Connections for FakeConnections {
             .lock()
             .unwrap()
             .push((endpoint.into(), conn.into()));
+        if self.deletes_fail {
+            return Err(ManagementError::Other("throttled".into()));
+        }
         if !self.gone.lock().unwrap().insert(conn.into()) {
             return Err(ManagementError::Gone);
         }
@@ -795,4 +800,96 @@ async fn a_broadcast_whose_walk_fails_midway_is_reported_not_silently_cut_short(
     .await;
     assert_eq!(code(&o), "internal");
     assert!(!o.close, "a store outage does not close the sender");
+}
+
+#[tokio::test]
+async fn the_second_sweep_finds_a_binding_the_index_did_not_show_yet() {
+    let lagging = wsauth_devkit::stores::LaggingIndex::new(
+        wsauth_devkit::stores::memory_dyn().await,
+        Duration::from_millis(300),
+    );
+    let w = world(Arc::new(lagging));
+    // Bound just before the logout: the index does not show it to the first sweep.
+    bind_issued(&w, "a1", "alice", "s1", Some(NOW - 10)).await;
+    let r = w
+        .pusher
+        .handle_json(json!({"op":"logoutUser","userId":"alice"}), NOW)
+        .await
+        .unwrap();
+    assert_eq!(r, json!({"revokedBefore": NOW, "disconnected": 1}));
+    assert_eq!(deleted(&w), HashSet::from(["a1".into()]));
+    assert_eq!(w.store.get("a1").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_logout_that_cannot_close_a_connection_says_so() {
+    use wsauth_session::StoreError;
+    let store = wsauth_devkit::stores::Instrumented::failing(
+        wsauth_devkit::stores::memory_dyn().await,
+        |op, _| (op == "unbind").then(|| StoreError::Unavailable("down".into())),
+    );
+    let conns = FakeConnections {
+        deletes_fail: true,
+        ..Default::default()
+    };
+    let w = world_with(Arc::new(store), conns);
+    bind_issued(&w, "a1", "alice", "s1", Some(NOW - 10)).await;
+    let e = w
+        .pusher
+        .handle_json(json!({"op":"logoutUser","userId":"alice"}), NOW)
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), 503, "{e}");
+    // The revocation holds all the same.
+    let again = Identity {
+        user_id: "alice".into(),
+        scopes: vec![],
+        expires_at: NOW + 600,
+        session_id: "s2".into(),
+        issuer: ISSUER.into(),
+        issued_at: Some(NOW),
+    };
+    assert_eq!(
+        w.store
+            .bind(&Binding::new("a2", &again, NOW * 1000, EP))
+            .await,
+        Err(StoreError::Revoked)
+    );
+}
+
+#[tokio::test]
+async fn a_message_id_comes_back_in_its_reply_errors_included() {
+    let w = world(wsauth_devkit::stores::memory_dyn().await);
+    bind(&w, "a1", "alice", &[], NOW + 600).await;
+    let o = send(&w, "a1", "ping", json!({"action":"ping","id":"r-1"})).await;
+    assert_eq!(o.frame, Some(json!({"type":"pong","id":"r-1"})));
+    let o = send(
+        &w,
+        "a1",
+        "sendToUser",
+        json!({"action":"sendToUser","to":"bob","data":1,"id":"r-2"}),
+    )
+    .await;
+    assert_eq!(code(&o), "forbidden");
+    assert_eq!(o.frame.as_ref().unwrap()["id"], "r-2");
+    let o = send(&w, "ghost", "ping", json!({"action":"ping","id":"r-3"})).await;
+    assert_eq!((code(&o), o.close), ("not_bound", true));
+    assert_eq!(o.frame.as_ref().unwrap()["id"], "r-3");
+    let o = send(&w, "a1", "ping", json!({"action":"ping"})).await;
+    assert_eq!(o.frame, Some(json!({"type":"pong"})), "no id, no id");
+    let longest = "x".repeat(64);
+    let o = send(&w, "a1", "ping", json!({"action":"ping","id":longest})).await;
+    assert_eq!(o.frame.unwrap()["id"], json!(longest));
+    for bad in [
+        json!(7),
+        json!(""),
+        json!("x".repeat(65)),
+        json!({"a":1}),
+        json!(null),
+    ] {
+        let o = send(&w, "a1", "ping", json!({"action":"ping","id":bad})).await;
+        assert_eq!(code(&o), "bad_request", "{bad}");
+        assert!(o.frame.as_ref().unwrap().get("id").is_none());
+        assert!(!o.close);
+    }
 }

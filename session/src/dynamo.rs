@@ -16,6 +16,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, GlobalSecondaryIndex,
     KeySchemaElement, KeyType, Projection, ProjectionType, Put, ReturnValue,
@@ -40,9 +41,17 @@ pub const BY_SESSION_INDEX: &str = "bySession";
 /// documents GSI propagation as usually under a second.
 pub const INDEX_DELAY: Duration = Duration::from_secs(1);
 
-/// How many times a transaction cancelled by a conflicting write (a logout writing the same
-/// revocation) is tried.
-const TRANSACTION_ATTEMPTS: u32 = 4;
+/// How many times a write that conflicts with a transaction in flight on the same item is tried:
+/// a bind or refresh against a logout's revocation write, or against another handshake of the
+/// same user (each checks `user#…`), and a logout's revocation write against handshakes. The
+/// waits grow exponentially with full jitter, about 2.5 s in all at most.
+const CONFLICT_ATTEMPTS: u32 = 8;
+
+/// The wait before the next attempt after `attempt` conflicts: up to 10 ms·2^attempt, jittered.
+fn conflict_backoff(attempt: u32) -> Duration {
+    let cap = 10u64.saturating_mul(1 << attempt.min(10));
+    Duration::from_millis(fastrand::u64(1..=cap))
+}
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -161,7 +170,22 @@ pub async fn ensure_table(client: &Client, table: &str) -> Result<(), StoreError
             .map_err(|e| StoreError::Unavailable(e.to_string()))
     };
     let exists = match client.describe_table().table_name(table).send().await {
-        Ok(_) => true,
+        Ok(d) => {
+            // A table made before `logoutSession` existed lacks its index: say so at start
+            // rather than fail the first session logout.
+            let has_by_session = d.table().is_some_and(|t| {
+                t.global_secondary_indexes()
+                    .iter()
+                    .any(|g| g.index_name() == Some(BY_SESSION_INDEX))
+            });
+            if !has_by_session {
+                return Err(StoreError::Unavailable(format!(
+                    "table {table} has no `{BY_SESSION_INDEX}` index (it predates logoutSession): \
+                     add the index (GSI on sessionId, connectedAt, all attributes) or use a new table"
+                )));
+            }
+            true
+        }
         Err(e) if e.code() == Some("ResourceNotFoundException") => false,
         Err(e) => return Err(unavailable(e)),
     };
@@ -397,8 +421,9 @@ impl DynamoSessionStore {
             match cancelled(&e, binding_index) {
                 Cancelled::Revoked => return Err(StoreError::Revoked),
                 Cancelled::Binding => return Ok(false),
-                Cancelled::Conflict if attempt < TRANSACTION_ATTEMPTS => {
-                    tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt))).await;
+                Cancelled::Conflict if attempt < CONFLICT_ATTEMPTS => {
+                    tracing::debug!(attempt, "transaction conflict; trying again");
+                    tokio::time::sleep(conflict_backoff(attempt)).await;
                 }
                 Cancelled::Conflict => {
                     return Err(StoreError::Unavailable(
@@ -498,41 +523,54 @@ impl SessionStore for DynamoSessionStore {
 
     async fn revoke(&self, target: &Revoke, revoked_before: i64) -> Result<i64, StoreError> {
         let key = HashMap::from([("target".to_owned(), s(&target.key()))]);
-        let r = self
-            .client
-            .update_item()
-            .table_name(&self.revocations_table)
-            .set_key(Some(key.clone()))
-            .update_expression("SET revokedBefore = :t, #ttl = :k")
-            // A later revocation already recorded stays (Lambdas' clocks may differ a little).
-            .condition_expression(
-                "attribute_not_exists(target) OR revokedBefore <= :t OR #ttl <= :t",
-            )
-            .expression_attribute_names("#ttl", "ttl")
-            .expression_attribute_values(":t", n(revoked_before))
-            .expression_attribute_values(
-                ":k",
-                n(revoked_before.saturating_add(self.revocations_kept_seconds)),
-            )
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match r {
-            Ok(_) => Ok(revoked_before),
-            Err(e) => match e.as_service_error() {
-                Some(se) if se.is_conditional_check_failed_exception() => {
-                    let stored = match se {
-                        aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c) => c
-                            .item()
-                            .and_then(|i| i.get("revokedBefore"))
-                            .and_then(|v| v.as_n().ok())
-                            .and_then(|v| v.parse::<i64>().ok()),
-                        _ => None,
-                    };
-                    Ok(stored.map_or(revoked_before, |t| t.max(revoked_before)))
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let r = self
+                .client
+                .update_item()
+                .table_name(&self.revocations_table)
+                .set_key(Some(key.clone()))
+                .update_expression("SET revokedBefore = :t, #ttl = :k")
+                // A later revocation already recorded stays (Lambdas' clocks differ a little).
+                .condition_expression(
+                    "attribute_not_exists(target) OR revokedBefore <= :t OR #ttl <= :t",
+                )
+                .expression_attribute_names("#ttl", "ttl")
+                .expression_attribute_values(":t", n(revoked_before))
+                .expression_attribute_values(
+                    ":k",
+                    n(revoked_before.saturating_add(self.revocations_kept_seconds)),
+                )
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+                .send()
+                .await;
+            let e = match r {
+                Ok(_) => return Ok(revoked_before),
+                Err(e) => e,
+            };
+            match e.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(c)) => {
+                    let stored = c
+                        .item()
+                        .and_then(|i| i.get("revokedBefore"))
+                        .and_then(|v| v.as_n().ok())
+                        .and_then(|v| v.parse::<i64>().ok());
+                    return Ok(stored.map_or(revoked_before, |t| t.max(revoked_before)));
                 }
-                _ => Err(unavailable(e)),
-            },
+                // Every handshake of this user condition-checks this item inside a
+                // transaction; a write meeting one is refused and must be tried again, or a
+                // reconnecting client could hold its own logout off.
+                Some(UpdateItemError::TransactionConflictException(_))
+                    if attempt < CONFLICT_ATTEMPTS =>
+                {
+                    tracing::debug!(attempt, "revocation write met a transaction; trying again");
+                    tokio::time::sleep(conflict_backoff(attempt)).await;
+                }
+                _ => return Err(unavailable(e)),
+            }
         }
     }
 
@@ -569,13 +607,17 @@ impl SessionStore for DynamoSessionStore {
             .expression_attribute_values(":e", n(r.expires_at))
             .expression_attribute_values(":t", n(r.expires_at.saturating_add(TTL_GRACE_SECONDS)))
             .expression_attribute_values(":s", scopes_attr(&r.scopes))
-            .expression_attribute_values(":u", s(&r.user_id));
+            .expression_attribute_values(":u", s(&r.user_id))
+            .expression_attribute_values(":sid", s(&r.session_id));
         update = match r.issued_at {
             Some(iat) => update
-                .update_expression("SET expiresAt = :e, #ttl = :t, scopes = :s, issuedAt = :i")
+                .update_expression(
+                    "SET expiresAt = :e, #ttl = :t, scopes = :s, sessionId = :sid, issuedAt = :i",
+                )
                 .expression_attribute_values(":i", n(iat)),
-            None => update
-                .update_expression("SET expiresAt = :e, #ttl = :t, scopes = :s REMOVE issuedAt"),
+            None => update.update_expression(
+                "SET expiresAt = :e, #ttl = :t, scopes = :s, sessionId = :sid REMOVE issuedAt",
+            ),
         };
         let update = update
             .build()

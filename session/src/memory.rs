@@ -199,16 +199,22 @@ impl SessionStore for MemorySessionStore {
         if inner.revoked(&r.user_id, &sessions, r.issued_at, r.now) {
             return Err(StoreError::Revoked);
         }
-        match inner.by_connection.get_mut(connection_id) {
-            Some(b) if b.user_id == r.user_id => {
-                b.expires_at = r.expires_at;
-                b.ttl = r.expires_at.saturating_add(TTL_GRACE_SECONDS);
-                b.scopes = r.scopes.clone();
-                b.issued_at = r.issued_at;
-                Ok(true)
-            }
-            _ => Ok(false),
-        }
+        let old = match inner.by_connection.get(connection_id) {
+            Some(b) if b.user_id == r.user_id => b.clone(),
+            _ => return Ok(false),
+        };
+        index_remove(&mut inner.by_session, &old.session_id, &old);
+        let b = Binding {
+            expires_at: r.expires_at,
+            ttl: r.expires_at.saturating_add(TTL_GRACE_SECONDS),
+            scopes: r.scopes.clone(),
+            issued_at: r.issued_at,
+            session_id: r.session_id.clone(),
+            ..old
+        };
+        index_insert(&mut inner.by_session, &b.session_id, &b);
+        inner.by_connection.insert(b.connection_id.clone(), b);
+        Ok(true)
     }
 
     async fn unbind(&self, connection_id: &str) -> Result<bool, StoreError> {

@@ -52,6 +52,9 @@ pub struct Renewal {
     pub user_id: String,
     /// The sessions whose revocations apply: the binding's, and the new token's if different.
     pub session_ids: Vec<String>,
+    /// The new token's session: the binding's `sessionId` from now on (the connection runs on
+    /// this token, so `logoutSession` of this session must find it).
+    pub session_id: String,
     /// The new token's `iat`.
     pub issued_at: Option<i64>,
     /// The new token's `exp`: the session's new end.

@@ -63,8 +63,8 @@ pub trait SessionStore: Send + Sync + 'static {
     /// Up to `limit` bindings after the cursor `start_after` (`None`: from the start).
     async fn page(&self, start_after: Option<&str>, limit: usize) -> Result<Page, StoreError>;
 
-    /// Extends a session after a token refresh: sets `expiresAt` (and `ttl`), `scopes` and
-    /// `issuedAt`, only if the connection is bound to `renewal.user_id` and no revocation of
+    /// Extends a session after a token refresh: sets `expiresAt` (and `ttl`), `scopes`,
+    /// `issuedAt` and `sessionId`, only if the connection is bound to `renewal.user_id` and no revocation of
     /// the user or of `renewal.session_ids` refuses the new token ([`StoreError::Revoked`]),
     /// atomically. Returns whether the connection was bound.
     async fn extend(&self, connection_id: &str, renewal: &Renewal) -> Result<bool, StoreError>;

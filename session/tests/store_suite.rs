@@ -125,6 +125,7 @@ fn renewal(user: &str, issued_at: Option<i64>, expires_at: i64, scopes: &[String
     Renewal {
         user_id: user.into(),
         session_ids: vec![format!("sess-{user}")],
+        session_id: format!("sess-{user}"),
         issued_at,
         expires_at,
         scopes: scopes.to_vec(),
@@ -247,6 +248,27 @@ async fn refresh_is_refused_for_a_revoked_user_or_session(s: Arc<dyn SessionStor
     assert!(s.extend("c", &r).await.unwrap());
 }
 
+async fn a_refresh_onto_another_session_moves_the_binding_there(s: Arc<dyn SessionStore>) {
+    s.bind(&token_binding("c", "alice", "old-jti", Some(NOW - 100)))
+        .await
+        .unwrap();
+    let scopes = vec!["messages:send".to_string()];
+    let mut r = renewal("alice", Some(NOW), NOW + 7200, &scopes);
+    r.session_ids = vec!["old-jti".into(), "new-jti".into()];
+    r.session_id = "new-jti".into();
+    assert!(s.extend("c", &r).await.unwrap());
+    assert_eq!(s.get("c").await.unwrap().unwrap().session_id, "new-jti");
+    assert!(s.session_bindings("old-jti").await.unwrap().is_empty());
+    let moved: Vec<String> = s
+        .session_bindings("new-jti")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| b.connection_id)
+        .collect();
+    assert_eq!(moved, vec!["c"]);
+}
+
 async fn by_session_lists_exactly_a_sessions_connections(s: Arc<dyn SessionStore>) {
     for (conn, user, session) in [
         ("a1", "alice", "phone"),
@@ -311,6 +333,7 @@ wsauth_devkit::on_each_store!(
     a_revocation_ends_when_no_token_it_covers_can_live,
     refresh_is_refused_for_a_revoked_user_or_session,
     by_session_lists_exactly_a_sessions_connections,
+    a_refresh_onto_another_session_moves_the_binding_there,
 );
 
 #[tokio::test]

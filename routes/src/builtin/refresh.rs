@@ -54,6 +54,7 @@ impl RouteHandler for Refresh {
         let renewal = Renewal {
             user_id: b.user_id.clone(),
             session_ids: vec![b.session_id.clone(), v.identity.session_id.clone()],
+            session_id: v.identity.session_id.clone(),
             issued_at: v.identity.issued_at,
             expires_at: v.identity.expires_at,
             scopes: v.identity.scopes.clone(),

@@ -1,0 +1,253 @@
+// wsauth-client: a WebSocket client for wsauth (API Gateway WebSocket APIs with real identities).
+//
+// It connects with a token from the caller's provider (in the subprotocol list by default, or
+// the query string), renews the token on the live connection (`refresh`) before it expires,
+// reconnects with exponential backoff and jitter (always with a fresh token: a browser cannot
+// tell a refused handshake from a network drop), and matches replies to requests by `id`
+// (API Gateway does not keep replies in order). No dependency; plain ES module with JSDoc
+// types (`index.d.ts` describes the same API).
+
+/** @typedef {'connecting' | 'open' | 'reconnecting' | 'closed'} State */
+
+/** An error reply of wsauth (`{"type":"error","code":…,"message":…}`), or a client-side one. */
+export class WsauthError extends Error {
+  /**
+   * @param {string} code `bad_request`, `forbidden`, `invalid_token`, …; client-side:
+   *   `timeout`, `closed`, `not_open`.
+   * @param {string} message
+   */
+  constructor(code, message) {
+    super(`${code}: ${message}`);
+    this.name = 'WsauthError';
+    this.code = code;
+  }
+}
+
+const SUBPROTOCOL = 'wsauth';
+/** Codes after which the server closes the connection: reconnect with a fresh token. */
+const SESSION_OVER = new Set(['session_expired', 'not_bound']);
+
+/**
+ * Creates a client and starts connecting.
+ * @param {import('./index.js').ClientOptions} options
+ * @returns {import('./index.js').Client}
+ */
+export function createClient(options) {
+  const o = { ...options };
+  if (typeof o.url !== 'string' || !/^wss?:\/\//.test(o.url)) throw new TypeError('url must be a ws:// or wss:// URL');
+  if (typeof o.getToken !== 'function') throw new TypeError('getToken must be a function returning a token');
+  const tokenSource = o.tokenSource ?? 'subprotocol';
+  if (tokenSource !== 'subprotocol' && tokenSource !== 'query') {
+    throw new TypeError('tokenSource must be "subprotocol" or "query" (as the deploy is configured)');
+  }
+  const WS = o.WebSocket ?? globalThis.WebSocket;
+  if (typeof WS !== 'function') throw new TypeError('no WebSocket implementation: pass options.WebSocket (e.g. the ws package)');
+  const refreshBefore = Math.max(0, o.refreshBeforeSeconds ?? 60);
+  const minDelay = Math.max(1, o.reconnect?.minDelayMs ?? 500);
+  const maxDelay = Math.max(minDelay, o.reconnect?.maxDelayMs ?? 30000);
+  const requestTimeout = Math.max(1, o.requestTimeoutMs ?? 10000);
+
+  /** @type {Map<string, Set<Function>>} */
+  const listeners = new Map([['message', new Set()], ['state', new Set()]]);
+  /** @type {Map<string, {resolve: Function, reject: Function, timer: any}>} */
+  const pending = new Map();
+  let state = /** @type {State} */ ('connecting');
+  let socket = null;
+  let closed = false;
+  let failures = 0; // consecutive attempts that did not reach a working session
+  let nextId = 0;
+  let retryTimer = null;
+  let refreshTimer = null;
+  let resolveReady;
+  let rejectReady;
+  const ready = new Promise((res, rej) => { resolveReady = res; rejectReady = rej; });
+  ready.catch(() => {}); // a close() before the first open must not be an unhandled rejection
+
+  const emit = (event, value) => {
+    for (const fn of listeners.get(event) ?? []) {
+      try { fn(value); } catch (e) { queueMicrotask(() => { throw e; }); }
+    }
+  };
+  const setState = (s) => {
+    if (s !== state) { state = s; emit('state', s); }
+  };
+
+  const failPending = (code, message) => {
+    for (const [id, p] of pending) {
+      clearTimeout(p.timer);
+      p.reject(new WsauthError(code, message));
+      pending.delete(id);
+    }
+  };
+
+  const send = (action, body) => {
+    if (closed) return Promise.reject(new WsauthError('closed', 'the client is closed'));
+    if (!socket || socket.readyState !== 1) return Promise.reject(new WsauthError('not_open', 'not connected'));
+    nextId = (nextId + 1) % Number.MAX_SAFE_INTEGER;
+    const id = `r${nextId}`;
+    const frame = JSON.stringify({ ...(body ?? {}), action, id });
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        pending.delete(id);
+        reject(new WsauthError('timeout', `no reply to ${action} within ${requestTimeout} ms`));
+      }, requestTimeout);
+      pending.set(id, { resolve, reject, timer });
+      try { socket.send(frame); } catch (e) {
+        clearTimeout(timer);
+        pending.delete(id);
+        reject(new WsauthError('not_open', String(e?.message ?? e)));
+      }
+    });
+  };
+
+  const scheduleRefresh = (expiresAt) => {
+    clearTimeout(refreshTimer);
+    if (closed || !Number.isFinite(expiresAt)) return;
+    const now = Date.now();
+    const lifetimeMs = expiresAt * 1000 - now;
+    // refreshBeforeSeconds ahead of expiry, but never sooner than half the remaining lifetime
+    // (a short-lived token must not cause a refresh loop) nor sooner than a second.
+    const at = Math.max(expiresAt * 1000 - refreshBefore * 1000, now + lifetimeMs / 2, now + 1000);
+    refreshTimer = setTimeout(refresh, Math.max(0, at - now));
+  };
+
+  const refresh = async () => {
+    if (closed || !socket) return;
+    const s = socket;
+    try {
+      const token = await o.getToken();
+      if (s !== socket) return;
+      const r = await send('refresh', { token });
+      scheduleRefresh(r.expiresAt);
+    } catch (e) {
+      if (s !== socket || closed) return;
+      if (e instanceof WsauthError && e.code === 'timeout') return scheduleRefresh(Date.now() / 1000 + 2);
+      // Refused (invalid_token, a revoked session…) or no token: start over with a fresh one.
+      drop(s, 'refresh failed');
+    }
+  };
+
+  const drop = (s, why) => {
+    if (s !== socket) return;
+    socket = null;
+    clearTimeout(refreshTimer);
+    detach(s);
+    try { s.close(1000, why); } catch { /* already closing */ }
+    failPending('closed', 'connection closed');
+    scheduleReconnect();
+  };
+
+  const detach = (s) => {
+    s.onopen = s.onmessage = s.onclose = s.onerror = null;
+  };
+
+  const scheduleReconnect = () => {
+    if (closed) return;
+    setState('reconnecting');
+    clearTimeout(retryTimer);
+    const base = Math.min(maxDelay, minDelay * 2 ** Math.min(failures, 30));
+    failures += 1;
+    const delay = base / 2 + Math.random() * (base / 2); // "equal jitter": never a tight loop
+    retryTimer = setTimeout(connect, delay);
+  };
+
+  const onFrame = (s, data) => {
+    let m;
+    try { m = JSON.parse(typeof data === 'string' ? data : String(data)); } catch { return; }
+    if (m === null || typeof m !== 'object') return;
+    const p = typeof m.id === 'string' ? pending.get(m.id) : undefined;
+    if (p) {
+      pending.delete(m.id);
+      clearTimeout(p.timer);
+      if (m.type === 'error') p.reject(new WsauthError(m.code ?? 'error', m.message ?? ''));
+      else p.resolve(m);
+      return;
+    }
+    if (m.type === 'error' && SESSION_OVER.has(m.code)) return drop(s, m.code);
+    if (m.type === 'message') emit('message', m);
+  };
+
+  const connect = async () => {
+    if (closed) return;
+    retryTimer = null;
+    let token;
+    try {
+      token = await o.getToken();
+    } catch {
+      return scheduleReconnect();
+    }
+    if (closed) return;
+    if (typeof token !== 'string' || token === '') return scheduleReconnect();
+    let s;
+    try {
+      if (tokenSource === 'query') {
+        const u = new URL(o.url);
+        u.searchParams.set('token', token);
+        s = new WS(u.toString());
+      } else {
+        s = new WS(o.url, [SUBPROTOCOL, `bearer.${token}`]);
+      }
+    } catch {
+      return scheduleReconnect();
+    }
+    socket = s;
+    s.onopen = async () => {
+      if (s !== socket) return;
+      setState('open');
+      resolveReady();
+      try {
+        const who = await send('whoami');
+        failures = 0; // a working session: the next drop starts the backoff over
+        scheduleRefresh(who.expiresAt);
+      } catch { /* the close handler reconnects */ }
+    };
+    s.onmessage = (ev) => { if (s === socket) onFrame(s, ev.data); };
+    s.onerror = () => { /* a close event follows */ };
+    s.onclose = () => {
+      if (s !== socket) return;
+      socket = null;
+      clearTimeout(refreshTimer);
+      detach(s);
+      failPending('closed', 'connection closed');
+      scheduleReconnect();
+    };
+  };
+
+  const client = {
+    ready,
+    get state() { return state; },
+    on(event, fn) {
+      const set = listeners.get(event);
+      if (!set) throw new TypeError(`unknown event ${event}: "message" or "state"`);
+      set.add(fn);
+      return () => set.delete(fn);
+    },
+    whoami: () => send('whoami'),
+    sendToUser: (userId, data) => send('sendToUser', { to: userId, data }),
+    broadcast: (data) => send('broadcast', { data }),
+    request: (action, body) => {
+      if (typeof action !== 'string' || action === '') return Promise.reject(new TypeError('action must be a non-empty string'));
+      if (body !== undefined && (body === null || typeof body !== 'object' || Array.isArray(body))) {
+        return Promise.reject(new TypeError('body must be an object'));
+      }
+      return send(action, body);
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      clearTimeout(retryTimer);
+      clearTimeout(refreshTimer);
+      const s = socket;
+      socket = null;
+      if (s) {
+        detach(s);
+        try { s.close(1000, 'client closed'); } catch { /* already closing */ }
+      }
+      failPending('closed', 'the client is closed');
+      rejectReady(new WsauthError('closed', 'the client was closed before it connected'));
+      setState('closed');
+    },
+  };
+  queueMicrotask(connect);
+  return client;
+}

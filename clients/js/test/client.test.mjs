@@ -1,0 +1,189 @@
+// wsauth-client against a real wsauth-local (the binary), in Node with the `ws` package.
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
+import { createClient, WsauthError } from '../index.js';
+import { startLocal, next, sleep } from './support.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+let local;
+before(async () => { local = await startLocal(); });
+after(async () => { await local?.stop(); });
+
+const clientFor = (sub, extra = {}) => {
+  const calls = { tokens: 0 };
+  const client = createClient({
+    url: local.url,
+    getToken: async () => { calls.tokens += 1; return local.token(sub); },
+    WebSocket,
+    reconnect: { minDelayMs: 100, maxDelayMs: 1000 },
+    ...extra,
+  });
+  return { client, calls };
+};
+
+test('connects with a token provider; whoami, sendToUser and a push arrive', async () => {
+  const { client: alice } = clientFor('alice');
+  const { client: bob } = clientFor('bob');
+  try {
+    await Promise.all([alice.ready, bob.ready]);
+    assert.equal(alice.state, 'open');
+    const who = await alice.whoami();
+    assert.equal(who.userId, 'alice');
+    assert.equal(who.type, 'whoami');
+    const got = next(bob, 'message');
+    const sent = await alice.sendToUser('bob', { hi: 1 });
+    assert.equal(sent.delivered, 1);
+    assert.deepEqual((await got), { type: 'message', from: 'alice', data: { hi: 1 } });
+    const pushed = next(bob, 'message', (m) => m.from === '$server');
+    const r = await local.push({ op: 'sendToUser', userId: 'bob', data: 'from the backend' });
+    assert.equal(r.status, 200);
+    assert.equal((await pushed).data, 'from the backend');
+    await assert.rejects(alice.request('nope'), (e) => e instanceof WsauthError && e.code === 'unknown_action');
+  } finally {
+    alice.close();
+    bob.close();
+  }
+});
+
+test('50 concurrent requests each get their own reply', async () => {
+  const { client } = clientFor('carol');
+  try {
+    await client.ready;
+    const replies = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => client.request('sendToUser', { to: `user-${i}`, data: i })),
+    );
+    replies.forEach((r, i) => {
+      assert.equal(r.type, 'sent');
+      assert.equal(r.to, `user-${i}`, 'the reply of this very request');
+    });
+    assert.equal(new Set(replies.map((r) => r.id)).size, 50);
+  } finally {
+    client.close();
+  }
+});
+
+test('a session whose first token lives 5 s is still open and authorized 15 s later (refresh)', async () => {
+  const short = await startLocal({ WSAUTH_LEEWAY_SECONDS: '0' });
+  const states = [];
+  let tokens = 0;
+  const client = createClient({
+    url: short.url,
+    getToken: async () => { tokens += 1; return short.token('dave', { ttl: 5 }); },
+    WebSocket,
+    refreshBeforeSeconds: 60,
+  });
+  client.on('state', (s) => states.push(s));
+  try {
+    await client.ready;
+    const first = await client.whoami();
+    await sleep(15000);
+    const later = await client.whoami();
+    assert.equal(later.connectionId, first.connectionId, 'the same connection');
+    assert.ok(later.expiresAt > first.expiresAt, 'renewed');
+    assert.ok(tokens >= 4, `tokens fetched: ${tokens}`);
+    assert.deepEqual(states, ['open'], 'never dropped');
+  } finally {
+    client.close();
+    await short.stop();
+  }
+});
+
+test('after disconnectUser the client reconnects by itself with a new token', async () => {
+  const { client, calls } = clientFor('erin');
+  try {
+    await client.ready;
+    const before = await client.whoami();
+    const tokensBefore = calls.tokens;
+    const reconnecting = next(client, 'state', (s) => s === 'reconnecting');
+    const r = await local.push({ op: 'disconnectUser', userId: 'erin' });
+    assert.deepEqual(r.body, { disconnected: 1 });
+    await reconnecting;
+    await next(client, 'state', (s) => s === 'open');
+    const after = await client.whoami();
+    assert.notEqual(after.connectionId, before.connectionId);
+    assert.ok(calls.tokens > tokensBefore, 'a fresh token');
+  } finally {
+    client.close();
+  }
+});
+
+test('with every token refused, attempts back off: no more than 6 in 10 s', async () => {
+  let attempts = 0;
+  const client = createClient({
+    url: local.url,
+    getToken: () => { attempts += 1; return 'not.a.token'; },
+    WebSocket,
+  });
+  try {
+    await sleep(10000);
+    assert.ok(attempts >= 3, `it keeps trying (${attempts})`);
+    assert.ok(attempts <= 6, `backed off (${attempts} attempts)`);
+    assert.equal(client.state, 'reconnecting');
+  } finally {
+    client.close();
+  }
+  await assert.rejects(client.ready, (e) => e.code === 'closed');
+});
+
+test('close() leaves no timer or socket behind: the process exits by itself', async () => {
+  const token = await local.token('frank');
+  const script = `
+    import WebSocket from 'ws';
+    import { createClient } from ${JSON.stringify(join(here, '../index.js'))};
+    const c = createClient({ url: ${JSON.stringify(local.url)}, getToken: () => ${JSON.stringify(token)}, WebSocket,
+      refreshBeforeSeconds: 60, requestTimeoutMs: 60000 });
+    await c.ready;
+    await c.whoami();
+    c.request('ping').catch(() => {});
+    c.close();
+    console.log('closed');
+  `;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: here, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (b) => { out += b; });
+  child.stderr.on('data', (b) => { out += b; });
+  const code = await new Promise((res) => {
+    const t = setTimeout(() => { child.kill('SIGKILL'); res('still running after 5 s'); }, 5000);
+    child.once('exit', (c) => { clearTimeout(t); res(c); });
+  });
+  assert.equal(code, 0, out);
+  assert.match(out, /closed/);
+});
+
+test('requests time out with a clear error, and bad arguments are refused', async () => {
+  // A WebSocket that opens and never answers.
+  class Silent {
+    constructor() { this.readyState = 0; setTimeout(() => { this.readyState = 1; this.onopen?.({}); }, 1); }
+    send() {}
+    close() { this.readyState = 3; }
+  }
+  const client = createClient({ url: 'ws://127.0.0.1:9/dev', getToken: () => 't', WebSocket: Silent, requestTimeoutMs: 50 });
+  try {
+    await client.ready;
+    await assert.rejects(client.request('chat', { text: 'hi' }), (e) => e instanceof WsauthError && e.code === 'timeout');
+    await assert.rejects(client.request(''), TypeError);
+    await assert.rejects(client.request('chat', ['not', 'an', 'object']), TypeError);
+  } finally {
+    client.close();
+  }
+  assert.equal(client.state, 'closed');
+  await assert.rejects(client.whoami(), (e) => e.code === 'closed');
+  assert.throws(() => createClient({ url: 'http://x', getToken: () => 't', WebSocket: Silent }), TypeError);
+  assert.throws(() => createClient({ url: 'ws://x', getToken: () => 't', WebSocket: Silent, tokenSource: 'cookie' }), TypeError);
+});
+
+test('the type declarations match the API (tsc --noEmit)', async () => {
+  const tsc = process.env.WSAUTH_TSC;
+  assert.ok(tsc, 'WSAUTH_TSC (the TypeScript compiler) is set by scripts/test');
+  const child = spawn(process.execPath, [tsc, '--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext',
+    '--target', 'es2022', '--skipLibCheck', join(here, 'types.ts')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (b) => { out += b; });
+  child.stderr.on('data', (b) => { out += b; });
+  const code = await new Promise((res) => child.once('exit', res));
+  assert.equal(code, 0, out);
+});
