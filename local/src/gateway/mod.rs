@@ -188,6 +188,7 @@ impl Gateway {
         HttpRouter::new()
             .route("/", get(dev::demo_page))
             .route("/demo.js", get(dev::demo_js))
+            .route("/wsauth-client.js", get(dev::client_js))
             .route("/demo.css", get(dev::demo_css))
             .route("/.well-known/jwks.json", get(dev::jwks))
             .route("/_wsauth/push", post(dev::push))
