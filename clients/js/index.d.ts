@@ -13,10 +13,12 @@ export interface WebSocketLike {
   readonly readyState: number;
   send(data: string): void;
   close(code?: number, reason?: string): void;
-  onopen: ((ev: unknown) => void) | null;
-  onmessage: ((ev: { data: unknown }) => void) | null;
-  onclose: ((ev: unknown) => void) | null;
-  onerror: ((ev: unknown) => void) | null;
+  // `any`: the browser's and the ws package's event types differ, and handler parameters are
+  // checked contravariantly.
+  onopen: ((ev: any) => void) | null;
+  onmessage: ((ev: any) => void) | null;
+  onclose: ((ev: any) => void) | null;
+  onerror: ((ev: any) => void) | null;
 }
 
 export interface ClientOptions {
@@ -30,7 +32,7 @@ export interface ClientOptions {
   refreshBeforeSeconds?: number;
   /** Reconnect backoff: exponential from `minDelayMs` (500) to `maxDelayMs` (30000), jittered. */
   reconnect?: { minDelayMs?: number; maxDelayMs?: number };
-  /** How long a request waits for its reply. Default 10000. */
+  /** How long a request (and the handshake) waits for its reply. Default 10000. */
   requestTimeoutMs?: number;
   /** The WebSocket implementation. Default `globalThis.WebSocket`. */
   WebSocket?: WebSocketConstructor;

@@ -42,10 +42,19 @@ export function createClient(options) {
   }
   const WS = o.WebSocket ?? globalThis.WebSocket;
   if (typeof WS !== 'function') throw new TypeError('no WebSocket implementation: pass options.WebSocket (e.g. the ws package)');
-  const refreshBefore = Math.max(0, o.refreshBeforeSeconds ?? 60);
-  const minDelay = Math.max(1, o.reconnect?.minDelayMs ?? 500);
-  const maxDelay = Math.max(minDelay, o.reconnect?.maxDelayMs ?? 30000);
-  const requestTimeout = Math.max(1, o.requestTimeoutMs ?? 10000);
+  const number = (v, name, dflt, min) => {
+    if (v === undefined) return dflt;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min) throw new TypeError(`${name} must be a number ≥ ${min}`);
+    return v;
+  };
+  const refreshBefore = number(o.refreshBeforeSeconds, 'refreshBeforeSeconds', 60, 0);
+  const minDelay = number(o.reconnect?.minDelayMs, 'reconnect.minDelayMs', 500, 1);
+  const maxDelay = Math.max(minDelay, number(o.reconnect?.maxDelayMs, 'reconnect.maxDelayMs', 30000, 1));
+  const requestTimeout = number(o.requestTimeoutMs, 'requestTimeoutMs', 10000, 1);
+  // A connection that stayed up this long was a working session: the backoff starts over.
+  const stableMs = Math.min(maxDelay, 30000);
+  // setTimeout's longest delay; a longer one would fire at once.
+  const MAX_TIMER = 2 ** 31 - 1;
 
   /** @type {Map<string, Set<Function>>} */
   const listeners = new Map([['message', new Set()], ['state', new Set()]]);
@@ -54,7 +63,9 @@ export function createClient(options) {
   let state = /** @type {State} */ ('connecting');
   let socket = null;
   let closed = false;
-  let failures = 0; // consecutive attempts that did not reach a working session
+  let failures = 0; // consecutive attempts that did not reach a stable session
+  let openedAt = 0;
+  let handshakeTimer = null;
   let nextId = 0;
   let retryTimer = null;
   let refreshTimer = null;
@@ -108,7 +119,7 @@ export function createClient(options) {
     // refreshBeforeSeconds ahead of expiry, but never sooner than half the remaining lifetime
     // (a short-lived token must not cause a refresh loop) nor sooner than a second.
     const at = Math.max(expiresAt * 1000 - refreshBefore * 1000, now + lifetimeMs / 2, now + 1000);
-    refreshTimer = setTimeout(refresh, Math.max(0, at - now));
+    refreshTimer = setTimeout(refresh, Math.min(MAX_TIMER, Math.max(0, at - now)));
   };
 
   const refresh = async () => {
@@ -119,10 +130,10 @@ export function createClient(options) {
       if (s !== socket) return;
       const r = await send('refresh', { token });
       scheduleRefresh(r.expiresAt);
-    } catch (e) {
+    } catch {
       if (s !== socket || closed) return;
-      if (e instanceof WsauthError && e.code === 'timeout') return scheduleRefresh(Date.now() / 1000 + 2);
-      // Refused (invalid_token, a revoked session…) or no token: start over with a fresh one.
+      // Refused (invalid_token, a revoked session…), no token, or no answer (a dead
+      // connection): start over with a fresh token.
       drop(s, 'refresh failed');
     }
   };
@@ -137,14 +148,20 @@ export function createClient(options) {
     scheduleReconnect();
   };
 
+  // Handlers off, except an error handler: closing a socket that is still connecting makes
+  // some implementations (ws in Node) emit 'error', which must not go unhandled.
   const detach = (s) => {
-    s.onopen = s.onmessage = s.onclose = s.onerror = null;
+    clearTimeout(handshakeTimer);
+    s.onopen = s.onmessage = s.onclose = null;
+    s.onerror = () => {};
   };
 
   const scheduleReconnect = () => {
     if (closed) return;
     setState('reconnecting');
     clearTimeout(retryTimer);
+    if (openedAt && Date.now() - openedAt >= stableMs) failures = 0;
+    openedAt = 0;
     const base = Math.min(maxDelay, minDelay * 2 ** Math.min(failures, 30));
     failures += 1;
     const delay = base / 2 + Math.random() * (base / 2); // "equal jitter": never a tight loop
@@ -161,10 +178,10 @@ export function createClient(options) {
       clearTimeout(p.timer);
       if (m.type === 'error') p.reject(new WsauthError(m.code ?? 'error', m.message ?? ''));
       else p.resolve(m);
-      return;
     }
+    // The session is over (the server closes too): start over with a fresh token.
     if (m.type === 'error' && SESSION_OVER.has(m.code)) return drop(s, m.code);
-    if (m.type === 'message') emit('message', m);
+    if (!p && m.type === 'message') emit('message', m);
   };
 
   const connect = async () => {
@@ -191,15 +208,21 @@ export function createClient(options) {
       return scheduleReconnect();
     }
     socket = s;
+    // A server that accepts the connection but never upgrades it must not hold the client.
+    handshakeTimer = setTimeout(() => drop(s, 'handshake timed out'), requestTimeout);
     s.onopen = async () => {
       if (s !== socket) return;
+      clearTimeout(handshakeTimer);
+      openedAt = Date.now();
       setState('open');
       resolveReady();
       try {
         const who = await send('whoami');
-        failures = 0; // a working session: the next drop starts the backoff over
         scheduleRefresh(who.expiresAt);
-      } catch { /* the close handler reconnects */ }
+      } catch {
+        // No answer or an error: this session cannot be renewed; start over.
+        drop(s, 'whoami failed');
+      }
     };
     s.onmessage = (ev) => { if (s === socket) onFrame(s, ev.data); };
     s.onerror = () => { /* a close event follows */ };

@@ -68,7 +68,12 @@ function connect() {
     if (s === 'open') {
       setState('open', 'open');
       log('system', 'system', `connected as ${credentials.sub}`);
-      try { showWho(await c.whoami()); } catch (e) { log('error', 'error', e.message); }
+      try {
+        const who = await c.whoami();
+        if (client === c) showWho(who);
+      } catch (e) {
+        if (client === c) log('error', 'error', e.message);
+      }
     } else if (s === 'reconnecting') {
       $('whoami').hidden = true;
       setState('closed', 'reconnecting…');

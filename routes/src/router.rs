@@ -111,8 +111,9 @@ impl Router {
     }
 
     /// Authorizes and handles one message from `connection_id` on `route_key` at `now`. A
-    /// message carrying `"id"` (a string of 1 to [`MAX_CORRELATION_ID`] characters) gets it back
-    /// in its reply, errors included; any other `id` is a `bad_request`.
+    /// message carrying `"id"` (a string of at most [`MAX_CORRELATION_ID`] characters) gets it
+    /// back in its reply, errors included; any other `id` is a `bad_request` (once the binding
+    /// checks have passed: an unbound or expired connection is refused and closed first).
     pub async fn dispatch(
         &self,
         connection_id: &str,
@@ -122,23 +123,16 @@ impl Router {
     ) -> Reply {
         let parsed: Option<Value> = body.and_then(|b| serde_json::from_str(b).ok());
         let id = match parsed.as_ref().and_then(|v| v.get("id")) {
-            None => None,
-            Some(Value::String(id))
-                if !id.is_empty() && id.chars().count() <= MAX_CORRELATION_ID =>
-            {
-                Some(id.clone())
+            None => Ok(None),
+            Some(Value::String(id)) if id.chars().count() <= MAX_CORRELATION_ID => {
+                Ok(Some(id.clone()))
             }
-            Some(_) => {
-                return Reply::error(&RouteError::new(
-                    ErrorCode::BadRequest,
-                    "`id` must be a string of 1 to 64 characters",
-                ));
-            }
+            Some(_) => Err(()),
         };
         let mut reply = self
-            .authorize_and_handle(connection_id, route_key, parsed.as_ref(), now)
+            .authorize_and_handle(connection_id, route_key, parsed.as_ref(), id.is_err(), now)
             .await;
-        if let (Some(id), Some(Value::Object(frame))) = (id, reply.frame.as_mut()) {
+        if let (Ok(Some(id)), Some(Value::Object(frame))) = (id, reply.frame.as_mut()) {
             frame.insert("id".into(), Value::String(id));
         }
         reply
@@ -149,6 +143,7 @@ impl Router {
         connection_id: &str,
         route_key: &str,
         parsed: Option<&Value>,
+        bad_id: bool,
         now: i64,
     ) -> Reply {
         // Every refusal is logged the same way: decision, reason code, connection, route, user.
@@ -205,6 +200,12 @@ impl Router {
                     ),
                 );
             }
+        }
+        if bad_id {
+            return Reply::error(&RouteError::new(
+                ErrorCode::BadRequest,
+                "`id` must be a string of at most 64 characters",
+            ));
         }
         let Some(handler) = self.handlers.get(route_key) else {
             return Reply::error(&RouteError::new(ErrorCode::UnknownAction, "unknown action"));

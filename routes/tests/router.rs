@@ -880,13 +880,12 @@ async fn a_message_id_comes_back_in_its_reply_errors_included() {
     let longest = "x".repeat(64);
     let o = send(&w, "a1", "ping", json!({"action":"ping","id":longest})).await;
     assert_eq!(o.frame.unwrap()["id"], json!(longest));
-    for bad in [
-        json!(7),
-        json!(""),
-        json!("x".repeat(65)),
-        json!({"a":1}),
-        json!(null),
-    ] {
+    let o = send(&w, "a1", "ping", json!({"action":"ping","id":""})).await;
+    assert_eq!(o.frame, Some(json!({"type":"pong","id":""})));
+    // The binding checks come first: an unbound connection with a bad id is refused and closed.
+    let o = send(&w, "ghost", "ping", json!({"action":"ping","id":7})).await;
+    assert_eq!((code(&o), o.close), ("not_bound", true));
+    for bad in [json!(7), json!("x".repeat(65)), json!({"a":1}), json!(null)] {
         let o = send(&w, "a1", "ping", json!({"action":"ping","id":bad})).await;
         assert_eq!(code(&o), "bad_request", "{bad}");
         assert!(o.frame.as_ref().unwrap().get("id").is_none());

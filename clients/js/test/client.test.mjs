@@ -147,18 +147,73 @@ test('close() leaves no timer or socket behind: the process exits by itself', as
   child.stdout.on('data', (b) => { out += b; });
   child.stderr.on('data', (b) => { out += b; });
   const code = await new Promise((res) => {
-    const t = setTimeout(() => { child.kill('SIGKILL'); res('still running after 5 s'); }, 5000);
+    const t = setTimeout(() => { child.kill('SIGKILL'); res('still running after 15 s'); }, 15000);
     child.once('exit', (c) => { clearTimeout(t); res(c); });
   });
   assert.equal(code, 0, out);
   assert.match(out, /closed/);
 });
 
+test('close() while the handshake hangs (a server that never upgrades) ends cleanly', async () => {
+  // A TCP server that accepts and never answers: the client is mid-handshake when closed.
+  const script = `
+    import net from 'node:net';
+    import WebSocket from 'ws';
+    import { createClient } from ${JSON.stringify(join(here, '../index.js'))};
+    const server = net.createServer(() => {}).listen(0, '127.0.0.1', async () => {
+      const url = 'ws://127.0.0.1:' + server.address().port + '/dev';
+      const c = createClient({ url, getToken: () => 't', WebSocket, requestTimeoutMs: 60000 });
+      await new Promise((r) => setTimeout(r, 300));
+      c.close();
+      server.close();
+      server.unref();
+      await c.ready.catch((e) => console.log('ready:', e.code));
+    });
+  `;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: here, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (b) => { out += b; });
+  child.stderr.on('data', (b) => { out += b; });
+  const code = await new Promise((res) => {
+    const t = setTimeout(() => { child.kill('SIGKILL'); res('still running after 15 s'); }, 15000);
+    child.once('exit', (c) => { clearTimeout(t); res(c); });
+  });
+  assert.equal(code, 0, out);
+  assert.match(out, /ready: closed/);
+});
+
+test('a handshake that never completes is abandoned after the request timeout and retried', async () => {
+  const { createServer } = await import('node:net');
+  const server = createServer(() => {}).listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  let tokens = 0;
+  const client = createClient({
+    url: `ws://127.0.0.1:${server.address().port}/dev`,
+    getToken: () => { tokens += 1; return 't'; },
+    WebSocket,
+    requestTimeoutMs: 300,
+    reconnect: { minDelayMs: 50, maxDelayMs: 100 },
+  });
+  try {
+    await sleep(1500);
+    assert.ok(tokens >= 2, `abandoned and retried (${tokens} attempts)`);
+    assert.equal(client.state, 'reconnecting');
+  } finally {
+    client.close();
+    server.close();
+  }
+});
+
 test('requests time out with a clear error, and bad arguments are refused', async () => {
-  // A WebSocket that opens and never answers.
+  // A WebSocket that opens and answers the client's own whoami, and nothing else.
   class Silent {
     constructor() { this.readyState = 0; setTimeout(() => { this.readyState = 1; this.onopen?.({}); }, 1); }
-    send() {}
+    send(frame) {
+      const m = JSON.parse(frame);
+      if (m.action !== 'whoami') return;
+      const reply = { type: 'whoami', userId: 'u', connectionId: 'c', scopes: [], expiresAt: Date.now() / 1000 + 3600, id: m.id };
+      setTimeout(() => this.onmessage?.({ data: JSON.stringify(reply) }), 1);
+    }
     close() { this.readyState = 3; }
   }
   const client = createClient({ url: 'ws://127.0.0.1:9/dev', getToken: () => 't', WebSocket: Silent, requestTimeoutMs: 50 });
@@ -174,6 +229,8 @@ test('requests time out with a clear error, and bad arguments are refused', asyn
   await assert.rejects(client.whoami(), (e) => e.code === 'closed');
   assert.throws(() => createClient({ url: 'http://x', getToken: () => 't', WebSocket: Silent }), TypeError);
   assert.throws(() => createClient({ url: 'ws://x', getToken: () => 't', WebSocket: Silent, tokenSource: 'cookie' }), TypeError);
+  assert.throws(() => createClient({ url: 'ws://x', getToken: () => 't', WebSocket: Silent, requestTimeoutMs: NaN }), TypeError);
+  assert.throws(() => createClient({ url: 'ws://x', getToken: () => 't', WebSocket: Silent, reconnect: { minDelayMs: -1 } }), TypeError);
 });
 
 test('the type declarations match the API (tsc --noEmit)', async () => {

@@ -1,12 +1,15 @@
 // Compiled with `tsc --noEmit --strict` by client.test.mjs: the declarations describe the API.
 import { createClient, WsauthError, type Client, type State, type Message } from '../index.js';
 
+
 const client: Client = createClient({
   url: 'wss://abc.execute-api.eu-west-1.amazonaws.com/prod',
   getToken: async () => 'jwt',
   tokenSource: 'subprotocol',
   refreshBeforeSeconds: 60,
   reconnect: { minDelayMs: 500, maxDelayMs: 30000 },
+  requestTimeoutMs: 10000,
+  WebSocket: globalThis.WebSocket, // the browser's (the DOM's types)
 });
 const off: () => void = client.on('message', (m: Message) => console.log(m.from, m.data));
 client.on('state', (s: State) => console.log(s));

@@ -151,6 +151,10 @@ pub enum Error {
     /// The client was closed.
     #[error("the client is closed")]
     Closed,
+    /// The request itself is not valid (an empty action, a body that is not a JSON object);
+    /// nothing was sent.
+    #[error("invalid request: {0}")]
+    InvalidRequest(&'static str),
 }
 
 /// A request for the connection task.
@@ -193,7 +197,8 @@ impl Client {
         }
     }
 
-    /// Waits for an open connection; [`Error::Closed`] once the client is closed.
+    /// Waits until the connection is open (or was: a state that changes back quickly may be
+    /// missed, and then the next open counts); [`Error::Closed`] once the client is closed.
     pub async fn ready(&self) -> Result<(), Error> {
         let mut s = self.state.clone();
         let state = s
@@ -216,7 +221,8 @@ impl Client {
         self.state.clone()
     }
 
-    /// Pushes (`from: "$server"`) and user messages, from now on: `{"type":"message",…}`.
+    /// Pushes (`from: "$server"`) and user messages, from now on: `{"type":"message",…}`. A
+    /// receiver that falls more than 1,024 messages behind skips the oldest (`Lagged`).
     pub fn messages(&self) -> broadcast::Receiver<Value> {
         self.messages.subscribe()
     }
@@ -240,15 +246,13 @@ impl Client {
     /// Any route; `body` is a JSON object (its `action` and `id` are set here). The reply is the
     /// one carrying this request's `id`.
     pub async fn request(&self, action: &str, body: Value) -> Result<Value, Error> {
+        if action.is_empty() {
+            return Err(Error::InvalidRequest("the action must not be empty"));
+        }
         let body = match body {
             Value::Object(m) => m,
             Value::Null => serde_json::Map::new(),
-            _ => {
-                return Err(Error::Server {
-                    code: "bad_request".into(),
-                    message: "the body must be a JSON object".into(),
-                });
-            }
+            _ => return Err(Error::InvalidRequest("the body must be a JSON object")),
         };
         let (reply, rx) = oneshot::channel();
         let req = Request {

@@ -50,6 +50,8 @@ pub(crate) async fn run(
 ) {
     let mut failures: u32 = 0;
     let mut generation: u64 = 0;
+    // A connection that stayed up this long was a working session: the backoff starts over.
+    let stable = o.reconnect.max_delay.min(Duration::from_secs(30));
     loop {
         let Some(token) = while_not_open(&mut commands, (o.get_token)()).await else {
             break;
@@ -64,19 +66,25 @@ pub(crate) async fn run(
         if let Some(ws) = ws {
             generation += 1;
             let _ = state.send(State::Open);
+            let opened = Instant::now();
             let ended = Connection {
                 o: &o,
                 generation,
                 next_id: 0,
                 pending: HashMap::new(),
                 refresh_at: None,
+                session_deadline: None,
+                refreshing: None,
                 me: &me,
                 messages: &messages,
             }
-            .serve(ws, &mut commands, &mut failures)
+            .serve(ws, &mut commands)
             .await;
             if ended == Ended::Closed {
                 break;
+            }
+            if opened.elapsed() >= stable {
+                failures = 0;
             }
         }
         let _ = state.send(State::Reconnecting);
@@ -144,10 +152,11 @@ async fn open(o: &Options, token: &str) -> Option<Ws> {
         req.headers_mut()
             .insert(name, HeaderValue::from_str(&value).ok()?);
     }
-    tokio_tungstenite::connect_async(req)
-        .await
-        .ok()
-        .map(|(ws, _)| ws)
+    // A server that accepts the connection but never upgrades it must not hold the client.
+    match tokio::time::timeout(o.request_timeout, tokio_tungstenite::connect_async(req)).await {
+        Ok(Ok((ws, _))) => Some(ws),
+        _ => None,
+    }
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -164,21 +173,35 @@ struct Connection<'a> {
     next_id: u64,
     pending: HashMap<String, Waiter>,
     refresh_at: Option<Instant>,
+    /// When the client's own `whoami` or `refresh` in flight times out (a dead connection).
+    session_deadline: Option<Instant>,
+    /// The task fetching the token for the next `refresh`.
+    refreshing: Option<tokio::task::JoinHandle<()>>,
     me: &'a mpsc::UnboundedSender<Command>,
     messages: &'a broadcast::Sender<Value>,
 }
 
 impl Connection<'_> {
-    async fn serve(
-        mut self,
-        ws: Ws,
-        commands: &mut mpsc::UnboundedReceiver<Command>,
-        failures: &mut u32,
-    ) -> Ended {
+    async fn serve(mut self, ws: Ws, commands: &mut mpsc::UnboundedReceiver<Command>) -> Ended {
         let (mut sink, mut stream) = ws.split();
         let whoami = self.frame("whoami", serde_json::Map::new(), Waiter::Session);
         if sink.send(whoami).await.is_err() {
             return self.end(Ended::Dropped);
+        }
+        // Ends the connection with a close frame (1000), the reason said.
+        macro_rules! leave {
+            ($ended:expr, $why:expr) => {{
+                let close = CloseFrame {
+                    code: CloseCode::Normal,
+                    reason: $why.into(),
+                };
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(2),
+                    sink.send(Message::Close(Some(close))),
+                )
+                .await;
+                return self.end($ended);
+            }};
         }
         loop {
             let refresh = async {
@@ -187,13 +210,15 @@ impl Connection<'_> {
                     None => std::future::pending().await,
                 }
             };
+            let session_timeout = async {
+                match self.session_deadline {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 c = commands.recv() => match c {
-                    None | Some(Command::Close) => {
-                        let close = CloseFrame { code: CloseCode::Normal, reason: "client closed".into() };
-                        let _ = tokio::time::timeout(Duration::from_secs(2), sink.send(Message::Close(Some(close)))).await;
-                        return self.end(Ended::Closed);
-                    }
+                    None | Some(Command::Close) => leave!(Ended::Closed, "client closed"),
                     Some(Command::Request(r)) => {
                         let frame = self.frame(&r.action, r.body, Waiter::Caller(r.reply));
                         if sink.send(frame).await.is_err() {
@@ -201,7 +226,7 @@ impl Connection<'_> {
                         }
                     }
                     Some(Command::RefreshToken { generation, token }) if generation == self.generation => {
-                        let Ok(token) = token else { return self.end(Ended::Dropped) };
+                        let Ok(token) = token else { leave!(Ended::Dropped, "no token for refresh") };
                         let mut body = serde_json::Map::new();
                         body.insert("token".into(), Value::String(token));
                         let frame = self.frame("refresh", body, Waiter::Session);
@@ -218,19 +243,20 @@ impl Connection<'_> {
                         Some(Ok(_)) => continue,
                     };
                     let Ok(v) = serde_json::from_str::<Value>(text.as_str()) else { continue };
-                    match self.on_frame(v, failures) {
-                        Ok(()) => {}
-                        Err(ended) => return self.end(ended),
+                    if let Err(ended) = self.on_frame(v) {
+                        leave!(ended, "session over");
                     }
                 }
                 () = refresh => {
                     self.refresh_at = None;
                     let (get_token, me, generation) = (self.o.get_token.clone(), self.me.clone(), self.generation);
-                    tokio::spawn(async move {
+                    self.refreshing = Some(tokio::spawn(async move {
                         let token = get_token().await.map_err(|e| e.to_string());
                         let _ = me.send(Command::RefreshToken { generation, token });
-                    });
+                    }));
                 }
+                // The client's own whoami or refresh got no answer: a dead connection.
+                () = session_timeout => leave!(Ended::Dropped, "no answer"),
             }
         }
     }
@@ -247,6 +273,9 @@ impl Connection<'_> {
             Waiter::Caller(tx) => !tx.is_closed(),
             Waiter::Session => true,
         });
+        if matches!(waiter, Waiter::Session) {
+            self.session_deadline = Some(Instant::now() + self.o.request_timeout);
+        }
         self.next_id += 1;
         let id = format!("r{}", self.next_id);
         body.insert("action".into(), Value::String(action.to_owned()));
@@ -255,15 +284,23 @@ impl Connection<'_> {
         Message::Text(Value::Object(body).to_string().into())
     }
 
-    fn on_frame(&mut self, v: Value, failures: &mut u32) -> Result<(), Ended> {
+    fn on_frame(&mut self, v: Value) -> Result<(), Ended> {
         let waiter = v["id"].as_str().and_then(|id| self.pending.remove(id));
         let error = (v["type"] == "error").then(|| Error::Server {
             code: v["code"].as_str().unwrap_or("error").to_owned(),
             message: v["message"].as_str().unwrap_or_default().to_owned(),
         });
+        let session_over = v["type"] == "error"
+            && v["code"]
+                .as_str()
+                .is_some_and(|c| SESSION_OVER.contains(&c));
         match (waiter, error) {
             (Some(Waiter::Caller(tx)), Some(e)) => {
                 let _ = tx.send(Err(e));
+                // The session is over (the server closes too): start over with a fresh token.
+                if session_over {
+                    return Err(Ended::Dropped);
+                }
             }
             (Some(Waiter::Caller(tx)), None) => {
                 let _ = tx.send(Ok(v));
@@ -271,15 +308,13 @@ impl Connection<'_> {
             // The session could not be confirmed or renewed: start over with a fresh token.
             (Some(Waiter::Session), Some(_)) => return Err(Ended::Dropped),
             (Some(Waiter::Session), None) => {
-                // A working session: the next drop starts the backoff over.
-                *failures = 0;
-                if let Some(exp) = v["expiresAt"].as_i64() {
-                    self.schedule_refresh(exp);
+                self.session_deadline = None;
+                match v["expiresAt"].as_i64() {
+                    Some(exp) => self.schedule_refresh(exp),
+                    None => return Err(Ended::Dropped),
                 }
             }
-            (None, Some(Error::Server { code, .. })) if SESSION_OVER.contains(&code.as_str()) => {
-                return Err(Ended::Dropped);
-            }
+            (None, Some(_)) if session_over => return Err(Ended::Dropped),
             (None, _) => {
                 if v["type"] == "message" {
                     let _ = self.messages.send(v);
@@ -297,12 +332,18 @@ impl Connection<'_> {
             .map_or(0.0, |d| d.as_secs_f64());
         let remaining = (expires_at as f64 - now_s).max(0.0);
         let before = self.o.refresh_before.as_secs_f64();
-        let wait = (remaining - before).max(remaining / 2.0).max(1.0);
-        self.refresh_at = Some(Instant::now() + Duration::from_secs_f64(wait));
+        // At most a year ahead: never an overflow on an absurd `expiresAt`.
+        let wait = (remaining - before)
+            .max(remaining / 2.0)
+            .clamp(1.0, 365.0 * 86_400.0);
+        self.refresh_at = Instant::now().checked_add(Duration::from_secs_f64(wait));
     }
 
     /// Fails what still waits and reports how the connection ended.
     fn end(self, ended: Ended) -> Ended {
+        if let Some(t) = &self.refreshing {
+            t.abort();
+        }
         let error = match ended {
             Ended::Closed => Error::Closed,
             Ended::Dropped => Error::ConnectionClosed,

@@ -249,6 +249,53 @@ async fn with_every_token_refused_attempts_back_off() {
 }
 
 #[tokio::test]
+async fn a_handshake_that_never_completes_is_abandoned_and_close_returns_promptly() {
+    // Accepts TCP, never upgrades.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let held = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = listener.accept().await {
+            held.push(s);
+        }
+    });
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let counter = attempts.clone();
+    let mut o = Options::new(format!("ws://{addr}/dev"), move || {
+        let counter = counter.clone();
+        async move {
+            counter.fetch_add(1, Ordering::SeqCst);
+            Ok::<_, BoxError>("t".to_owned())
+        }
+    });
+    o.request_timeout = Duration::from_millis(300);
+    o.reconnect = Reconnect {
+        min_delay: Duration::from_millis(50),
+        max_delay: Duration::from_millis(100),
+    };
+    let c = Client::connect(o);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        attempts.load(Ordering::SeqCst) >= 2,
+        "abandoned and retried"
+    );
+    assert_eq!(c.state(), State::Reconnecting);
+    assert_eq!(
+        c.request("", json!({})).await,
+        Err(Error::InvalidRequest("the action must not be empty"))
+    );
+    assert!(matches!(
+        c.request("chat", json!([1])).await,
+        Err(Error::InvalidRequest(_))
+    ));
+    tokio::time::timeout(Duration::from_secs(3), c.close())
+        .await
+        .expect("close returns promptly");
+    assert_eq!(c.state(), State::Closed);
+    held.abort();
+}
+
+#[tokio::test]
 async fn close_leaves_no_task_and_no_socket_behind() {
     let l = local(&[]).await;
     let c = Client::connect(l.options("frank", 600).0);
