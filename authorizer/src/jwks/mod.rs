@@ -19,6 +19,10 @@
 //!   `unknown_kid_cooldown` (the negative cache), so a flood of random `kid`s costs the IdP nothing.
 //! - A failed fetch never empties the cache: the last good keys keep working up to
 //!   `max_staleness`, then lookups fail closed ([`AuthError::JwksUnavailable`] → 500).
+//! - Failed fetches back off: while cached keys serve, exponentially from the cooldown up to
+//!   [`MAX_BACKOFF`] (a failing IdP is asked about once in 5 minutes); while nothing usable is
+//!   cached (cold start, or past `max_staleness`: every handshake fails closed), at most every
+//!   `max(cooldown, FAIL_CLOSED_PROBE)`, so that service returns within seconds of the IdP.
 //! - Unusable keys are skipped one by one, never the whole set: `oct`, `use` other than `sig`,
 //!   RSA under 2048 bits, unknown `kty`/`crv`, a declared `alg` that does not fit the key.
 
@@ -68,13 +72,18 @@ pub struct JwksCache {
     last_unknown_kid_fetch: RwLock<Option<Instant>>,
     background_refresh: AtomicBool,
     fetches: AtomicU64,
-    /// Failed fetches in a row, and the earliest time of the next attempt: failures back off
-    /// exponentially from the cooldown up to [`MAX_BACKOFF`].
+    /// Failed fetches in a row, and when the last one failed (see [`JwksCache::backoff_wait`]).
     backoff: std::sync::Mutex<(u32, Option<Instant>)>,
 }
 
-/// The longest wait between two fetches while the issuer's JWKS keeps failing.
+/// The longest wait between two fetches while the issuer's JWKS keeps failing and cached keys
+/// still serve.
 pub const MAX_BACKOFF: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// While nothing usable is cached, a failing IdP is asked again after at most this long (or the
+/// cooldown, if longer): at most 15 requests a minute, and handshakes work again within seconds
+/// of its return instead of up to [`MAX_BACKOFF`] later.
+pub const FAIL_CLOSED_PROBE: std::time::Duration = std::time::Duration::from_secs(4);
 
 /// What a fetch did, for metrics and tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -227,16 +236,31 @@ impl JwksCache {
         });
     }
 
+    /// How long after the last of `failures` failed fetches the next may start: exponentially
+    /// from the cooldown up to [`MAX_BACKOFF`] while cached keys serve (`usable`), and at most
+    /// `max(cooldown, FAIL_CLOSED_PROBE)` while nothing usable is cached.
+    fn backoff_wait(&self, failures: u32, usable: bool) -> std::time::Duration {
+        let cooldown = self.settings.unknown_kid_cooldown;
+        let factor = 1u32 << failures.saturating_sub(1).min(16);
+        let wait = cooldown.saturating_mul(factor).min(MAX_BACKOFF);
+        if usable {
+            wait
+        } else {
+            wait.min(cooldown.max(FAIL_CLOSED_PROBE))
+        }
+    }
+
     /// One fetch; the caller holds the gate. A well-formed key set replaces the cached one whole
     /// (a key it no longer lists stops verifying at once, even if none is left); a failure leaves
     /// the cache as it was and backs the next attempt off. While backing off, nothing is fetched.
     async fn fetch_locked(&self) -> Result<usize, FetchError> {
-        let waiting = self
-            .backoff
-            .lock()
-            .ok()
-            .and_then(|b| b.1)
-            .is_some_and(|next| Instant::now() < next);
+        let usable = self
+            .snapshot()
+            .is_some_and(|s| s.fetched_at.elapsed() <= self.settings.max_staleness);
+        let waiting = self.backoff.lock().ok().is_some_and(|b| match b.1 {
+            Some(failed_at) => failed_at.elapsed() < self.backoff_wait(b.0, usable),
+            None => false,
+        });
         if waiting {
             return Err(FetchError::BackingOff);
         }
@@ -250,16 +274,7 @@ impl JwksCache {
         if let Ok(mut b) = self.backoff.lock() {
             *b = match &result {
                 Ok(_) => (0, None),
-                Err(_) => {
-                    let failures = b.0.saturating_add(1);
-                    let factor = 1u32 << (failures - 1).min(16);
-                    let wait = self
-                        .settings
-                        .unknown_kid_cooldown
-                        .saturating_mul(factor)
-                        .min(MAX_BACKOFF);
-                    (failures, Some(Instant::now() + wait))
-                }
+                Err(_) => (b.0.saturating_add(1), Some(Instant::now())),
             };
         }
         let (keys, skipped) = result?;
@@ -343,30 +358,57 @@ mod tests {
         SigningKey::generate(Algorithm::ES256, kid).unwrap()
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn failures_back_off_exponentially_from_the_cooldown_to_five_minutes() {
-        let fetcher = Scripted::new(None);
-        let cache = Arc::new(JwksCache::with_fetcher(ISS, settings(10), fetcher.clone()));
-        // One lookup a second for 20 minutes, the IdP down all along (cold start included).
+    /// The seconds (of `seconds`, one lookup each) at which `fetcher` was called.
+    async fn fetch_times(
+        cache: &Arc<JwksCache>,
+        fetcher: &Scripted,
+        seconds: u64,
+        kid: impl Fn(u64) -> String,
+    ) -> Vec<u64> {
         let mut at = Vec::new();
-        for second in 0..1200u64 {
+        for second in 0..seconds {
             let before = fetcher.calls();
-            assert!(cache.key("any").await.is_err());
+            let _ = cache.key(&kid(second)).await;
+            // A background refresh the lookup started runs while the clock advances.
+            tokio::time::advance(Duration::from_secs(1)).await;
             if fetcher.calls() > before {
                 at.push(second);
             }
-            tokio::time::advance(Duration::from_secs(1)).await;
         }
-        // 10 s, 20 s, 40 s, 80 s, 160 s, then 300 s apart.
-        assert_eq!(&at[..7], &[0, 10, 30, 70, 150, 310, 610]);
-        assert!(at.windows(2).all(|w| w[1] - w[0] <= 300), "{at:?}");
-        assert_eq!(at.len(), 8, "{at:?}");
+        at
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn while_cached_keys_serve_failures_back_off_exponentially_to_five_minutes() {
+        let fetcher = Scripted::new(Some(jwks_json([&key("k1")])));
+        let cache = Arc::new(JwksCache::with_fetcher(ISS, settings(10), fetcher.clone()));
+        cache.prime().await.unwrap();
+        fetcher.set(None);
+        // An unknown kid a second for 20 minutes, the IdP down all along; k1 keeps serving.
+        let at = fetch_times(&cache, &fetcher, 1200, |s| format!("flood-{s}")).await;
+        // 10 s, 20 s, 40 s, 80 s, 160 s, then 300 s apart (±1 s: a background refresh is
+        // counted in the second it was started).
+        let gaps: Vec<u64> = at.windows(2).map(|w| w[1] - w[0]).collect();
+        let want = [10u64, 20, 40, 80, 160, 300, 300];
+        assert_eq!(gaps.len(), want.len(), "{at:?}");
+        for (got, want) in gaps.iter().zip(want) {
+            assert!(got.abs_diff(want) <= 1, "{at:?}");
+        }
+        assert!(
+            cache.key("k1").await.is_ok(),
+            "the cached key served throughout"
+        );
         // The IdP is back: the next attempt (at most 5 minutes later) succeeds, and resets it.
         fetcher.set(Some(jwks_json([&key("k1")])));
         tokio::time::advance(Duration::from_secs(300)).await;
-        assert!(cache.key("k1").await.is_ok());
+        assert!(cache.key("new").await.is_err());
+        assert_eq!(
+            cache.backoff.lock().unwrap().0,
+            0,
+            "a success resets the backoff"
+        );
         fetcher.set(None);
-        tokio::time::advance(Duration::from_secs(301)).await;
+        tokio::time::advance(Duration::from_secs(10)).await;
         let before = fetcher.calls();
         let _ = cache.key("other").await;
         tokio::time::advance(Duration::from_secs(10)).await;
@@ -375,6 +417,51 @@ mod tests {
             fetcher.calls() - before,
             2,
             "after a success, the backoff starts over"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn while_nothing_usable_is_cached_a_failing_idp_is_asked_every_few_seconds() {
+        // Cold start, cooldown 1 s: 1 s, 2 s, then every FAIL_CLOSED_PROBE (4 s).
+        let fetcher = Scripted::new(None);
+        let cache = Arc::new(JwksCache::with_fetcher(ISS, settings(1), fetcher.clone()));
+        let at = fetch_times(&cache, &fetcher, 60, |_| "k1".into()).await;
+        assert_eq!(&at[..5], &[0, 1, 3, 7, 11], "{at:?}");
+        assert!(at.windows(2).all(|w| w[1] - w[0] <= 4), "{at:?}");
+        assert!(at.len() <= 17, "about 15 a minute: {at:?}");
+        // The IdP is back: handshakes work again within FAIL_CLOSED_PROBE.
+        fetcher.set(Some(jwks_json([&key("k1")])));
+        let mut waited = 0;
+        while cache.key("k1").await.is_err() {
+            tokio::time::advance(Duration::from_secs(1)).await;
+            waited += 1;
+            assert!(waited <= 4, "recovered within 4 s");
+        }
+        // A longer cooldown is the probe interval then.
+        let fetcher = Scripted::new(None);
+        let cache = Arc::new(JwksCache::with_fetcher(ISS, settings(10), fetcher.clone()));
+        let at = fetch_times(&cache, &fetcher, 60, |_| "k1".into()).await;
+        assert_eq!(at, vec![0, 10, 20, 30, 40, 50]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn past_the_staleness_bound_probing_returns_to_every_few_seconds() {
+        let fetcher = Scripted::new(Some(jwks_json([&key("k1")])));
+        let cache = Arc::new(JwksCache::with_fetcher(ISS, settings(10), fetcher.clone()));
+        cache.prime().await.unwrap();
+        fetcher.set(None);
+        // An hour of outage: k1 serves (max staleness 3600 s) while the backoff grows to 5 min.
+        let at = fetch_times(&cache, &fetcher, 3600, |s| format!("flood-{s}")).await;
+        assert!(at.windows(2).any(|w| w[1] - w[0] == 300), "{at:?}");
+        // Past the bound, every lookup fails closed, and the IdP is asked every 10 s again.
+        let at = fetch_times(&cache, &fetcher, 60, |_| "k1".into()).await;
+        assert!(at.windows(2).all(|w| w[1] - w[0] <= 11), "{at:?}");
+        assert!(at.len() >= 5, "{at:?}");
+        fetcher.set(Some(jwks_json([&key("k1")])));
+        tokio::time::advance(Duration::from_secs(10)).await;
+        assert!(
+            cache.key("k1").await.is_ok(),
+            "recovered within the cooldown"
         );
     }
 
