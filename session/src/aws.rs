@@ -18,20 +18,37 @@ pub fn is_loopback_url(url: &str) -> bool {
         .any(|p| rest.starts_with(p))
 }
 
+/// Every call answers within this long, failure included: a request during an outage gets
+/// `internal`, never a hang (connect 1 s, each attempt 1.5 s, three attempts with backoff).
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(4);
+
+/// How long an idle keep-alive connection to a local endpoint (DynamoDB Local, wsauth-local's
+/// own @connections API) is kept: a burst does not leave hundreds of sockets open for the
+/// SDK's default 90 s.
+pub const LOCAL_POOL_IDLE: Duration = Duration::from_secs(5);
+
 /// The SDK configuration from the environment (region, credentials, `AWS_ENDPOINT_URL_*`).
 /// With `local_placeholders`, missing credentials and region are replaced by placeholders,
-/// which local emulators accept; on AWS the environment always has both.
+/// which local emulators accept (on AWS the environment always has both), and idle
+/// connections are kept [`LOCAL_POOL_IDLE`] only.
 pub async fn sdk_config_from_env(local_placeholders: bool) -> aws_config::SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .timeout_config(
             TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(2))
-                .operation_attempt_timeout(Duration::from_secs(3))
-                .operation_timeout(Duration::from_secs(8))
+                .connect_timeout(Duration::from_secs(1))
+                .operation_attempt_timeout(Duration::from_millis(1500))
+                .operation_timeout(OPERATION_TIMEOUT)
                 .build(),
         )
         .retry_config(RetryConfig::standard().with_max_attempts(3));
     if local_placeholders {
+        use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+        loader = loader.http_client(
+            aws_smithy_http_client::Builder::new()
+                .pool_idle_timeout(LOCAL_POOL_IDLE)
+                .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+                .build_https(),
+        );
         if std::env::var("AWS_ACCESS_KEY_ID").is_err() {
             loader = loader.credentials_provider(aws_credential_types::Credentials::new(
                 "local",
