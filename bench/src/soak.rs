@@ -98,6 +98,8 @@ struct Shared {
     misdelivered: AtomicU64,
     duplicated: AtomicU64,
     dropped: AtomicU64,
+    /// Per connection: when it left (started draining, or was dropped) and came back.
+    away: Vec<Mutex<Vec<(f64, f64)>>>,
     /// API Gateway's own `{"message":"Internal server error",…}` frames (a failed or timed out
     /// integration: no `id` to match), by the second they arrived.
     integration_errors: Mutex<Vec<f64>>,
@@ -245,7 +247,14 @@ async fn connection(
     let mut seq: u64 = 0;
     let period = Duration::from_secs_f64(1.0 / rate);
     let mut rng = fastrand::Rng::with_seed(conn as u64 * 7919 + 1);
+    let mut left_at: Option<f64> = None;
     'outer: while let Some(ws) = connect(&shared, &keys, &url, conn, &mut n).await {
+        if let Some(left) = left_at.take()
+            && let Some(away) = shared.away.get(conn)
+            && let Ok(mut away) = away.lock()
+        {
+            away.push((left, shared.now()));
+        }
         let (mut sink, mut stream) = ws.split();
         // A random phase, so that sends spread over the period.
         tokio::time::sleep(period.mul_f64(rng.f64())).await;
@@ -259,6 +268,7 @@ async fn connection(
                     }
                     let churned = churn.lock().ok().is_some_and(|mut c| std::mem::take(&mut c[conn]));
                     if churned {
+                        left_at = Some(shared.now());
                         // Leave cleanly: stop sending, read what is in flight, then close.
                         let drain = tokio::time::sleep(Duration::from_millis(1500));
                         tokio::pin!(drain);
@@ -291,6 +301,7 @@ async fn connection(
                     }
                     if sink.send(Message::Text(frame.to_string().into())).await.is_err() {
                         shared.dropped.fetch_add(1, Ordering::Relaxed);
+                        left_at = Some(shared.now());
                         continue 'outer;
                     }
                 }
@@ -300,6 +311,7 @@ async fn connection(
                         if !shared.stop.load(Ordering::Relaxed) {
                             shared.dropped.fetch_add(1, Ordering::Relaxed);
                         }
+                        left_at = Some(shared.now());
                         continue 'outer;
                     }
                     Some(Ok(_)) => {}
@@ -558,6 +570,7 @@ pub async fn run(s: Soak) -> Res<(Value, bool)> {
         duplicated: AtomicU64::new(0),
         dropped: AtomicU64::new(0),
         integration_errors: Mutex::new(Vec::new()),
+        away: (0..s.connections).map(|_| Mutex::new(Vec::new())).collect(),
         stop: AtomicBool::new(false),
         per_user: s.per_user,
     });
@@ -659,8 +672,9 @@ pub async fn run(s: Soak) -> Res<(Value, bool)> {
     for t in tasks {
         let _ = t.await;
     }
-    // Every $disconnect runs; the server settles.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Every $disconnect runs, and the keep-alive pools' idle connections expire
+    // (LOCAL_POOL_IDLE, 5 s): the server settles.
+    tokio::time::sleep(Duration::from_secs(8)).await;
     let (rss1, fds1) = usage(pid);
     let fds_end = fd_kinds(pid, ddb_port);
     // Bindings left behind (the dynamodb store): nothing may stay bound.
@@ -728,6 +742,8 @@ struct Phase {
     late: u64,
     delivered: u64,
     lost: u64,
+    /// Missing receipts where a connection of the recipient was closing or reconnecting then.
+    lost_to_closing: u64,
     reply_latency: Vec<f64>,
     delivery_latency: Vec<f64>,
     handshakes: BTreeMap<u16, u64>,
@@ -825,7 +841,27 @@ fn report(
                                 ph.delivered += n;
                                 let got = rec.receipts.len() as u64;
                                 if got < *n {
-                                    ph.lost += n - got;
+                                    // A connection that closes (it asked to, or dropped) may miss
+                                    // what was accepted for it a moment before: not a loss of
+                                    // the service's making.
+                                    let closing = rec.to_user.is_some_and(|u| {
+                                        (u * shared.per_user..(u + 1) * shared.per_user).any(|c| {
+                                            shared
+                                                .away
+                                                .get(c)
+                                                .and_then(|a| a.lock().ok())
+                                                .is_some_and(|a| {
+                                                    a.iter().any(|(l, b)| {
+                                                        rec.at < *b + 1.0 && rec.at + lat > *l - 3.0
+                                                    })
+                                                })
+                                        })
+                                    });
+                                    if closing {
+                                        ph.lost_to_closing += n - got;
+                                    } else {
+                                        ph.lost += n - got;
+                                    }
                                 }
                             }
                         }
@@ -904,7 +940,7 @@ fn report(
             "integration_errors": integration,
             "sent": ph.sent, "acknowledged": ph.acked, "refused": ph.refused,
             "unanswered": ph.unanswered, "answered_after_5s": ph.late,
-            "delivered": ph.delivered, "lost": ph.lost,
+            "delivered": ph.delivered, "lost": ph.lost, "missed_by_closing_connections": ph.lost_to_closing,
             "reply_ms": {"p50": pct(&ph.reply_latency, 0.5), "p99": pct(&ph.reply_latency, 0.99), "p999": pct(&ph.reply_latency, 0.999)},
             "delivery_ms": {"p50": pct(&ph.delivery_latency, 0.5), "p99": pct(&ph.delivery_latency, 0.99), "p999": pct(&ph.delivery_latency, 0.999)},
             "handshakes": ph.handshakes.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),

@@ -19,7 +19,8 @@ pub fn is_loopback_url(url: &str) -> bool {
 }
 
 /// Every call answers within this long, failure included: a request during an outage gets
-/// `internal`, never a hang (connect 1 s, each attempt 1.5 s, three attempts with backoff).
+/// `internal`, never a hang (connect 1 s, each attempt at most 3 s, up to three attempts with
+/// backoff: a refused connection is tried again at once, a slow one once at most).
 pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(4);
 
 /// How long an idle keep-alive connection to a local endpoint (DynamoDB Local, wsauth-local's
@@ -36,7 +37,7 @@ pub async fn sdk_config_from_env(local_placeholders: bool) -> aws_config::SdkCon
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(Duration::from_secs(1))
-                .operation_attempt_timeout(Duration::from_millis(1500))
+                .operation_attempt_timeout(Duration::from_secs(3))
                 .operation_timeout(OPERATION_TIMEOUT)
                 .build(),
         )
