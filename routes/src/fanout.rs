@@ -1,6 +1,7 @@
 //! Delivery to many connections at once: concurrent with a bound, never one at a time and never
-//! unbounded. A connection that answers 410 Gone has its binding pruned and is counted; it never
-//! fails the whole operation. Targets arrive as a stream, so a broadcast keeps the same number of
+//! unbounded. A connection that answers 410 Gone has its binding pruned and is counted, unless it
+//! was bound less than [`PRUNE_GRACE_SECONDS`] ago (a connection still completing its handshake
+//! is not reachable yet, but its binding is good); it never fails the whole operation. Targets arrive as a stream, so a broadcast keeps the same number of
 //! calls in flight across page boundaries while the next page is being read.
 
 use futures_util::{Stream, StreamExt};
@@ -14,6 +15,10 @@ pub const BROADCAST_PAGE: usize = 100;
 
 /// API Gateway's message size limit; a larger outgoing message is refused before any call.
 pub const MAX_MESSAGE_BYTES: usize = 128 * 1024;
+/// A binding younger than this is never pruned on a 410: between `$connect` writing the binding
+/// and the upgrade completing, @connections does not know the connection yet.
+pub const PRUNE_GRACE_SECONDS: i64 = 10;
+
 /// How many @connections calls one fan-out keeps in flight.
 pub const FANOUT_CONCURRENCY: usize = 32;
 
@@ -35,19 +40,26 @@ enum One {
 }
 
 /// Posts `payload` to every binding `targets` yields (at `endpoint_override` when set, else each
-/// binding's own endpoint), pruning gone ones.
+/// binding's own endpoint) at `now` (epoch seconds), pruning gone ones.
 pub async fn deliver(
     connections: &dyn Connections,
     store: &dyn SessionStore,
     endpoint_override: Option<&str>,
     targets: impl Stream<Item = Binding>,
     payload: &[u8],
+    now: i64,
 ) -> Delivery {
     targets
         .map(|b| async move {
             let endpoint = endpoint_override.unwrap_or(&b.endpoint);
             match connections.post(endpoint, &b.connection_id, payload).await {
                 Ok(()) => One::Delivered,
+                Err(ManagementError::Gone)
+                    if b.connected_at.div_euclid(1000) > now - PRUNE_GRACE_SECONDS =>
+                {
+                    tracing::info!(connection_id = %b.connection_id, "not reachable yet (bound moments ago); binding kept");
+                    One::Failed
+                }
                 Err(ManagementError::Gone) => match store.unbind(&b.connection_id).await {
                     Ok(_) => {
                         tracing::info!(connection_id = %b.connection_id, user = %b.user_id, "stale connection pruned");
@@ -109,7 +121,7 @@ pub async fn broadcast_all(
     };
     let targets =
         futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (b, rx)) });
-    let (walked, delivery) = tokio::join!(walk, services.deliver_stream(targets, payload));
+    let (walked, delivery) = tokio::join!(walk, services.deliver_stream(targets, payload, now));
     match walked {
         Ok(()) => Ok(delivery),
         Err(e) => {

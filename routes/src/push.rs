@@ -142,7 +142,7 @@ impl Pusher {
                     .live_user_bindings(&user_id, now)
                     .await
                     .map_err(unavailable)?;
-                let d = s.deliver(targets, &payload).await;
+                let d = s.deliver(targets, &payload, now).await;
                 tracing::info!(op = "sendToUser", user = %user_id, delivered = d.delivered, pruned = d.pruned, failed = d.failed, "push");
                 Ok(json!({"delivered": d.delivered, "pruned": d.pruned}))
             }

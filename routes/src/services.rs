@@ -61,17 +61,18 @@ impl Services {
         self.endpoint_override.as_deref().unwrap_or(&b.endpoint)
     }
 
-    /// Posts `payload` to `targets`, pruning gone connections.
-    pub async fn deliver(&self, targets: Vec<Binding>, payload: &[u8]) -> Delivery {
-        self.deliver_stream(futures_util::stream::iter(targets), payload)
+    /// Posts `payload` to `targets` at `now` (epoch seconds), pruning gone connections.
+    pub async fn deliver(&self, targets: Vec<Binding>, payload: &[u8], now: i64) -> Delivery {
+        self.deliver_stream(futures_util::stream::iter(targets), payload, now)
             .await
     }
 
-    /// Posts `payload` to every binding `targets` yields, pruning gone connections.
+    /// Posts `payload` to every binding `targets` yields at `now`, pruning gone connections.
     pub async fn deliver_stream(
         &self,
         targets: impl futures_util::Stream<Item = Binding>,
         payload: &[u8],
+        now: i64,
     ) -> Delivery {
         deliver(
             self.connections.as_ref(),
@@ -79,6 +80,7 @@ impl Services {
             self.endpoint_override.as_deref(),
             targets,
             payload,
+            now,
         )
         .await
     }

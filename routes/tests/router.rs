@@ -892,3 +892,20 @@ async fn a_message_id_comes_back_in_its_reply_errors_included() {
         assert!(!o.close);
     }
 }
+
+#[tokio::test]
+async fn a_binding_made_moments_ago_is_not_pruned_on_410() {
+    // Between `$connect` writing the binding and the upgrade completing, @connections does not
+    // know the connection yet: its binding is good and must stay.
+    let w = world(wsauth_devkit::stores::memory_dyn().await);
+    bind_issued(&w, "b1", "bob", "s1", Some(NOW)).await;
+    w.conns.set_gone("b1");
+    let push = json!({"op":"sendToUser","userId":"bob","data":1});
+    let r = w.pusher.handle_json(push.clone(), NOW + 1).await.unwrap();
+    assert_eq!(r, json!({"delivered":0,"pruned":0}));
+    assert!(w.store.get("b1").await.unwrap().is_some(), "kept");
+    // Still gone once the grace has passed: pruned then.
+    let r = w.pusher.handle_json(push, NOW + 11).await.unwrap();
+    assert_eq!(r, json!({"delivered":0,"pruned":1}));
+    assert!(w.store.get("b1").await.unwrap().is_none());
+}

@@ -36,7 +36,7 @@ impl RouteHandler for SendToUser {
             .live_user_bindings(&to, ctx.now)
             .await
             .map_err(RouteError::internal)?;
-        let d = ctx.services.deliver(targets, &payload).await;
+        let d = ctx.services.deliver(targets, &payload, ctx.now).await;
         tracing::info!(route = "sendToUser", user = %ctx.binding.user_id, to = %to,
             delivered = d.delivered, pruned = d.pruned, failed = d.failed, "message sent");
         Ok(Some(
