@@ -388,52 +388,9 @@ enum Command {
         #[arg(long, value_delimiter = ' ')]
         server_pids: Vec<u32>,
     },
-    /// Minutes of numbered traffic through wsauth-local with faults in the middle; prints the
-    /// report as one JSON line and exits 1 when a "must hold" line fails.
-    Soak {
-        /// The run's name in the report.
-        #[arg(long)]
-        label: String,
-        /// `memory` or `dynamodb`.
-        #[arg(long, default_value = "memory")]
-        store: String,
-        #[arg(long, default_value_t = 200)]
-        connections: usize,
-        /// Connections per user.
-        #[arg(long, default_value_t = 4)]
-        per_user: usize,
-        /// Messages per second per connection.
-        #[arg(long, default_value_t = 2.0)]
-        rate: f64,
-        #[arg(long, default_value_t = 60)]
-        seconds: u64,
-        /// The wsauth-local binary.
-        #[arg(long)]
-        local_bin: PathBuf,
-        /// DynamoDB Local's jar, for the dynamodb store (started on AWS_ENDPOINT_URL_DYNAMODB's port).
-        #[arg(long)]
-        ddb_jar: Option<PathBuf>,
-        /// Stop DynamoDB Local at AT seconds for LEN seconds: `AT:LEN`.
-        #[arg(long, value_parser = at_len)]
-        ddb_down: Option<(u64, u64)>,
-        /// The JWKS answers 503 from AT for LEN seconds: `AT:LEN`.
-        #[arg(long, value_parser = at_len)]
-        jwks_fail: Option<(u64, u64)>,
-        /// The server's WSAUTH_JWKS_MAX_STALE_SECONDS.
-        #[arg(long, default_value_t = 300)]
-        max_stale: u64,
-        /// Where the JSON report goes.
-        #[arg(long)]
-        out: PathBuf,
-    },
-}
-
-fn at_len(v: &str) -> Result<(u64, u64), String> {
-    let (a, l) = v.split_once(':').ok_or("expected AT:LEN")?;
-    Ok((
-        a.parse().map_err(|_| "AT: seconds")?,
-        l.parse().map_err(|_| "LEN: seconds")?,
-    ))
+    /// Minutes of numbered traffic through wsauth-local with faults in the middle; writes the
+    /// report (JSON) and exits 1 when a "must hold" line fails.
+    Soak(soak::Soak),
 }
 
 fn soak_command(s: soak::Soak) -> Res<()> {
@@ -509,33 +466,7 @@ fn main() -> std::process::ExitCode {
             idle_budget: Duration::from_secs(idle_seconds),
             pids: server_pids,
         }),
-        Command::Soak {
-            label,
-            store,
-            connections,
-            per_user,
-            rate,
-            seconds,
-            local_bin,
-            ddb_jar,
-            ddb_down,
-            jwks_fail,
-            max_stale,
-            out,
-        } => soak_command(soak::Soak {
-            label,
-            store,
-            connections,
-            per_user: per_user.max(1),
-            rate,
-            seconds,
-            local_bin,
-            ddb_jar,
-            ddb_down,
-            jwks_fail,
-            max_stale,
-            out,
-        }),
+        Command::Soak(s) => soak_command(s),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -40,29 +40,53 @@ const HANG: Duration = Duration::from_secs(5);
 const RECOVERY: Duration = Duration::from_secs(5);
 
 /// One run's settings.
+#[derive(clap::Args)]
 pub struct Soak {
     /// The run's name in the report.
+    #[arg(long)]
     pub label: String,
     /// `memory` or `dynamodb`.
+    #[arg(long, default_value = "memory")]
     pub store: String,
+    /// Connections.
+    #[arg(long, default_value_t = 200)]
     pub connections: usize,
     /// Connections per user.
-    pub per_user: usize,
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
+    pub per_user: u16,
     /// Messages per second per connection.
+    #[arg(long, default_value_t = 2.0)]
     pub rate: f64,
+    /// Seconds of load.
+    #[arg(long, default_value_t = 60)]
     pub seconds: u64,
     /// The wsauth-local binary.
+    #[arg(long)]
     pub local_bin: PathBuf,
-    /// DynamoDB Local's jar (its `DynamoDBLocal_lib` beside it), for the dynamodb store.
+    /// DynamoDB Local's jar (its `DynamoDBLocal_lib` beside it), for the dynamodb store; it is
+    /// started on the port of AWS_ENDPOINT_URL_DYNAMODB.
+    #[arg(long)]
     pub ddb_jar: Option<PathBuf>,
-    /// DynamoDB Local stopped at this second for this many seconds.
+    /// Stop DynamoDB Local at AT seconds for LEN seconds: `AT:LEN`.
+    #[arg(long, value_parser = at_len)]
     pub ddb_down: Option<(u64, u64)>,
-    /// The JWKS answering 503 from this second for this many seconds.
+    /// The JWKS answers 503 from AT for LEN seconds: `AT:LEN`.
+    #[arg(long, value_parser = at_len)]
     pub jwks_fail: Option<(u64, u64)>,
-    /// `WSAUTH_JWKS_MAX_STALE_SECONDS` of the server.
+    /// The server's `WSAUTH_JWKS_MAX_STALE_SECONDS`.
+    #[arg(long, default_value_t = 300)]
     pub max_stale: u64,
     /// Where the JSON report goes.
+    #[arg(long)]
     pub out: PathBuf,
+}
+
+fn at_len(v: &str) -> Result<(u64, u64), String> {
+    let (a, l) = v.split_once(':').ok_or("expected AT:LEN")?;
+    Ok((
+        a.parse().map_err(|_| "AT: seconds")?,
+        l.parse().map_err(|_| "LEN: seconds")?,
+    ))
 }
 
 /// A fault window, in seconds from the start of the load.
@@ -554,12 +578,13 @@ pub async fn run(s: Soak) -> Res<(Value, bool)> {
     let cold = usage(pid);
     // A warm-up wave (every connection opened, one round trip, closed) before the baseline:
     // connection pools and allocator arenas that a first load fills are not leaks.
-    warm_up(&url, &keys, s.connections, s.per_user).await;
+    let per_user = usize::from(s.per_user);
+    warm_up(&url, &keys, s.connections, per_user).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let (rss0, fds0) = usage(pid);
     let fds_start = fd_kinds(pid, ddb_port);
 
-    let users = s.connections.div_ceil(s.per_user).max(1);
+    let users = s.connections.div_ceil(per_user).max(1);
     let shared = Arc::new(Shared {
         start: Instant::now(),
         sent: (0..s.connections)
@@ -572,7 +597,7 @@ pub async fn run(s: Soak) -> Res<(Value, bool)> {
         integration_errors: Mutex::new(Vec::new()),
         away: (0..s.connections).map(|_| Mutex::new(Vec::new())).collect(),
         stop: AtomicBool::new(false),
-        per_user: s.per_user,
+        per_user,
     });
     let churn = Arc::new(Mutex::new(vec![false; s.connections]));
     // Open every connection (spread over a few seconds); the load's clock starts once all are.
@@ -991,7 +1016,7 @@ fn report(
         .collect();
     let report = json!({
         "label": s.label, "store": s.store, "connections": s.connections,
-        "users": s.connections.div_ceil(s.per_user), "rate_per_connection": s.rate,
+        "users": s.connections.div_ceil(usize::from(s.per_user)), "rate_per_connection": s.rate,
         "seconds": s.seconds, "max_stale_s": s.max_stale, "opened_in_s": opened_in,
         "faults": windows.iter().map(|w| json!({"name": w.name, "from_s": w.from - t0, "to_s": w.to - t0})).collect::<Vec<_>>(),
         "phases": rows,

@@ -217,11 +217,7 @@ pub async fn ensure_table(client: &Client, table: &str) -> Result<(), StoreError
             .sse_specification(SseSpecification::builder().enabled(true).build())
             .send()
             .await;
-        match created {
-            Ok(_) => {}
-            Err(e) if e.code() == Some("ResourceInUseException") => {}
-            Err(e) => return Err(unavailable(e)),
-        }
+        created_or_exists(created)?;
     }
     await_active_with_ttl(client, table).await
 }
@@ -257,11 +253,7 @@ pub async fn ensure_revocations_table(client: &Client, table: &str) -> Result<()
             .sse_specification(SseSpecification::builder().enabled(true).build())
             .send()
             .await;
-        match created {
-            Ok(_) => {}
-            Err(e) if e.code() == Some("ResourceInUseException") => {}
-            Err(e) => return Err(unavailable(e)),
-        }
+        created_or_exists(created)?;
     }
     await_active_with_ttl(client, table).await
 }
@@ -270,6 +262,19 @@ pub async fn ensure_revocations_table(client: &Client, table: &str) -> Result<()
 pub async fn ensure_tables(client: &Client, settings: &StoreSettings) -> Result<(), StoreError> {
     ensure_table(client, &settings.table).await?;
     ensure_revocations_table(client, &settings.revocations_table).await
+}
+
+/// A `CreateTable` that succeeded, or found the table made meanwhile (a concurrent call).
+fn created_or_exists<T, E, R>(r: Result<T, SdkError<E, R>>) -> Result<(), StoreError>
+where
+    E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match r {
+        Ok(_) => Ok(()),
+        Err(e) if e.code() == Some("ResourceInUseException") => Ok(()),
+        Err(e) => Err(unavailable(e)),
+    }
 }
 
 async fn await_active_with_ttl(client: &Client, table: &str) -> Result<(), StoreError> {

@@ -9,6 +9,20 @@ import { createClient, WsauthError } from '../index.js';
 import { startLocal, next, sleep } from './support.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
+/** Runs `script` as an ES module in a fresh Node process: its exit code (or why it was killed)
+ * and its output. A process that does not exit by itself within 15 s is killed. */
+async function runModule(script) {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: here, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (b) => { out += b; });
+  child.stderr.on('data', (b) => { out += b; });
+  const code = await new Promise((res) => {
+    const t = setTimeout(() => { child.kill('SIGKILL'); res('still running after 15 s'); }, 15000);
+    child.once('exit', (c) => { clearTimeout(t); res(c); });
+  });
+  return { code, out };
+}
+
 let local;
 before(async () => { local = await startLocal(); });
 after(async () => { await local?.stop(); });
@@ -142,14 +156,7 @@ test('close() leaves no timer or socket behind: the process exits by itself', as
     c.close();
     console.log('closed');
   `;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: here, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (b) => { out += b; });
-  child.stderr.on('data', (b) => { out += b; });
-  const code = await new Promise((res) => {
-    const t = setTimeout(() => { child.kill('SIGKILL'); res('still running after 15 s'); }, 15000);
-    child.once('exit', (c) => { clearTimeout(t); res(c); });
-  });
+  const { code, out } = await runModule(script);
   assert.equal(code, 0, out);
   assert.match(out, /closed/);
 });
@@ -170,14 +177,7 @@ test('close() while the handshake hangs (a server that never upgrades) ends clea
       await c.ready.catch((e) => console.log('ready:', e.code));
     });
   `;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: here, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (b) => { out += b; });
-  child.stderr.on('data', (b) => { out += b; });
-  const code = await new Promise((res) => {
-    const t = setTimeout(() => { child.kill('SIGKILL'); res('still running after 15 s'); }, 15000);
-    child.once('exit', (c) => { clearTimeout(t); res(c); });
-  });
+  const { code, out } = await runModule(script);
   assert.equal(code, 0, out);
   assert.match(out, /ready: closed/);
 });
