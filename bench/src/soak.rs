@@ -513,15 +513,17 @@ pub async fn run(s: Soak) -> Res<(Value, bool)> {
     let work = std::env::temp_dir().join(format!("wsauth-soak-{}-{}", s.label, std::process::id()));
     std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
     // DynamoDB Local, when asked for: on the port of AWS_ENDPOINT_URL_DYNAMODB.
-    let ddb_port = std::env::var("AWS_ENDPOINT_URL_DYNAMODB")
-        .ok()
-        .and_then(|u| {
-            u.rsplit(':')
-                .next()?
-                .trim_end_matches('/')
-                .parse::<u16>()
-                .ok()
-        });
+    let ddb_endpoint = wsauth_runtime::Settings::from_env()
+        .store()
+        .map_err(|e| e.to_string())?
+        .dynamodb_endpoint;
+    let ddb_port = ddb_endpoint.as_deref().and_then(|u| {
+        u.rsplit(':')
+            .next()?
+            .trim_end_matches('/')
+            .parse::<u16>()
+            .ok()
+    });
     let mut ddb = None;
     if s.store == "dynamodb" {
         let (Some(jar), Some(port)) = (&s.ddb_jar, ddb_port) else {
@@ -741,9 +743,9 @@ pub async fn run(s: Soak) -> Res<(Value, bool)> {
 
 async fn count_bindings(table: &str) -> Option<u64> {
     use wsauth_session::SessionStore as _;
-    let settings = wsauth_runtime::Settings::from_pairs(&[("WSAUTH_TABLE", table)]);
-    let mut st = settings.store().ok()?;
-    st.dynamodb_endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").ok();
+    let mut settings = wsauth_runtime::Settings::from_env();
+    settings.set("WSAUTH_TABLE", Some(table));
+    let st = settings.store().ok()?;
     let client = wsauth_session::dynamo::client(&st).await;
     let store = wsauth_session::DynamoSessionStore::new(client, &st);
     let mut n = 0;
