@@ -16,8 +16,9 @@ pub const BROADCAST_PAGE: usize = 100;
 /// API Gateway's message size limit; a larger outgoing message is refused before any call.
 pub const MAX_MESSAGE_BYTES: usize = 128 * 1024;
 /// A binding younger than this is never pruned on a 410: between `$connect` writing the binding
-/// and the upgrade completing, @connections does not know the connection yet.
-pub const PRUNE_GRACE_SECONDS: i64 = 10;
+/// and the upgrade completing (milliseconds locally, well under a second on AWS), @connections
+/// does not know the connection yet.
+pub const PRUNE_GRACE_SECONDS: i64 = 3;
 
 /// How many @connections calls one fan-out keeps in flight.
 pub const FANOUT_CONCURRENCY: usize = 32;

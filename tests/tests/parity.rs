@@ -242,6 +242,10 @@ async fn a_lost_disconnect_leaves_a_binding_that_the_next_push_prunes() {
         l.gateway.store().user_bindings("bob").await.unwrap().len(),
         1
     );
+    // A binding is pruned on a 410 once it is older than the grace (younger, the connection may
+    // still be completing its handshake).
+    let grace = u64::try_from(wsauth_routes::fanout::PRUNE_GRACE_SECONDS).unwrap();
+    tokio::time::sleep(Duration::from_secs(grace + 1)).await;
     let (status, r) = push(&l, json!({"op": "sendToUser", "userId": "bob", "data": 1})).await;
     assert_eq!(status, 200);
     assert_eq!(r, json!({"delivered": 0, "pruned": 1}));
