@@ -64,11 +64,10 @@ pub fn unreachable_dynamodb() -> DynamoSessionStore {
         ))
         .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::standard().with_max_attempts(2))
         .build();
-    let settings = StoreSettings {
-        table: "wsauth-sessions".into(),
-        revocations_table: "wsauth-revocations".into(),
-        revocations_kept_seconds: 86_430,
-        dynamodb_endpoint: None,
+    // The default tables and retention: nothing is reached anyway.
+    let settings = match Settings::default().store() {
+        Ok(s) => s,
+        Err(e) => panic!("{e}"),
     };
     DynamoSessionStore::new(aws_sdk_dynamodb::Client::from_conf(conf), &settings)
 }

@@ -12,9 +12,7 @@ use crate::binding::{Binding, TTL_GRACE_SECONDS};
 use crate::revocation::{Renewal, Revoke, revokes, session_key, user_key};
 use crate::store::{Page, SessionStore, StoreError};
 
-/// How long revocations are kept when not configured: a day's token lifetime and 30 s leeway,
-/// as `WSAUTH_MAX_TOKEN_LIFETIME_SECONDS` and `WSAUTH_LEEWAY_SECONDS` default.
-pub const DEFAULT_REVOCATIONS_KEPT_SECONDS: i64 = 86_400 + 30;
+pub use wsauth_runtime::settings::DEFAULT_REVOCATIONS_KEPT_SECONDS;
 
 type Index = HashMap<String, BTreeSet<(i64, String)>>;
 

@@ -162,6 +162,12 @@ fn list(v: &str, sep: impl Fn(char) -> bool) -> Vec<String> {
         .collect()
 }
 
+/// `WSAUTH_LEEWAY_SECONDS` when unset.
+pub const DEFAULT_LEEWAY_SECONDS: u64 = 30;
+
+/// `WSAUTH_MAX_TOKEN_LIFETIME_SECONDS` when unset: a day.
+pub const DEFAULT_MAX_TOKEN_LIFETIME_SECONDS: u64 = 86_400;
+
 pub(crate) fn seconds(s: &Settings, var: &'static str, default: u64) -> Result<u64, ConfigError> {
     match s.get(var) {
         None => Ok(default),
@@ -260,8 +266,12 @@ impl AuthorizerConfig {
         };
         Ok(Self {
             issuers,
-            leeway_seconds: seconds(s, "WSAUTH_LEEWAY_SECONDS", 30)?,
-            max_token_lifetime_seconds: seconds(s, "WSAUTH_MAX_TOKEN_LIFETIME_SECONDS", 86_400)?,
+            leeway_seconds: seconds(s, "WSAUTH_LEEWAY_SECONDS", DEFAULT_LEEWAY_SECONDS)?,
+            max_token_lifetime_seconds: seconds(
+                s,
+                "WSAUTH_MAX_TOKEN_LIFETIME_SECONDS",
+                DEFAULT_MAX_TOKEN_LIFETIME_SECONDS,
+            )?,
             connect_scopes: s
                 .get("WSAUTH_CONNECT_SCOPES")
                 .map(|v| list(&v, |c| c == ' '))

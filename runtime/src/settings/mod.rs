@@ -44,6 +44,11 @@ pub const VARIABLES: [&str; 21] = [
 /// The DynamoDB table when `WSAUTH_TABLE` is unset.
 pub const DEFAULT_TABLE: &str = "wsauth-sessions";
 
+/// How long revocations are kept when neither `WSAUTH_MAX_TOKEN_LIFETIME_SECONDS` nor
+/// `WSAUTH_LEEWAY_SECONDS` is set (see [`StoreSettings::revocations_kept_seconds`]).
+pub const DEFAULT_REVOCATIONS_KEPT_SECONDS: i64 =
+    (auth::DEFAULT_MAX_TOKEN_LIFETIME_SECONDS + auth::DEFAULT_LEEWAY_SECONDS) as i64;
+
 /// The revocations table when `WSAUTH_REVOCATIONS_TABLE` is unset.
 pub const DEFAULT_REVOCATIONS_TABLE: &str = "wsauth-revocations";
 
@@ -149,8 +154,12 @@ impl Settings {
             self.get(var)
                 .map_or_else(|| default.to_owned(), |t| t.trim().to_owned())
         };
-        let lifetime = auth::seconds(self, "WSAUTH_MAX_TOKEN_LIFETIME_SECONDS", 86_400)?;
-        let leeway = auth::seconds(self, "WSAUTH_LEEWAY_SECONDS", 30)?;
+        let lifetime = auth::seconds(
+            self,
+            "WSAUTH_MAX_TOKEN_LIFETIME_SECONDS",
+            auth::DEFAULT_MAX_TOKEN_LIFETIME_SECONDS,
+        )?;
+        let leeway = auth::seconds(self, "WSAUTH_LEEWAY_SECONDS", auth::DEFAULT_LEEWAY_SECONDS)?;
         Ok(StoreSettings {
             table: table("WSAUTH_TABLE", DEFAULT_TABLE),
             revocations_table: table("WSAUTH_REVOCATIONS_TABLE", DEFAULT_REVOCATIONS_TABLE),
