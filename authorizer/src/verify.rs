@@ -8,18 +8,22 @@
 //! `exp` required; `nbf` and `iat` with leeway; `sub` non-empty; Cognito checks when configured).
 
 use std::borrow::Cow;
+use std::mem::MaybeUninit;
 use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64_simd::Out;
 use jsonwebtoken::Algorithm;
 use serde::Deserialize;
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use std::fmt;
 use wsauth_policy::{Identity, check_session_id, check_user_id, split_scopes};
 use wsauth_runtime::settings::auth::normalize_token_type;
 use wsauth_runtime::settings::auth::{AuthorizerConfig, IssuerRules, TokenUse, parse_algorithm};
 
 use crate::error::AuthError;
-use crate::jwks::{FetchError, JwksCache, KeyKind};
+use crate::jwks::{FetchError, JwksCache, KeyKind, VerifyingKey};
 use crate::limits::{MAX_HEADER_B64, MAX_KID_BYTES, MAX_TOKEN_BYTES};
 
 /// The JOSE header members wsauth reads. Key-carrying members (`jku`, `x5u`, `jwk`, `x5c`)
@@ -27,13 +31,13 @@ use crate::limits::{MAX_HEADER_B64, MAX_KID_BYTES, MAX_TOKEN_BYTES};
 #[derive(Deserialize)]
 struct Header<'a> {
     #[serde(borrow)]
-    alg: Cow<'a, str>,
+    alg: Text<'a>,
     #[serde(default, borrow)]
-    kid: Option<Cow<'a, str>>,
+    kid: Option<Text<'a>>,
     #[serde(default)]
-    crit: Option<serde_json::Value>,
+    crit: Option<serde::de::IgnoredAny>,
     #[serde(default, borrow)]
-    typ: Option<Cow<'a, str>>,
+    typ: Option<Text<'a>>,
 }
 
 /// A NumericDate: a JSON number (integer or not). A string is refused.
@@ -53,14 +57,68 @@ impl NumericDate {
     }
 }
 
-/// A string claim, borrowed from the decoded payload unless it holds escapes.
-type Str<'a> = Cow<'a, str>;
+/// A JSON string, borrowed from the decoded segment unless it holds escapes. (serde's own
+/// `Option<Cow<str>>` always copies, which was a third of the verifier's allocations.)
+struct Text<'a>(Cow<'a, str>);
 
-#[derive(Deserialize)]
-#[serde(untagged)]
+impl std::ops::Deref for Text<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+struct TextVisitor;
+
+impl<'de> Visitor<'de> for TextVisitor {
+    type Value = Text<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Text<'de>, E> {
+        Ok(Text(Cow::Borrowed(v)))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Text<'de>, E> {
+        Ok(Text(Cow::Owned(v.to_owned())))
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(TextVisitor)
+    }
+}
+
+/// A claim that is a string or an array of strings (`aud`, `scp`).
 enum StrOrList<'a> {
-    One(#[serde(borrow)] Str<'a>),
-    Many(#[serde(borrow)] Vec<Str<'a>>),
+    One(Text<'a>),
+    Many(Vec<Text<'a>>),
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for StrOrList<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = StrOrList<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or an array of strings")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                TextVisitor.visit_borrowed_str(v).map(StrOrList::One)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                TextVisitor.visit_str(v).map(StrOrList::One)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut all = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(16));
+                while let Some(t) = seq.next_element::<Text<'de>>()? {
+                    all.push(t);
+                }
+                Ok(StrOrList::Many(all))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 impl StrOrList<'_> {
@@ -76,9 +134,9 @@ impl StrOrList<'_> {
 #[derive(Deserialize)]
 struct Claims<'a> {
     #[serde(default, borrow)]
-    iss: Option<Str<'a>>,
+    iss: Option<Text<'a>>,
     #[serde(default, borrow)]
-    sub: Option<Str<'a>>,
+    sub: Option<Text<'a>>,
     #[serde(default, borrow)]
     aud: Option<StrOrList<'a>>,
     #[serde(default)]
@@ -88,17 +146,17 @@ struct Claims<'a> {
     #[serde(default)]
     iat: Option<NumericDate>,
     #[serde(default, borrow)]
-    scope: Option<Str<'a>>,
+    scope: Option<Text<'a>>,
     #[serde(default, borrow)]
     scp: Option<StrOrList<'a>>,
     #[serde(default, borrow)]
-    token_use: Option<Str<'a>>,
+    token_use: Option<Text<'a>>,
     #[serde(default, borrow)]
-    client_id: Option<Str<'a>>,
+    client_id: Option<Text<'a>>,
     #[serde(default, borrow)]
-    sid: Option<Str<'a>>,
+    sid: Option<Text<'a>>,
     #[serde(default, borrow)]
-    jti: Option<Str<'a>>,
+    jti: Option<Text<'a>>,
 }
 
 /// A token that verified: who, and with what rights.
@@ -109,7 +167,19 @@ pub struct Verified {
     /// The algorithm the token was signed with.
     pub alg: Algorithm,
     /// The key that verified it.
-    pub kid: String,
+    pub kid: Arc<str>,
+}
+
+/// Where [`Verifier::check`] stopped: refused, or waiting for a key the cache does not hold.
+enum Step {
+    Refused(AuthError),
+    NeedKey { issuer: usize, kid: String },
+}
+
+impl From<AuthError> for Step {
+    fn from(e: AuthError) -> Self {
+        Step::Refused(e)
+    }
 }
 
 /// Verifies tokens against the JWKS of the issuer each token names (one cache per issuer).
@@ -119,27 +189,34 @@ pub struct Verifier {
     caches: Vec<Arc<JwksCache>>,
 }
 
-// Strict base64url throughout: no padding, no non-canonical trailing bits, URL alphabet only.
-fn decode_segment(seg: &str, what: &'static str) -> Result<Vec<u8>, AuthError> {
-    URL_SAFE_NO_PAD
-        .decode(seg)
-        .map_err(|_| AuthError::Malformed(what))
-}
-
-/// Decodes `seg` into `buf` (no allocation); a segment that does not fit is malformed.
+/// Decodes `seg` (strict base64url: no padding, no non-canonical trailing bits, URL alphabet
+/// only) into the start of `out`, uninitialized memory, so that nothing is allocated or zeroed;
+/// returns the bytes and what is left of `out`. A segment that does not fit is malformed.
 fn decode_into<'b>(
     seg: &str,
-    buf: &'b mut [u8],
+    out: &'b mut [MaybeUninit<u8>],
     what: &'static str,
-) -> Result<&'b [u8], AuthError> {
-    let n = URL_SAFE_NO_PAD
-        .decode_slice(seg, buf)
-        .map_err(|_| AuthError::Malformed(what))?;
-    Ok(&buf[..n])
+) -> Result<(&'b [u8], &'b mut [MaybeUninit<u8>]), AuthError> {
+    let b64 = base64_simd::URL_SAFE_NO_PAD;
+    let malformed = |_| AuthError::Malformed(what);
+    let n = b64.decoded_length(seg.as_bytes()).map_err(malformed)?;
+    if n > out.len() {
+        return Err(AuthError::Malformed(what));
+    }
+    let (mine, rest) = out.split_at_mut(n);
+    let bytes = b64
+        .decode(seg.as_bytes(), Out::from_uninit_slice(mine))
+        .map_err(malformed)?;
+    Ok((bytes, rest))
 }
 
 /// The largest signature of any accepted key: RSA 8192 bits.
 const MAX_SIGNATURE_BYTES: usize = 1024;
+
+/// Room for the decoded header (up to its cap), signature (up to the largest) and payload (up
+/// to what fits in a token of the largest size).
+const DECODED_MAX: usize =
+    MAX_HEADER_B64 / 4 * 3 + 3 + MAX_SIGNATURE_BYTES + MAX_TOKEN_BYTES / 4 * 3 + 3;
 
 impl Verifier {
     /// A verifier for `config`, with one (empty) JWKS cache per issuer.
@@ -168,25 +245,51 @@ impl Verifier {
     }
 
     /// Verifies `token` at `now` (epoch seconds).
+    ///
+    /// Every check runs synchronously in [`Verifier::check`]; this waits only when the issuer's
+    /// cache does not hold the token's key (cold start, rotation, staleness), then checks again
+    /// with the key it fetched. With the key cached the future completes at its first poll.
     pub async fn verify(&self, token: &str, now: i64) -> Result<Verified, AuthError> {
-        if token.len() > MAX_TOKEN_BYTES {
-            return Err(AuthError::TokenTooLarge);
-        }
-        let mut parts = token.split('.');
-        let (Some(h64), Some(p64), Some(s64), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(AuthError::Malformed("not three segments"));
+        let (issuer, kid) = match self.check(token, now, None) {
+            Ok(v) => return Ok(v),
+            Err(Step::Refused(e)) => return Err(e),
+            Err(Step::NeedKey { issuer, kid }) => (issuer, kid),
         };
-        if h64.len() > MAX_HEADER_B64 {
-            return Err(AuthError::Malformed("header too large"));
+        let cache = self.caches.get(issuer).ok_or(AuthError::IssuerMismatch)?;
+        let key = cache.key(&kid).await?;
+        self.check(token, now, Some(&key))
+            .map_err(|step| match step {
+                Step::Refused(e) => e,
+                Step::NeedKey { .. } => AuthError::JwksUnavailable,
+            })
+    }
+
+    /// Every check of `token`, with `fetched` (the key [`Verifier::verify`] fetched) or else the
+    /// key the issuer's cache holds; [`Step::NeedKey`] when it holds none.
+    fn check(
+        &self,
+        token: &str,
+        now: i64,
+        fetched: Option<&Arc<VerifyingKey>>,
+    ) -> Result<Verified, Step> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(AuthError::TokenTooLarge.into());
         }
-        let (alg, kid, typ) = read_header(h64)?;
-        let mut signature_buf = [0u8; MAX_SIGNATURE_BYTES];
-        let signature = decode_into(s64, &mut signature_buf, "signature encoding")?;
-        let payload = decode_segment(p64, "payload encoding")?;
-        let claims: Claims =
-            serde_json::from_slice(&payload).map_err(|_| AuthError::Malformed("claims"))?;
+        let (h64, p64, s64) =
+            split_token(token).ok_or(AuthError::Malformed("not three segments"))?;
+        if h64.len() > MAX_HEADER_B64 {
+            return Err(AuthError::Malformed("header too large").into());
+        }
+        // One buffer for the three decoded segments, on the stack and never zeroed.
+        let mut buf = [MaybeUninit::<u8>::uninit(); DECODED_MAX];
+        let (header_json, rest) = decode_into(h64, &mut buf, "header encoding")?;
+        let header = read_header(header_json)?;
+        let (signature_area, rest) = rest
+            .split_at_mut_checked(MAX_SIGNATURE_BYTES)
+            .ok_or(AuthError::Malformed("header too large"))?;
+        let (signature, _) = decode_into(s64, signature_area, "signature encoding")?;
+        let (payload, _) = decode_into(p64, rest, "payload encoding")?;
+        let claims = parse_claims(payload)?;
         // `iss`, read before the signature as a lookup key only, picks the issuer: an issuer
         // not configured costs no fetch.
         let iss = claims
@@ -200,39 +303,65 @@ impl Verifier {
             .enumerate()
             .find(|(_, r)| r.issuer == iss)
             .ok_or(AuthError::IssuerMismatch)?;
+        let alg = header.alg;
         if !rules.algorithms.contains(&alg) {
-            return Err(AuthError::AlgNotAllowed);
+            return Err(AuthError::AlgNotAllowed.into());
         }
-        if !rules.token_types.is_empty() && !typ.is_some_and(|t| rules.token_types.contains(&t)) {
-            return Err(AuthError::TokenTypeMismatch);
+        if !rules.token_types.is_empty()
+            && !header
+                .typ
+                .is_some_and(|t| rules.token_types.contains(&normalize_token_type(&t)))
+        {
+            return Err(AuthError::TokenTypeMismatch.into());
         }
-        let cache = self.caches.get(index).ok_or(AuthError::IssuerMismatch)?;
-        let key = cache.key(&kid).await?;
+        let key = match fetched {
+            Some(key) => Arc::clone(key),
+            None => {
+                let cache = self.caches.get(index).ok_or(AuthError::IssuerMismatch)?;
+                match cache.cached(&header.kid) {
+                    Some(key) => key,
+                    None => {
+                        return Err(Step::NeedKey {
+                            issuer: index,
+                            kid: header.kid.into_owned(),
+                        });
+                    }
+                }
+            }
+        };
         if !key.accepts(alg) {
-            return Err(AuthError::KeyAlgMismatch);
+            return Err(AuthError::KeyAlgMismatch.into());
         }
         check_signature_form(key.kind, signature)?;
         let message = &token.as_bytes()[..h64.len() + 1 + p64.len()];
         if !key.verify(alg, message, signature) {
-            return Err(AuthError::BadSignature);
+            return Err(AuthError::BadSignature.into());
         }
-        let identity = self.check_claims(claims, rules, token, now)?;
-        Ok(Verified { identity, alg, kid })
+        let identity = self.check_claims(&claims, rules, token, now)?;
+        Ok(Verified {
+            identity,
+            alg,
+            kid: Arc::clone(&key.kid),
+        })
     }
 
     fn check_claims(
         &self,
-        c: Claims<'_>,
+        c: &Claims<'_>,
         cfg: &IssuerRules,
         token: &str,
         now: i64,
     ) -> Result<Identity, AuthError> {
         let leeway = i64::try_from(self.config.leeway_seconds).unwrap_or(i64::MAX);
-        let iss = c.iss.ok_or(AuthError::MissingClaim("iss"))?;
+        let iss = c.iss.as_deref().ok_or(AuthError::MissingClaim("iss"))?;
         if iss != cfg.issuer {
             return Err(AuthError::IssuerMismatch);
         }
-        let exp = c.exp.ok_or(AuthError::MissingClaim("exp"))?.secs()?;
+        let exp = c
+            .exp
+            .as_ref()
+            .ok_or(AuthError::MissingClaim("exp"))?
+            .secs()?;
         if now > exp.saturating_add(leeway) {
             return Err(AuthError::Expired);
         }
@@ -258,7 +387,7 @@ impl Verifier {
         // `aud` but a `client_id`; with WSAUTH_TOKEN_USE=access that claim stands in for it.
         let aud_ok = match (&c.aud, cfg.token_use, &c.client_id) {
             (Some(aud), _, _) => aud.contains_any(&cfg.audiences),
-            (None, Some(TokenUse::Access), Some(cid)) => cfg.audiences.iter().any(|a| a == cid),
+            (None, Some(TokenUse::Access), Some(cid)) => cfg.audiences.iter().any(|a| **a == **cid),
             (None, _, _) => return Err(AuthError::MissingClaim("aud")),
         };
         if !aud_ok {
@@ -273,7 +402,7 @@ impl Verifier {
                     TokenUse::Access => c
                         .client_id
                         .as_ref()
-                        .is_some_and(|id| cfg.client_ids.iter().any(|c| c == id)),
+                        .is_some_and(|id| cfg.client_ids.iter().any(|c| **c == **id)),
                     TokenUse::Id => c
                         .aud
                         .as_ref()
@@ -287,7 +416,7 @@ impl Verifier {
             let ok = c
                 .client_id
                 .as_ref()
-                .is_some_and(|id| cfg.client_ids.iter().any(|c| c == id))
+                .is_some_and(|id| cfg.client_ids.iter().any(|c| **c == **id))
                 || c.aud
                     .as_ref()
                     .is_some_and(|a| a.contains_any(&cfg.client_ids));
@@ -297,10 +426,11 @@ impl Verifier {
         }
         let sub = c
             .sub
+            .as_deref()
             .filter(|s| !s.trim().is_empty())
             .ok_or(AuthError::MissingClaim("sub"))?;
         // User IDs never collide across issuers: each issuer's prefix comes first.
-        let user_id = format!("{}{sub}", cfg.user_id_prefix);
+        let user_id = [cfg.user_id_prefix.as_str(), sub].concat();
         check_user_id(&user_id).map_err(AuthError::BadSubject)?;
         let mut scopes: Vec<String> = Vec::new();
         if let Some(s) = &c.scope {
@@ -318,30 +448,61 @@ impl Verifier {
         scopes.dedup();
         // A key of the sessions' index and of revocations, and logged: a `sid` or `jti` that is
         // not 1–512 printable bytes is passed over (the token hash is always one).
-        let usable = |s: &Cow<'_, str>| check_session_id(s).is_ok();
+        let usable = |s: &&str| check_session_id(s).is_ok();
         let session_id = c
             .sid
+            .as_deref()
             .filter(usable)
-            .or(c.jti.filter(usable))
-            .map_or_else(|| token_hash(token), Cow::into_owned);
+            .or(c.jti.as_deref().filter(usable))
+            .map_or_else(|| token_hash(token), str::to_owned);
         Ok(Identity {
             user_id,
             scopes,
             expires_at: exp,
             session_id,
-            issuer: iss.into_owned(),
+            issuer: iss.to_owned(),
             issued_at,
         })
     }
 }
 
+/// The claims, borrowed from the decoded payload. UTF-8 is checked once for the whole payload,
+/// not string by string, and the (large) claims are built in place rather than moved through
+/// `Option`s and `Result`s.
+fn parse_claims(payload: &[u8]) -> Result<Claims<'_>, AuthError> {
+    let malformed = |_| AuthError::Malformed("claims");
+    let json = std::str::from_utf8(payload).map_err(|_| AuthError::Malformed("claims"))?;
+    let mut de = serde_json::Deserializer::from_str(json);
+    let claims = Claims::deserialize(&mut de).map_err(malformed)?;
+    de.end().map_err(malformed)?;
+    Ok(claims)
+}
+
+/// The three segments of a compact JWS; `None` unless there are exactly three.
+fn split_token(token: &str) -> Option<(&str, &str, &str)> {
+    let mut dots = memchr::memchr_iter(b'.', token.as_bytes());
+    let (Some(first), Some(second), None) = (dots.next(), dots.next(), dots.next()) else {
+        return None;
+    };
+    // '.' is ASCII: every index here is a char boundary.
+    Some((
+        token.get(..first)?,
+        token.get(first + 1..second)?,
+        token.get(second + 1..)?,
+    ))
+}
+
+/// What [`read_header`] keeps of the header, borrowed from its decoded bytes.
+struct CheckedHeader<'b> {
+    alg: Algorithm,
+    kid: Cow<'b, str>,
+    typ: Option<Cow<'b, str>>,
+}
+
 /// The header's checks: an `alg` wsauth supports (never `none`, never symmetric), no `crit`, a
-/// `kid` within the cap; the `typ`, normalized. Synchronous and returning owned values, so its
-/// buffer is never part of `verify`'s future.
-fn read_header(h64: &str) -> Result<(Algorithm, String, Option<String>), AuthError> {
-    let mut header_buf = [0u8; MAX_HEADER_B64 / 4 * 3 + 3];
-    let header_json = decode_into(h64, &mut header_buf, "header encoding")?;
-    let header: Header =
+/// `kid` within the cap.
+fn read_header(header_json: &[u8]) -> Result<CheckedHeader<'_>, AuthError> {
+    let header: Header<'_> =
         serde_json::from_slice(header_json).map_err(|_| AuthError::Malformed("header"))?;
     if header.alg.eq_ignore_ascii_case("none") {
         return Err(AuthError::AlgNone);
@@ -353,12 +514,13 @@ fn read_header(h64: &str) -> Result<(Algorithm, String, Option<String>), AuthErr
     let kid = header
         .kid
         .filter(|k| !k.is_empty())
-        .ok_or(AuthError::MissingKid)?;
+        .ok_or(AuthError::MissingKid)?
+        .0;
     if kid.len() > MAX_KID_BYTES {
         return Err(AuthError::Malformed("kid too long"));
     }
-    let typ = header.typ.as_deref().map(normalize_token_type);
-    Ok((alg, kid.into_owned(), typ))
+    let typ = header.typ.map(|t| t.0);
+    Ok(CheckedHeader { alg, kid, typ })
 }
 
 /// A short stable hash of a token, used as a session ID when it carries neither `sid` nor `jti`.
@@ -424,5 +586,75 @@ mod tests {
         assert_eq!(h, token_hash("a.b.c"));
         assert_ne!(h, token_hash("a.b.d"));
         assert_eq!(h.len(), 24);
+    }
+
+    /// The strict reference: the `base64` crate's URL_SAFE_NO_PAD (no padding, canonical
+    /// trailing bits, URL alphabet only), which the verifier used before `base64-simd`.
+    fn reference(seg: &str) -> Option<Vec<u8>> {
+        URL_SAFE_NO_PAD.decode(seg).ok()
+    }
+
+    fn simd(seg: &str) -> Option<Vec<u8>> {
+        let mut buf = [MaybeUninit::<u8>::uninit(); 256];
+        decode_into(seg, &mut buf, "test")
+            .ok()
+            .map(|(b, _)| b.to_vec())
+    }
+
+    #[test]
+    fn segment_decoding_accepts_exactly_what_the_strict_reference_accepts() {
+        // Every string of up to three characters over the alphabet and the characters a
+        // lenient decoder would let through (padding, the standard alphabet, whitespace, '.').
+        let chars: Vec<char> =
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=+/ .\n\0\u{e9}"
+                .chars()
+                .collect();
+        let mut seg = String::new();
+        let mut checked = 0;
+        for len in 0..=3u32 {
+            for mut i in 0..chars.len().pow(len) {
+                seg.clear();
+                for _ in 0..len {
+                    seg.push(chars[i % chars.len()]);
+                    i /= chars.len();
+                }
+                assert_eq!(simd(&seg), reference(&seg), "{seg:?}");
+                checked += 1;
+            }
+        }
+        assert!(checked > 250_000);
+        // Longer segments: every length up to 100, each with its last character varied over
+        // the whole alphabet (non-canonical trailing bits), and one bad character anywhere.
+        let valid = URL_SAFE_NO_PAD.encode((0..=255u8).collect::<Vec<_>>());
+        for len in 0..100 {
+            let mut s: String = valid.chars().take(len).collect();
+            assert_eq!(simd(&s), reference(&s), "{s:?}");
+            for c in chars.iter().copied() {
+                s.pop();
+                s.push(c);
+                assert_eq!(simd(&s), reference(&s), "{s:?}");
+            }
+            for at in 0..len {
+                let mut bad: Vec<char> = valid.chars().take(len).collect();
+                bad[at] = '=';
+                let bad: String = bad.into_iter().collect();
+                assert_eq!(simd(&bad), None, "{bad:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_segment_larger_than_its_room_is_malformed_not_a_panic() {
+        let mut buf = [MaybeUninit::<u8>::uninit(); 4];
+        let seg = URL_SAFE_NO_PAD.encode([7u8; 5]);
+        assert_eq!(
+            decode_into(&seg, &mut buf, "payload encoding").map(|(b, _)| b.len()),
+            Err(AuthError::Malformed("payload encoding"))
+        );
+        let seg = URL_SAFE_NO_PAD.encode([7u8; 4]);
+        assert_eq!(
+            decode_into(&seg, &mut buf, "x").map(|(b, _)| b.to_vec()),
+            Ok(vec![7u8; 4])
+        );
     }
 }

@@ -23,7 +23,7 @@ async fn valid_tokens_of_each_algorithm_are_accepted_with_their_identity() {
         let t = k.mint(&claims("alice")).unwrap();
         let ok = v.verify(&t, now()).await.unwrap();
         assert_eq!(ok.alg, k.alg());
-        assert_eq!(ok.kid, k.kid());
+        assert_eq!(&*ok.kid, k.kid());
         assert_eq!(ok.identity.user_id, "alice");
         assert_eq!(ok.identity.issuer, ISSUER);
         assert_eq!(ok.identity.scopes, vec!["messages:send", "profile"]);
@@ -488,4 +488,31 @@ async fn a_signature_longer_than_any_key_allows_is_malformed_without_a_key_looku
     let before = server.hits();
     assert!(matches!(refused(&v, &long).await, AuthError::Malformed(_)));
     assert_eq!(server.hits(), before, "no fetch for a malformed token");
+}
+
+/// Strings with JSON escapes (which cannot be borrowed from the payload) mean what they
+/// unescape to, in the header (`kid`, `typ`) and in every claim.
+#[tokio::test]
+async fn json_escapes_in_the_header_and_claims_mean_what_they_unescape_to() {
+    let (keys, _s, v) = setup(&[("WSAUTH_TOKEN_TYPES", "at+jwt")]).await;
+    let k = &keys.ec;
+    let header = r#"{"alg":"ES256","kid":"e\u0063-1","typ":"at\u002bjwt"}"#;
+    let claims = format!(
+        r#"{{"iss":"https:\/\/issuer.test","aud":["other","wsauth\u002dapi"],"sub":"o'brien \"the\" \\admin","iat":{n},"exp":{e},"scope":"messages\u003asend","jti":"j\u0074i-1"}}"#,
+        n = now(),
+        e = now() + 600
+    );
+    let input = format!("{}.{}", b64(header), b64(&claims));
+    let token = format!("{input}.{}", b64(k.sign_raw(input.as_bytes()).unwrap()));
+    let ok = v.verify(&token, now()).await.unwrap();
+    assert_eq!(&*ok.kid, "ec-1");
+    assert_eq!(ok.identity.issuer, ISSUER);
+    assert_eq!(ok.identity.user_id, r#"o'brien "the" \admin"#);
+    assert_eq!(ok.identity.scopes, vec!["messages:send"]);
+    assert_eq!(ok.identity.session_id, "jti-1");
+    // An escaped `kid` naming no key is unknown, as without escapes.
+    let header = r#"{"alg":"ES256","kid":"e\u0063-2","typ":"at+jwt"}"#;
+    let input = format!("{}.{}", b64(header), b64(&claims));
+    let token = format!("{input}.{}", b64(k.sign_raw(input.as_bytes()).unwrap()));
+    assert_eq!(refused(&v, &token).await, AuthError::UnknownKid);
 }

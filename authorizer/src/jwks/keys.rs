@@ -62,8 +62,8 @@ impl KeyKind {
 pub struct VerifyingKey {
     /// The issuer whose JWKS published it.
     pub issuer: String,
-    /// Its `kid`.
-    pub kid: String,
+    /// Its `kid` (shared with every [`crate::Verified`] it verifies, not copied).
+    pub kid: Arc<str>,
     /// Its family.
     pub kind: KeyKind,
     /// The `alg` the JWK declared, if any: then only that algorithm is accepted.
@@ -280,7 +280,7 @@ pub fn parse_jwk(issuer: &str, jwk: &Value) -> Result<VerifyingKey, SkipReason> 
     }
     Ok(VerifyingKey {
         issuer: issuer.to_owned(),
-        kid: kid.to_owned(),
+        kid: Arc::from(kid),
         kind,
         alg,
         parsed,
@@ -312,7 +312,7 @@ pub fn parse_jwks(issuer: &str, body: &[u8]) -> Result<(KeyMap, Skipped), FetchE
     for jwk in &set.keys {
         let kid = jwk.get("kid").and_then(Value::as_str).map(str::to_owned);
         match parse_jwk(issuer, jwk) {
-            Ok(k) => match keys.entry(k.kid.clone()) {
+            Ok(k) => match keys.entry(k.kid.to_string()) {
                 Entry::Occupied(_) => skipped.push((kid, SkipReason::DuplicateKid)),
                 Entry::Vacant(slot) => {
                     slot.insert(Arc::new(k));
@@ -347,7 +347,7 @@ mod tests {
         let jwk =
             json!({"kty":"RSA","kid":"r1","use":"sig","alg":"RS256","n":rsa_n(2048),"e":"AQAB"});
         let k = parse_jwk(ISS, &jwk).unwrap();
-        assert_eq!((k.issuer.as_str(), k.kid.as_str()), (ISS, "r1"));
+        assert_eq!((k.issuer.as_str(), &*k.kid), (ISS, "r1"));
         assert_eq!(k.kind, KeyKind::Rsa { modulus_bytes: 256 });
         assert!(k.accepts(Algorithm::RS256));
         assert!(!k.accepts(Algorithm::RS512), "declared alg binds the key");

@@ -159,8 +159,26 @@ impl JwksCache {
         self.current.read().ok().and_then(|g| g.clone())
     }
 
+    /// The key `kid` when a usable (not too stale) set holds it: no I/O and no wait, the
+    /// verifier's fast path. Starts the background refresh of a set older than `refresh_after`.
+    /// `None` leaves the decision (refetch, cooldown, fail closed) to [`JwksCache::key`].
+    pub fn cached(self: &Arc<Self>, kid: &str) -> Option<Arc<VerifyingKey>> {
+        let set = self.snapshot()?;
+        let age = set.fetched_at.elapsed();
+        if age > self.settings.max_staleness {
+            return None;
+        }
+        if age > self.settings.refresh_after {
+            self.spawn_background_refresh();
+        }
+        set.get(&self.issuer, kid).cloned()
+    }
+
     /// The key `kid` of this cache's issuer, fetching as the rules above allow.
     pub async fn key(self: &Arc<Self>, kid: &str) -> Result<Arc<VerifyingKey>, AuthError> {
+        if let Some(k) = self.cached(kid) {
+            return Ok(k);
+        }
         let generation = self.generation.load(Ordering::Acquire);
         let snapshot = self.snapshot();
         let usable = snapshot
