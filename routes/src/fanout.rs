@@ -15,10 +15,15 @@ pub const BROADCAST_PAGE: usize = 100;
 
 /// API Gateway's message size limit; a larger outgoing message is refused before any call.
 pub const MAX_MESSAGE_BYTES: usize = 128 * 1024;
-/// A binding younger than this is never pruned on a 410: between `$connect` writing the binding
-/// and the upgrade completing (milliseconds locally, well under a second on AWS), @connections
-/// does not know the connection yet.
-pub const PRUNE_GRACE_SECONDS: i64 = 3;
+/// A binding younger than this is never pruned on a 410: until the upgrade completes,
+/// @connections does not know the connection, and the binding's age counts from
+/// `connectedAt`, when the handshake *began*: the authorizer and `$connect` (its bind retried
+/// while DynamoDB is slow) run before the upgrade, for up to API Gateway's 29 s integration
+/// timeout. (3 s was too short: the soak, with DynamoDB Local restarting, saw a handshake
+/// complete after a push had pruned its binding, and the live connection was refused
+/// `not_bound`.) A binding truly left behind by a lost `$disconnect` costs a failed call per
+/// push until it is older.
+pub const PRUNE_GRACE_SECONDS: i64 = 30;
 
 /// How many @connections calls one fan-out keeps in flight.
 pub const FANOUT_CONCURRENCY: usize = 32;

@@ -904,8 +904,12 @@ async fn a_binding_made_moments_ago_is_not_pruned_on_410() {
     let r = w.pusher.handle_json(push.clone(), NOW + 1).await.unwrap();
     assert_eq!(r, json!({"delivered":0,"pruned":0}));
     assert!(w.store.get("b1").await.unwrap().is_some(), "kept");
+    // As slow a handshake as API Gateway allows (29 s) keeps its binding too.
+    let r = w.pusher.handle_json(push.clone(), NOW + 29).await.unwrap();
+    assert_eq!(r, json!({"delivered":0,"pruned":0}));
     // Still gone once the grace has passed: pruned then.
-    let r = w.pusher.handle_json(push, NOW + 4).await.unwrap();
+    let grace = wsauth_routes::fanout::PRUNE_GRACE_SECONDS;
+    let r = w.pusher.handle_json(push, NOW + grace + 1).await.unwrap();
     assert_eq!(r, json!({"delivered":0,"pruned":1}));
     assert!(w.store.get("b1").await.unwrap().is_none());
 }
