@@ -516,3 +516,45 @@ async fn json_escapes_in_the_header_and_claims_mean_what_they_unescape_to() {
     let token = format!("{input}.{}", b64(k.sign_raw(input.as_bytes()).unwrap()));
     assert_eq!(refused(&v, &token).await, AuthError::UnknownKid);
 }
+
+/// A JSON text is UTF-8 (RFC 8259): a byte that is not, even in a member wsauth does not read,
+/// makes the header or the claims malformed.
+#[tokio::test]
+async fn invalid_utf8_anywhere_in_the_header_or_claims_is_malformed() {
+    let (keys, _s, v) = setup(&[]).await;
+    let k = &keys.ec;
+    let claims = |extra: &[u8]| {
+        let mut c = format!(
+            r#"{{"iss":"{ISSUER}","aud":"{AUDIENCE}","sub":"a","iat":{n},"exp":{e},"x":""#,
+            n = now(),
+            e = now() + 600
+        )
+        .into_bytes();
+        c.extend_from_slice(extra);
+        c.extend_from_slice(br#""}"#);
+        c
+    };
+    let header = |extra: &[u8]| {
+        let mut h = br#"{"alg":"ES256","kid":"ec-1","x":""#.to_vec();
+        h.extend_from_slice(extra);
+        h.extend_from_slice(br#""}"#);
+        h
+    };
+    let sign = |h: Vec<u8>, c: Vec<u8>| {
+        let input = format!("{}.{}", b64(h), b64(c));
+        format!("{input}.{}", b64(k.sign_raw(input.as_bytes()).unwrap()))
+    };
+    assert!(
+        v.verify(&sign(header(b"ok"), claims(b"ok")), now())
+            .await
+            .is_ok()
+    );
+    assert_eq!(
+        refused(&v, &sign(header(b"ok"), claims(b"\xff"))).await,
+        AuthError::Malformed("claims")
+    );
+    assert_eq!(
+        refused(&v, &sign(header(b"\xc3"), claims(b"ok"))).await,
+        AuthError::Malformed("header")
+    );
+}

@@ -76,10 +76,18 @@ pub struct Soak {
     /// The server's `WSAUTH_JWKS_MAX_STALE_SECONDS`.
     #[arg(long, default_value_t = 300)]
     pub max_stale: u64,
+    /// Seconds of warm-up load (the same traffic, not accounted) before the baseline.
+    #[arg(long, default_value_t = 10.0)]
+    pub warm_seconds: f64,
     /// Where the JSON report goes.
     #[arg(long)]
     pub out: PathBuf,
 }
+
+/// How long the server is left to settle before its memory and descriptors are read, at the
+/// baseline and at the end alike: every `$disconnect` runs and the keep-alive pools' idle
+/// connections expire (`LOCAL_POOL_IDLE`, 5 s).
+const SETTLE: Duration = Duration::from_secs(8);
 
 fn at_len(v: &str) -> Result<(u64, u64), String> {
     let (a, l) = v.split_once(':').ok_or("expected AT:LEN")?;
@@ -345,27 +353,57 @@ async fn connection(
     }
 }
 
-/// Opens `n` connections (64 at a time), one `ping` round trip each, and closes them.
-async fn warm_up(url: &str, keys: &Keys, n: usize, per_user: usize) {
+/// The warm-up: opens `n` connections (64 at a time), runs the soak's own traffic mix on them
+/// (`sendToUser` to random users and `ping`, at `rate` per connection) for `seconds`, reading
+/// whatever arrives, and closes them. What a first load sizes once (connection pools, the
+/// runtime's and the allocator's structures at peak concurrency) is then part of the baseline,
+/// and the leak check compares like with like: after the measured load against after this one.
+async fn warm_up(url: &str, keys: &Keys, (n, per_user): (usize, usize), rate: f64, seconds: f64) {
+    let users = n.div_ceil(per_user).max(1);
     let gate = Arc::new(tokio::sync::Semaphore::new(64));
+    let opened = Arc::new(tokio::sync::Barrier::new(n + 1));
     let mut tasks = Vec::new();
     for conn in 0..n {
-        let gate = gate.clone();
+        let (gate, opened) = (gate.clone(), opened.clone());
         let (url, token) = (url.to_owned(), mint(keys, user_of(conn, per_user), 0));
         tasks.push(tokio::spawn(async move {
-            let _permit = gate.acquire().await;
-            let Ok(token) = token else { return };
-            let Ok(mut ws) = open(&url, &token).await else {
-                return;
+            let ws = match gate.acquire().await {
+                Ok(_permit) => match token {
+                    Ok(token) => open(&url, &token).await.ok(),
+                    Err(_) => None,
+                },
+                Err(_) => None,
             };
-            let _ = ws.send(Message::Text(r#"{"action":"ping"}"#.into())).await;
-            let _ = tokio::time::timeout(Duration::from_secs(5), ws.next()).await;
-            let _ = ws.close(None).await;
+            opened.wait().await;
+            let Some(ws) = ws else { return };
+            let (mut sink, mut stream) = ws.split();
+            let mut rng = fastrand::Rng::with_seed(conn as u64 * 104_729 + 3);
+            let period = Duration::from_secs_f64(1.0 / rate);
+            tokio::time::sleep(period.mul_f64(rng.f64())).await;
+            let mut tick = tokio::time::interval(period);
+            let until = tokio::time::Instant::now() + Duration::from_secs_f64(seconds);
+            while tokio::time::Instant::now() < until {
+                tokio::select! {
+                    _ = tick.tick() => {
+                        let frame = if rng.bool() {
+                            json!({"action":"sendToUser","to": format!("u{}", rng.usize(..users)),"data":{"warm":conn}})
+                        } else {
+                            json!({"action":"ping"})
+                        };
+                        if sink.send(Message::Text(frame.to_string().into())).await.is_err() {
+                            return;
+                        }
+                    }
+                    m = stream.next() => if !matches!(m, Some(Ok(_))) { return },
+                }
+            }
+            let _ = sink.send(Message::Close(None)).await;
             while let Ok(Some(Ok(_))) =
-                tokio::time::timeout(Duration::from_secs(2), ws.next()).await
+                tokio::time::timeout(Duration::from_secs(2), stream.next()).await
             {}
         }));
     }
+    opened.wait().await;
     for t in tasks {
         let _ = t.await;
     }
@@ -581,8 +619,16 @@ pub async fn run(s: Soak) -> Res<(Value, bool)> {
     // A warm-up wave (every connection opened, one round trip, closed) before the baseline:
     // connection pools and allocator arenas that a first load fills are not leaks.
     let per_user = usize::from(s.per_user);
-    warm_up(&url, &keys, s.connections, per_user).await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    warm_up(
+        &url,
+        &keys,
+        (s.connections, per_user),
+        s.rate,
+        s.warm_seconds,
+    )
+    .await;
+    // Settled as at the end (every $disconnect run, idle pool connections expired).
+    tokio::time::sleep(SETTLE).await;
     let (rss0, fds0) = usage(pid);
     let fds_start = fd_kinds(pid, ddb_port);
 
@@ -701,7 +747,7 @@ pub async fn run(s: Soak) -> Res<(Value, bool)> {
     }
     // Every $disconnect runs, and the keep-alive pools' idle connections expire
     // (LOCAL_POOL_IDLE, 5 s): the server settles.
-    tokio::time::sleep(Duration::from_secs(8)).await;
+    tokio::time::sleep(SETTLE).await;
     let (rss1, fds1) = usage(pid);
     let fds_end = fd_kinds(pid, ddb_port);
     // Bindings left behind (the dynamodb store): nothing may stay bound.
@@ -975,6 +1021,16 @@ fn report(
     }
     holds.push(("misdelivered 0 (every phase)".into(), misdelivered == 0));
     holds.push(("duplicated 0".into(), duplicated == 0));
+    // A live connection answered `not_bound` lost its binding while open (nothing in the soak
+    // ends a session): never, faults or not.
+    let not_bound: u64 = phases
+        .iter()
+        .filter_map(|ph| ph.refused.get("not_bound"))
+        .sum();
+    holds.push((
+        "no live connection refused `not_bound` (every phase)".into(),
+        not_bound == 0,
+    ));
     holds.push((
         "no send unanswered during an outage".into(),
         silent_in_outage == 0,
