@@ -89,6 +89,21 @@ pub struct Soak {
 /// connections expire (`LOCAL_POOL_IDLE`, 5 s).
 const SETTLE: Duration = Duration::from_secs(8);
 
+/// Waits [`SETTLE`], then until the keep-alive pools' connections are gone too (at most 20 s
+/// more: the pool drops idle connections lazily), so that the baseline and the end are read in
+/// the same state; returns the descriptors by kind then.
+async fn settle(pid: u32, ddb_port: Option<u16>) -> BTreeMap<String, u64> {
+    tokio::time::sleep(SETTLE).await;
+    let until = Instant::now() + Duration::from_secs(20);
+    loop {
+        let kinds = fd_kinds(pid, ddb_port);
+        if !kinds.contains_key("pool") || Instant::now() >= until {
+            return kinds;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
 fn at_len(v: &str) -> Result<(u64, u64), String> {
     let (a, l) = v.split_once(':').ok_or("expected AT:LEN")?;
     Ok((
@@ -628,9 +643,8 @@ pub async fn run(s: Soak) -> Res<(Value, bool)> {
     )
     .await;
     // Settled as at the end (every $disconnect run, idle pool connections expired).
-    tokio::time::sleep(SETTLE).await;
+    let fds_start = settle(pid, ddb_port).await;
     let (rss0, fds0) = usage(pid);
-    let fds_start = fd_kinds(pid, ddb_port);
 
     let users = s.connections.div_ceil(per_user).max(1);
     let shared = Arc::new(Shared {
@@ -745,11 +759,8 @@ pub async fn run(s: Soak) -> Res<(Value, bool)> {
     for t in tasks {
         let _ = t.await;
     }
-    // Every $disconnect runs, and the keep-alive pools' idle connections expire
-    // (LOCAL_POOL_IDLE, 5 s): the server settles.
-    tokio::time::sleep(SETTLE).await;
+    let fds_end = settle(pid, ddb_port).await;
     let (rss1, fds1) = usage(pid);
-    let fds_end = fd_kinds(pid, ddb_port);
     // Bindings left behind (the dynamodb store): nothing may stay bound.
     let left = if s.store == "dynamodb" {
         count_bindings(&table).await
