@@ -246,7 +246,7 @@ impl Verifier {
 
     /// Verifies `token` at `now` (epoch seconds).
     ///
-    /// Every check runs synchronously in [`Verifier::check`]; this waits only when the issuer's
+    /// Every check runs synchronously (in the private `check`); this waits only when the issuer's
     /// cache does not hold the token's key (cold start, rotation, staleness), then checks again
     /// with the key it fetched. With the key cached the future completes at its first poll.
     pub async fn verify(&self, token: &str, now: i64) -> Result<Verified, AuthError> {
