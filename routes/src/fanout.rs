@@ -1,10 +1,12 @@
 //! Delivery to many connections at once: concurrent with a bound, never one at a time and never
-//! unbounded. A connection that answers 410 Gone has its binding pruned and is counted, unless it
-//! was bound less than [`PRUNE_GRACE_SECONDS`] ago (a connection still completing its handshake
-//! is not reachable yet, but its binding is good); it never fails the whole operation. Targets arrive as a stream, so a broadcast keeps the same number of
-//! calls in flight across page boundaries while the next page is being read.
+//! unbounded. A connection that answers 410 Gone has its binding pruned and is counted, unless
+//! its handshake began less than [`PRUNE_GRACE_SECONDS`] ago (a connection still completing its
+//! handshake is not reachable yet, but its binding is good); it never fails the whole operation.
+//! Targets arrive as a stream, so a broadcast keeps the same number of calls in flight across
+//! page boundaries while the next page is being read.
 
 use futures_util::{Stream, StreamExt};
+use wsauth_runtime::apigw::INTEGRATION_TIMEOUT;
 use wsauth_session::{Binding, SessionStore};
 
 use crate::connections::{Connections, ManagementError};
@@ -14,16 +16,17 @@ use crate::services::Services;
 pub const BROADCAST_PAGE: usize = 100;
 
 /// API Gateway's message size limit; a larger outgoing message is refused before any call.
-pub const MAX_MESSAGE_BYTES: usize = 128 * 1024;
+pub use wsauth_runtime::apigw::MAX_MESSAGE_BYTES;
+
 /// A binding younger than this is never pruned on a 410: until the upgrade completes,
 /// @connections does not know the connection, and the binding's age counts from
 /// `connectedAt`, when the handshake *began*: the authorizer and `$connect` (its bind retried
-/// while DynamoDB is slow) run before the upgrade, for up to API Gateway's 29 s integration
-/// timeout. (3 s was too short: the soak, with DynamoDB Local restarting, saw a handshake
-/// complete after a push had pruned its binding, and the live connection was refused
-/// `not_bound`.) A binding truly left behind by a lost `$disconnect` costs a failed call per
-/// push until it is older.
-pub const PRUNE_GRACE_SECONDS: i64 = 30;
+/// while DynamoDB is slow) run before the upgrade, for up to API Gateway's integration timeout
+/// (29 s), so the grace is that and a second. (3 s was too short: the soak, with DynamoDB Local
+/// restarting, saw a handshake complete after a push had pruned its binding, and the live
+/// connection was refused `not_bound`.) A binding truly left behind by a lost `$disconnect`
+/// costs a failed call per push until it is older.
+pub const PRUNE_GRACE_SECONDS: i64 = INTEGRATION_TIMEOUT.as_secs() as i64 + 1;
 
 /// How many @connections calls one fan-out keeps in flight.
 pub const FANOUT_CONCURRENCY: usize = 32;

@@ -12,6 +12,7 @@
 
 #![warn(missing_docs)]
 
+pub mod apigw;
 pub mod clock;
 pub mod settings;
 pub mod telemetry;

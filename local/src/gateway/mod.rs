@@ -47,12 +47,8 @@ use events::Api;
 use functions::Functions;
 pub use sigv4::Credentials;
 
-/// API Gateway's message size limit (a message may span several frames).
-pub const MAX_MESSAGE_BYTES: usize = 128 * 1024;
-/// API Gateway's frame size limit.
-pub const MAX_FRAME_BYTES: usize = 32 * 1024;
-/// API Gateway's integration timeout: no function answers a route later than this.
-pub const INTEGRATION_TIMEOUT: Duration = Duration::from_secs(29);
+// API Gateway's limits, enforced here as on AWS (one home: `wsauth_runtime::apigw`).
+pub use wsauth_runtime::apigw::{INTEGRATION_TIMEOUT, MAX_FRAME_BYTES, MAX_MESSAGE_BYTES};
 /// Each function's timeout, in seconds, unless `--function-timeout` says otherwise: the
 /// `timeout` `serverless.yml` deploys with (`tests/tests/route_table.rs` holds them together).
 pub const FUNCTION_TIMEOUT_SECS: u64 = 10;
