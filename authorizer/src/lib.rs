@@ -5,6 +5,8 @@
 //!
 //! - [`event`]: the REQUEST authorizer event, its identity sources, the response.
 //! - [`verify`]: strict JWT verification against the issuer's JWKS.
+//! - `claims` (internal): the token's claims, read by a scan of their common form or by
+//!   serde_json.
 //! - [`jwks`]: the JWKS cache (by issuer and kid, single-flight refetch, negative cache,
 //!   bounded staleness, key-by-key vetting).
 //! - [`handler`]: event in, Allow/Deny policy or `Unauthorized` out.
@@ -14,6 +16,7 @@
 
 #![warn(missing_docs)]
 
+mod claims;
 pub mod error;
 pub mod event;
 pub mod handler;

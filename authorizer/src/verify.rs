@@ -8,7 +8,9 @@
 //! `exp` required; `nbf` and `iat` with leeway; `sub` non-empty; Cognito checks when configured).
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::mem::MaybeUninit;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use base64::Engine as _;
@@ -16,12 +18,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64_simd::Out;
 use jsonwebtoken::Algorithm;
 use serde::Deserialize;
-use serde::de::{self, Deserializer, SeqAccess, Visitor};
-use std::fmt;
 use wsauth_policy::{Identity, check_session_id, check_user_id, split_scopes};
 use wsauth_runtime::settings::auth::normalize_token_type;
 use wsauth_runtime::settings::auth::{AuthorizerConfig, IssuerRules, TokenUse, parse_algorithm};
 
+use crate::claims::{Claims, StrOrList, Text, parse_claims};
 use crate::error::AuthError;
 use crate::jwks::{FetchError, JwksCache, KeyKind, VerifyingKey};
 use crate::limits::{MAX_HEADER_B64, MAX_KID_BYTES, MAX_TOKEN_BYTES};
@@ -38,125 +39,6 @@ struct Header<'a> {
     crit: Option<serde::de::IgnoredAny>,
     #[serde(default, borrow)]
     typ: Option<Text<'a>>,
-}
-
-/// A NumericDate: a JSON number (integer or not). A string is refused.
-#[derive(Deserialize)]
-#[serde(transparent)]
-struct NumericDate(serde_json::Number);
-
-impl NumericDate {
-    fn secs(&self) -> Result<i64, AuthError> {
-        if let Some(i) = self.0.as_i64() {
-            return Ok(i);
-        }
-        match self.0.as_f64() {
-            Some(f) if f.is_finite() && f.abs() < 1e15 => Ok(f.floor() as i64),
-            _ => Err(AuthError::Malformed("numeric date out of range")),
-        }
-    }
-}
-
-/// A JSON string, borrowed from the decoded segment unless it holds escapes. (serde's own
-/// `Option<Cow<str>>` always copies, which was a third of the verifier's allocations.)
-struct Text<'a>(Cow<'a, str>);
-
-impl std::ops::Deref for Text<'_> {
-    type Target = str;
-    fn deref(&self) -> &str {
-        &self.0
-    }
-}
-
-struct TextVisitor;
-
-impl<'de> Visitor<'de> for TextVisitor {
-    type Value = Text<'de>;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a string")
-    }
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Text<'de>, E> {
-        Ok(Text(Cow::Borrowed(v)))
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Text<'de>, E> {
-        Ok(Text(Cow::Owned(v.to_owned())))
-    }
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_str(TextVisitor)
-    }
-}
-
-/// A claim that is a string or an array of strings (`aud`, `scp`).
-enum StrOrList<'a> {
-    One(Text<'a>),
-    Many(Vec<Text<'a>>),
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for StrOrList<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = StrOrList<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string or an array of strings")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                TextVisitor.visit_borrowed_str(v).map(StrOrList::One)
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                TextVisitor.visit_str(v).map(StrOrList::One)
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let mut all = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(16));
-                while let Some(t) = seq.next_element::<Text<'de>>()? {
-                    all.push(t);
-                }
-                Ok(StrOrList::Many(all))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-impl StrOrList<'_> {
-    fn contains_any(&self, wanted: &[String]) -> bool {
-        let has = |s: &str| wanted.iter().any(|w| w == s);
-        match self {
-            StrOrList::One(s) => has(s),
-            StrOrList::Many(v) => v.iter().any(|s| has(s)),
-        }
-    }
-}
-
-#[derive(Deserialize)]
-struct Claims<'a> {
-    #[serde(default, borrow)]
-    iss: Option<Text<'a>>,
-    #[serde(default, borrow)]
-    sub: Option<Text<'a>>,
-    #[serde(default, borrow)]
-    aud: Option<StrOrList<'a>>,
-    #[serde(default)]
-    exp: Option<NumericDate>,
-    #[serde(default)]
-    nbf: Option<NumericDate>,
-    #[serde(default)]
-    iat: Option<NumericDate>,
-    #[serde(default, borrow)]
-    scope: Option<Text<'a>>,
-    #[serde(default, borrow)]
-    scp: Option<StrOrList<'a>>,
-    #[serde(default, borrow)]
-    token_use: Option<Text<'a>>,
-    #[serde(default, borrow)]
-    client_id: Option<Text<'a>>,
-    #[serde(default, borrow)]
-    sid: Option<Text<'a>>,
-    #[serde(default, borrow)]
-    jti: Option<Text<'a>>,
 }
 
 /// A token that verified: who, and with what rights.
@@ -282,8 +164,15 @@ impl Verifier {
         }
         // One buffer for the three decoded segments, on the stack and never zeroed.
         let mut buf = [MaybeUninit::<u8>::uninit(); DECODED_MAX];
-        let (header_json, rest) = decode_into(h64, &mut buf, "header encoding")?;
-        let header = read_header(header_json)?;
+        // A header segment already seen in a token that verified is not decoded again.
+        let known = KnownHeader::find(h64);
+        let (header, rest) = match &known {
+            Some(k) => (k.checked(), &mut buf[..]),
+            None => {
+                let (header_json, rest) = decode_into(h64, &mut buf, "header encoding")?;
+                (read_header(header_json)?, rest)
+            }
+        };
         let (signature_area, rest) = rest
             .split_at_mut_checked(MAX_SIGNATURE_BYTES)
             .ok_or(AuthError::Malformed("header too large"))?;
@@ -310,7 +199,8 @@ impl Verifier {
         if !rules.token_types.is_empty()
             && !header
                 .typ
-                .is_some_and(|t| rules.token_types.contains(&normalize_token_type(&t)))
+                .as_deref()
+                .is_some_and(|t| rules.token_types.contains(&normalize_token_type(t)))
         {
             return Err(AuthError::TokenTypeMismatch.into());
         }
@@ -341,6 +231,9 @@ impl Verifier {
             return Err(AuthError::BadSignature.into());
         }
         let identity = self.check_claims(&claims, rules, token, now)?;
+        if known.is_none() {
+            KnownHeader::remember(h64, &header);
+        }
         Ok(Verified {
             identity,
             alg,
@@ -469,19 +362,6 @@ impl Verifier {
     }
 }
 
-/// The claims, borrowed from the decoded payload. UTF-8 is checked once for the whole payload
-/// (RFC 8259: a JSON text is UTF-8, unknown members included; serde_json alone checks only the
-/// strings it reads), and the (large) claims are built in place rather than moved through
-/// `Option`s and `Result`s.
-fn parse_claims(payload: &[u8]) -> Result<Claims<'_>, AuthError> {
-    let malformed = |_| AuthError::Malformed("claims");
-    let json = std::str::from_utf8(payload).map_err(|_| AuthError::Malformed("claims"))?;
-    let mut de = serde_json::Deserializer::from_str(json);
-    let claims = Claims::deserialize(&mut de).map_err(malformed)?;
-    de.end().map_err(malformed)?;
-    Ok(claims)
-}
-
 /// The three segments of a compact JWS; `None` unless there are exactly three.
 fn split_token(token: &str) -> Option<(&str, &str, &str)> {
     let mut dots = memchr::memchr_iter(b'.', token.as_bytes());
@@ -528,6 +408,68 @@ fn read_header(header_json: &[u8]) -> Result<CheckedHeader<'_>, AuthError> {
     }
     let typ = header.typ.map(|t| t.0);
     Ok(CheckedHeader { alg, kid, typ })
+}
+
+/// A header segment of a token that verified, kept parsed. Tokens of one issuer and key share
+/// one header segment, byte for byte, and what [`read_header`] makes of it depends on those bytes
+/// alone: each thread keeps the last few it met, so that their base64, UTF-8 and JSON work is done
+/// once. Only the headers of tokens that verified enter, so tokens without a valid signature can
+/// neither fill nor churn it.
+struct KnownHeader {
+    encoded: Box<str>,
+    alg: Algorithm,
+    kid: Box<str>,
+    typ: Option<Box<str>>,
+}
+
+/// How many header segments each thread keeps: enough for several issuers and a key rotation.
+const KNOWN_HEADERS: usize = 8;
+
+thread_local! {
+    /// This thread's known headers, and the slot the next one takes (oldest first out).
+    static KNOWN: RefCell<([Option<Rc<KnownHeader>>; KNOWN_HEADERS], usize)> =
+        RefCell::new((Default::default(), 0));
+}
+
+impl KnownHeader {
+    /// The known header whose segment is exactly `encoded`.
+    fn find(encoded: &str) -> Option<Rc<KnownHeader>> {
+        KNOWN.with(|known| {
+            known
+                .borrow()
+                .0
+                .iter()
+                .flatten()
+                .find(|k| *k.encoded == *encoded)
+                .cloned()
+        })
+    }
+
+    /// Keeps `header`, read from the segment `encoded`, in place of the oldest.
+    fn remember(encoded: &str, header: &CheckedHeader<'_>) {
+        let entry = Rc::new(KnownHeader {
+            encoded: encoded.into(),
+            alg: header.alg,
+            kid: header.kid.as_ref().into(),
+            typ: header.typ.as_deref().map(Into::into),
+        });
+        KNOWN.with(|known| {
+            let (slots, next) = &mut *known.borrow_mut();
+            if let Some(slot) = slots.get_mut(*next) {
+                *slot = Some(entry);
+            }
+            *next = (*next + 1) % KNOWN_HEADERS;
+        });
+    }
+
+    /// The header as [`read_header`] read it.
+    fn checked(&self) -> CheckedHeader<'_> {
+        CheckedHeader {
+            alg: self.alg,
+            kid: Cow::Borrowed(&self.kid),
+            typ: self.typ.as_deref().map(Cow::Borrowed),
+        }
+    }
 }
 
 /// A short stable hash of a token, used as a session ID when it carries neither `sid` nor `jti`.

@@ -5,7 +5,7 @@
 //! - `verify DIR SECONDS`: wsauth's verifier and the bare aws-lc-rs signature check of the same
 //!   tokens, single-threaded; verifies per second, one JSON line per (contender, alg).
 //! - `handler DIR SECONDS`: the full authorizer path, event JSON in → policy JSON out, per
-//!   second, and heap allocations per call.
+//!   second, and heap allocations per call (counted in a pass of their own, not while timed).
 //! - `gateway LABEL WS_URL DATA_DIR IDLE SAMPLES [--idle-seconds S] [--server-pids "P…"]`: the
 //!   same WebSocket load against any gateway (wsauth-local, or the serverless-offline peer),
 //!   one function per phase in `gateway.rs`; `--server-pids` names the processes whose resident
@@ -13,7 +13,6 @@
 //! - `table`: creates `WSAUTH_TABLE` on `AWS_ENDPOINT_URL_DYNAMODB` and binds the connection
 //!   the routes cold start pings (for the cold-start runs).
 
-use std::alloc::System;
 use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
@@ -25,12 +24,15 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
-use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use wsauth_authorizer::{Authorizer, Verifier};
 use wsauth_devkit::{SigningKey, jwks_json};
 
+#[allow(unsafe_code)] // the global allocator: a forwarding `GlobalAlloc`, see alloc.rs
+mod alloc;
+
+/// Counts allocations only inside the handler bench's counting pass, never while timing.
 #[global_allocator]
-static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+static GLOBAL: alloc::CountingSystem = alloc::CountingSystem::new();
 
 const ISSUER: &str = "https://issuer.bench.test";
 const AUDIENCE: &str = "wsauth-bench";
@@ -119,15 +121,18 @@ impl Meter {
         if items.is_empty() {
             return Err("nothing to measure".into());
         }
+        // The clock is read every 16 calls: slices stay close to their length even for calls of
+        // tens of microseconds, and the reads cost both contenders alike (a few ns a call).
+        const BATCH: u64 = 16;
         let start = Instant::now();
         loop {
-            for _ in 0..256 {
+            for _ in 0..BATCH {
                 if !f(&items[self.at]) {
                     return Err("a timed call failed".into());
                 }
                 self.at = (self.at + 1) % items.len();
             }
-            self.calls += 256;
+            self.calls += BATCH;
             if start.elapsed() >= slice {
                 break;
             }
@@ -158,19 +163,22 @@ fn rate<T>(items: &[T], seconds: f64, mut f: impl FnMut(&T) -> bool) -> Res<(f64
     Ok(m.result())
 }
 
-/// Two contenders measured in alternating slices (20 each, `seconds` in all per contender), so
-/// that a drift of the machine (frequency, a neighbour) weighs on both alike.
+/// Two contenders measured in alternating slices of about 10 ms (at least 20 each, `seconds` in
+/// all per contender), so that a drift of the machine (frequency, a neighbour) weighs on both
+/// alike: on a shared virtual machine a slow spell lasts tens to hundreds of milliseconds, and
+/// slices much shorter than that split it between the two.
 fn rate_interleaved<A, B>(
     seconds: f64,
     (a, mut fa): (&[A], impl FnMut(&A) -> bool),
     (b, mut fb): (&[B], impl FnMut(&B) -> bool),
 ) -> Res<((f64, u64), (f64, u64))> {
-    const SLICES: u32 = 20;
+    const SLICE_SECONDS: f64 = 0.010;
+    let slices = ((seconds / SLICE_SECONDS) as u32).max(20);
     warm_up(a, &mut fa)?;
     warm_up(b, &mut fb)?;
-    let slice = Duration::from_secs_f64(seconds) / SLICES;
+    let slice = Duration::from_secs_f64(seconds) / slices;
     let (mut ma, mut mb) = (Meter::default(), Meter::default());
-    for _ in 0..SLICES {
+    for _ in 0..slices {
         ma.run(a, slice, &mut fa)?;
         mb.run(b, slice, &mut fb)?;
     }
@@ -314,17 +322,17 @@ fn handler_bench(dir: &Path, seconds: f64) -> Res<()> {
         };
         let (per_s, n) = rate(&events, seconds, call)?;
         // Allocations of one call, averaged over 1,000 calls.
-        let reg = Region::new(GLOBAL);
+        let region = GLOBAL.open();
         let mut ok = 0;
         for e in events.iter().cycle().take(1000) {
             ok += usize::from(call(e));
         }
-        let stats = reg.change();
+        let (allocations, bytes) = region.close();
         if ok != 1000 {
             return Err(format!("{} of 1000 measured calls failed", 1000 - ok));
         }
-        let per_call = stats.allocations as f64 / 1000.0;
-        let bytes = stats.bytes_allocated as f64 / 1000.0;
+        let per_call = allocations as f64 / 1000.0;
+        let bytes = bytes as f64 / 1000.0;
         println!(
             "{}",
             json!({"bench":"handler","contender":"wsauth","alg":name,"per_second":per_s,"calls":n,
