@@ -415,6 +415,10 @@ fn read_header(header_json: &[u8]) -> Result<CheckedHeader<'_>, AuthError> {
 /// alone: each thread keeps the last few it met, so that their base64, UTF-8 and JSON work is done
 /// once. Only the headers of tokens that verified enter, so tokens without a valid signature can
 /// neither fill nor churn it.
+///
+/// It is shared by every [`Verifier`] on the thread, which is sound only while [`read_header`]
+/// depends on nothing but the bytes (its algorithms and caps are constants, not configuration):
+/// a header check that depends on an issuer's rules belongs after it, in [`Verifier::check`].
 struct KnownHeader {
     encoded: Box<str>,
     alg: Algorithm,
@@ -434,15 +438,19 @@ thread_local! {
 impl KnownHeader {
     /// The known header whose segment is exactly `encoded`.
     fn find(encoded: &str) -> Option<Rc<KnownHeader>> {
-        KNOWN.with(|known| {
-            known
-                .borrow()
-                .0
-                .iter()
-                .flatten()
-                .find(|k| *k.encoded == *encoded)
-                .cloned()
-        })
+        // `try_with`: no cache while the thread's storage is torn down, rather than a panic.
+        KNOWN
+            .try_with(|known| {
+                known
+                    .borrow()
+                    .0
+                    .iter()
+                    .flatten()
+                    .find(|k| *k.encoded == *encoded)
+                    .cloned()
+            })
+            .ok()
+            .flatten()
     }
 
     /// Keeps `header`, read from the segment `encoded`, in place of the oldest.
@@ -453,7 +461,7 @@ impl KnownHeader {
             kid: header.kid.as_ref().into(),
             typ: header.typ.as_deref().map(Into::into),
         });
-        KNOWN.with(|known| {
+        let _torn_down = KNOWN.try_with(|known| {
             let (slots, next) = &mut *known.borrow_mut();
             if let Some(slot) = slots.get_mut(*next) {
                 *slot = Some(entry);
@@ -497,6 +505,135 @@ pub fn check_signature_form(kind: KeyKind, sig: &[u8]) -> Result<(), AuthError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+    use wsauth_devkit::SigningKey;
+
+    const ISS: &str = "https://issuer.known-headers.test";
+    const AUD: &str = "known-headers";
+
+    /// A verifier holding `keys`, installed as if fetched (no network: the URL is never asked).
+    fn verifier(keys: &[&SigningKey]) -> Verifier {
+        let cfg = wsauth_devkit::authorizer_config(ISS, AUD, "http://127.0.0.1:9/jwks.json", &[]);
+        let v = Verifier::new(cfg).unwrap();
+        let jwks = wsauth_devkit::jwks_json(keys.iter().copied()).to_string();
+        for cache in v.caches() {
+            cache.install(jwks.as_bytes()).unwrap();
+        }
+        v
+    }
+
+    fn claims(sub: &str, exp_in: i64) -> serde_json::Value {
+        let now = wsauth_runtime::clock::now_epoch();
+        json!({"iss": ISS, "aud": AUD, "sub": sub, "iat": now, "exp": now + exp_in,
+               "scope": "messages:send", "jti": format!("jti-{sub}")})
+    }
+
+    fn header_of(token: &str) -> &str {
+        token.split('.').next().unwrap()
+    }
+
+    /// Runs every check synchronously; `Err(None)` when the key is not cached.
+    fn check(v: &Verifier, token: &str) -> Result<Verified, Option<AuthError>> {
+        v.check(token, wsauth_runtime::clock::now_epoch(), None)
+            .map_err(|step| match step {
+                Step::Refused(e) => Some(e),
+                Step::NeedKey { .. } => None,
+            })
+    }
+
+    // Each test runs on a thread of its own: it starts with no known header.
+
+    #[test]
+    fn a_verified_tokens_header_is_kept_and_read_alike() {
+        let key = SigningKey::generate(Algorithm::RS256, "kept").unwrap();
+        let v = verifier(&[&key]);
+        let alice = key.mint(&claims("alice", 600)).unwrap();
+        assert!(KnownHeader::find(header_of(&alice)).is_none());
+        let first = check(&v, &alice).unwrap();
+        assert!(KnownHeader::find(header_of(&alice)).is_some());
+        // Read from the known header: the same answer.
+        assert_eq!(check(&v, &alice).unwrap(), first);
+        // Another token under the same header.
+        let bob = key.mint(&claims("bob", 600)).unwrap();
+        assert_eq!(header_of(&bob), header_of(&alice));
+        assert_eq!(check(&v, &bob).unwrap().identity.user_id, "bob");
+        // A known header does not excuse the rest: a bad signature and an expired token under it
+        // are refused.
+        let (signing_input, _) = bob.rsplit_once('.').unwrap();
+        let (_, alice_sig) = alice.rsplit_once('.').unwrap();
+        let forged = format!("{signing_input}.{alice_sig}");
+        assert_eq!(check(&v, &forged), Err(Some(AuthError::BadSignature)));
+        let expired = key.mint(&claims("carol", -3600)).unwrap();
+        assert_eq!(header_of(&expired), header_of(&alice));
+        assert_eq!(check(&v, &expired), Err(Some(AuthError::Expired)));
+    }
+
+    #[test]
+    fn refused_tokens_leave_no_header_behind() {
+        let key = SigningKey::generate(Algorithm::ES256, "refused").unwrap();
+        let v = verifier(&[&key]);
+        let alice = key.mint(&claims("alice", 600)).unwrap();
+        let bob = key.mint(&claims("bob", 600)).unwrap();
+        let header = header_of(&alice).to_owned();
+        // A bad signature, an expired token, a wrong audience: none enters.
+        let (signing_input, _) = bob.rsplit_once('.').unwrap();
+        let (_, alice_sig) = alice.rsplit_once('.').unwrap();
+        let forged = format!("{signing_input}.{alice_sig}");
+        assert_eq!(check(&v, &forged), Err(Some(AuthError::BadSignature)));
+        let expired = key.mint(&claims("carol", -3600)).unwrap();
+        assert_eq!(check(&v, &expired), Err(Some(AuthError::Expired)));
+        let mut other_audience = claims("dave", 600);
+        other_audience["aud"] = json!("someone-else");
+        let other_audience = key.mint(&other_audience).unwrap();
+        assert_eq!(
+            check(&v, &other_audience),
+            Err(Some(AuthError::AudienceMismatch))
+        );
+        assert!(KnownHeader::find(&header).is_none());
+        // A token that verifies does.
+        check(&v, &alice).unwrap();
+        assert!(KnownHeader::find(&header).is_some());
+    }
+
+    #[test]
+    fn a_header_one_byte_apart_is_read_anew() {
+        let key = SigningKey::generate(Algorithm::EdDSA, "apart").unwrap();
+        let v = verifier(&[&key]);
+        let alice = key.mint(&claims("alice", 600)).unwrap();
+        check(&v, &alice).unwrap();
+        // The same header but for the `kid`, signed by the same key: read anew, so its `kid` is
+        // the one looked up (and not cached: the key is asked for).
+        let unknown = key
+            .sign_parts(
+                &json!({"alg": "EdDSA", "kid": "apary", "typ": "JWT"}),
+                &claims("alice", 600),
+            )
+            .unwrap();
+        assert!(KnownHeader::find(header_of(&unknown)).is_none());
+        assert_eq!(check(&v, &unknown), Err(None));
+        // One byte apart in the encoding itself: not a known header either.
+        let mut encoded = header_of(&alice).to_owned();
+        let last = if encoded.ends_with('A') { "B" } else { "A" };
+        encoded.replace_range(encoded.len() - 1.., last);
+        assert!(KnownHeader::find(&encoded).is_none());
+    }
+
+    #[test]
+    fn the_ninth_header_takes_the_oldest_slot() {
+        let header = |i: usize| CheckedHeader {
+            alg: Algorithm::RS256,
+            kid: Cow::Owned(format!("kid-{i}")),
+            typ: None,
+        };
+        for i in 0..=KNOWN_HEADERS {
+            KnownHeader::remember(&format!("header-{i}"), &header(i));
+        }
+        assert!(KnownHeader::find("header-0").is_none());
+        for i in 1..=KNOWN_HEADERS {
+            let known = KnownHeader::find(&format!("header-{i}")).unwrap();
+            assert_eq!(*known.kid, format!("kid-{i}"));
+        }
+    }
 
     #[test]
     fn ecdsa_zero_and_der_signatures_are_refused_before_crypto() {
