@@ -69,6 +69,8 @@ pub struct Verifier {
     config: AuthorizerConfig,
     /// One per issuer, in the order of `config.issuers`.
     caches: Vec<Arc<JwksCache>>,
+    /// The issuers' names, shared by the identities they issue, in the same order.
+    names: Vec<Arc<str>>,
 }
 
 /// Decodes `seg` (strict base64url: no padding, no non-canonical trailing bits, URL alphabet
@@ -108,7 +110,16 @@ impl Verifier {
             .iter()
             .map(|i| JwksCache::new(&i.issuer, i.jwks.clone()).map(Arc::new))
             .collect::<Result<_, _>>()?;
-        Ok(Self { config, caches })
+        let names = config
+            .issuers
+            .iter()
+            .map(|i| i.issuer.as_str().into())
+            .collect();
+        Ok(Self {
+            config,
+            caches,
+            names,
+        })
     }
 
     /// The configuration in force.
@@ -157,26 +168,33 @@ impl Verifier {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(AuthError::TokenTooLarge.into());
         }
+        // The header and the payload end at the first two dots; the signature is the rest.
         let (h64, p64, s64) =
             split_token(token).ok_or(AuthError::Malformed("not three segments"))?;
+        // One buffer for the three decoded segments, on the stack and never zeroed: the
+        // signature's room first, then the header's and the payload's.
+        let mut buf = [MaybeUninit::<u8>::uninit(); DECODED_MAX];
+        let (signature_area, rest) = buf.split_at_mut(MAX_SIGNATURE_BYTES);
+        // Decoded now, since base64url has no '.': a signature segment that does not decode and
+        // holds a dot is a fourth segment. Any other decoding error is told in its turn, after
+        // the header's checks, as before.
+        let signature = decode_into(s64, signature_area, "signature encoding");
+        if signature.is_err() && s64.contains('.') {
+            return Err(AuthError::Malformed("not three segments").into());
+        }
         if h64.len() > MAX_HEADER_B64 {
             return Err(AuthError::Malformed("header too large").into());
         }
-        // One buffer for the three decoded segments, on the stack and never zeroed.
-        let mut buf = [MaybeUninit::<u8>::uninit(); DECODED_MAX];
         // A header segment already seen in a token that verified is not decoded again.
         let known = KnownHeader::find(h64);
         let (header, rest) = match &known {
-            Some(k) => (k.checked(), &mut buf[..]),
+            Some(k) => (k.checked(), rest),
             None => {
-                let (header_json, rest) = decode_into(h64, &mut buf, "header encoding")?;
+                let (header_json, rest) = decode_into(h64, rest, "header encoding")?;
                 (read_header(header_json)?, rest)
             }
         };
-        let (signature_area, rest) = rest
-            .split_at_mut_checked(MAX_SIGNATURE_BYTES)
-            .ok_or(AuthError::Malformed("header too large"))?;
-        let (signature, _) = decode_into(s64, signature_area, "signature encoding")?;
+        let (signature, _) = signature?;
         let (payload, _) = decode_into(p64, rest, "payload encoding")?;
         let claims = parse_claims(payload)?;
         // `iss`, read before the signature as a lookup key only, picks the issuer: an issuer
@@ -230,7 +248,8 @@ impl Verifier {
         if !key.verify(alg, message, signature) {
             return Err(AuthError::BadSignature.into());
         }
-        let identity = self.check_claims(&claims, rules, token, now)?;
+        let name = self.names.get(index).ok_or(AuthError::IssuerMismatch)?;
+        let identity = self.check_claims(&claims, rules, name, token, now)?;
         if known.is_none() {
             KnownHeader::remember(h64, &header);
         }
@@ -245,6 +264,7 @@ impl Verifier {
         &self,
         c: &Claims<'_>,
         cfg: &IssuerRules,
+        name: &Arc<str>,
         token: &str,
         now: i64,
     ) -> Result<Identity, AuthError> {
@@ -356,16 +376,17 @@ impl Verifier {
             scopes,
             expires_at: exp,
             session_id,
-            issuer: iss.to_owned(),
+            issuer: Arc::clone(name),
             issued_at,
         })
     }
 }
 
-/// The three segments of a compact JWS; `None` unless there are exactly three.
+/// The segments of a compact JWS: up to the first dot, up to the second, and the rest (which
+/// the caller finds free of dots when it decodes it); `None` with fewer than three.
 fn split_token(token: &str) -> Option<(&str, &str, &str)> {
     let mut dots = memchr::memchr_iter(b'.', token.as_bytes());
-    let (Some(first), Some(second), None) = (dots.next(), dots.next(), dots.next()) else {
+    let (Some(first), Some(second)) = (dots.next(), dots.next()) else {
         return None;
     };
     // '.' is ASCII: every index here is a char boundary.
@@ -616,6 +637,42 @@ mod tests {
         let last = if encoded.ends_with('A') { "B" } else { "A" };
         encoded.replace_range(encoded.len() - 1.., last);
         assert!(KnownHeader::find(&encoded).is_none());
+    }
+
+    #[test]
+    fn segments_are_counted_before_the_header_is_read_and_encodings_told_in_order() {
+        let key = SigningKey::generate(Algorithm::RS256, "segments").unwrap();
+        let v = verifier(&[&key]);
+        let token = key.mint(&claims("alice", 600)).unwrap();
+        let malformed = |why| Err(Some(AuthError::Malformed(why)));
+        let not_three = malformed("not three segments");
+        // Fewer or more than three, whatever else is wrong: a JWE has five.
+        assert_eq!(check(&v, "a.b"), not_three);
+        assert_eq!(check(&v, "abc"), not_three);
+        assert_eq!(check(&v, &format!("{token}.")), not_three);
+        assert_eq!(check(&v, &format!("{token}.e30")), not_three);
+        assert_eq!(check(&v, "eyJhbGciOiJSU0EtT0FFUCJ9.a.b.c.d"), not_three);
+        assert_eq!(check(&v, "!.!.!.!"), not_three);
+        let long = format!("e30.e30.{}.x", "A".repeat(2000));
+        assert_eq!(check(&v, &long), not_three);
+        // Three segments: a bad header is told before a bad signature encoding, and a bad
+        // signature encoding before a bad payload encoding, as before.
+        let (h, rest) = token.split_once('.').unwrap();
+        let (p, _) = rest.split_once('.').unwrap();
+        assert_eq!(check(&v, &format!("!.{p}.!")), malformed("header encoding"));
+        assert_eq!(
+            check(&v, &format!("{h}.!.!")),
+            malformed("signature encoding")
+        );
+        assert_eq!(
+            check(&v, &format!("{h}.!.AAAA")),
+            malformed("payload encoding")
+        );
+        assert_eq!(
+            check(&v, &format!("{h}.{p}.AAAA")),
+            Err(Some(AuthError::SignatureEncoding))
+        );
+        check(&v, &token).unwrap();
     }
 
     #[test]

@@ -25,7 +25,7 @@ async fn valid_tokens_of_each_algorithm_are_accepted_with_their_identity() {
         assert_eq!(ok.alg, k.alg());
         assert_eq!(&*ok.kid, k.kid());
         assert_eq!(ok.identity.user_id, "alice");
-        assert_eq!(ok.identity.issuer, ISSUER);
+        assert_eq!(&*ok.identity.issuer, ISSUER);
         assert_eq!(ok.identity.scopes, vec!["messages:send", "profile"]);
         assert_eq!(ok.identity.session_id, "jti-alice");
     }
@@ -474,7 +474,7 @@ async fn escaped_json_strings_in_claims_are_read_as_their_values() {
     let token = format!("{input}.{}", b64(k.sign_raw(input.as_bytes()).unwrap()));
     let ok = v.verify(&token, now()).await.unwrap();
     assert_eq!(ok.identity.user_id, "alice");
-    assert_eq!(ok.identity.issuer, ISSUER);
+    assert_eq!(&*ok.identity.issuer, ISSUER);
     assert_eq!(ok.identity.session_id, "j\"1");
     assert_eq!(ok.identity.scopes, vec!["messages:send"]);
 }
@@ -506,7 +506,7 @@ async fn json_escapes_in_the_header_and_claims_mean_what_they_unescape_to() {
     let token = format!("{input}.{}", b64(k.sign_raw(input.as_bytes()).unwrap()));
     let ok = v.verify(&token, now()).await.unwrap();
     assert_eq!(&*ok.kid, "ec-1");
-    assert_eq!(ok.identity.issuer, ISSUER);
+    assert_eq!(&*ok.identity.issuer, ISSUER);
     assert_eq!(ok.identity.user_id, r#"o'brien "the" \admin"#);
     assert_eq!(ok.identity.scopes, vec!["messages:send"]);
     assert_eq!(ok.identity.session_id, "jti-1");

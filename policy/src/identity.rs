@@ -6,6 +6,8 @@
 //! `sessionId`, `issuer`, and `issuedAt` (epoch seconds) when the token has an `iat`. Decoding accepts a number sent as a string (API Gateway may stringify)
 //! and refuses anything missing or malformed: an identity is never half-read.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 
 /// The longest user ID, in bytes (DynamoDB's key limits leave room for it).
@@ -71,8 +73,8 @@ pub struct Identity {
     pub expires_at: i64,
     /// `sid`, else `jti`, else a hash of the token.
     pub session_id: String,
-    /// The token's `iss`.
-    pub issuer: String,
+    /// The token's `iss`: one of the configured issuers, shared rather than copied.
+    pub issuer: Arc<str>,
     /// The token's `iat`, epoch seconds, when it has one (revocations compare it).
     pub issued_at: Option<i64>,
 }
@@ -108,7 +110,7 @@ impl Identity {
         m.insert("scopes".into(), Value::String(self.scopes_joined()));
         m.insert("expiresAt".into(), Value::from(self.expires_at));
         m.insert("sessionId".into(), Value::String(self.session_id.clone()));
-        m.insert("issuer".into(), Value::String(self.issuer.clone()));
+        m.insert("issuer".into(), Value::String(self.issuer.to_string()));
         if let Some(iat) = self.issued_at {
             m.insert("issuedAt".into(), Value::from(iat));
         }
@@ -154,7 +156,7 @@ impl Identity {
             scopes,
             expires_at,
             session_id,
-            issuer,
+            issuer: issuer.into(),
             issued_at,
         })
     }

@@ -60,7 +60,7 @@ impl Binding {
             connection_id: connection_id.to_owned(),
             user_id: identity.user_id.clone(),
             session_id: identity.session_id.clone(),
-            issuer: identity.issuer.clone(),
+            issuer: identity.issuer.to_string(),
             scopes: identity.scopes.clone(),
             connected_at: connected_at_ms,
             expires_at: identity.expires_at,
@@ -83,7 +83,7 @@ impl Binding {
             scopes: self.scopes.clone(),
             expires_at: self.expires_at,
             session_id: self.session_id.clone(),
-            issuer: self.issuer.clone(),
+            issuer: self.issuer.as_str().into(),
             issued_at: self.issued_at,
         }
     }

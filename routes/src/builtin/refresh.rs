@@ -45,7 +45,7 @@ impl RouteHandler for Refresh {
             }
             Err(e) => return Err(invalid(e.reason())),
         };
-        if v.identity.user_id != b.user_id || v.identity.issuer != b.issuer {
+        if v.identity.user_id != b.user_id || *v.identity.issuer != *b.issuer {
             return Err(invalid("other_subject"));
         }
         if !v.identity.has_scopes(&verifier.config().connect_scopes) {
