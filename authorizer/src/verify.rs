@@ -196,7 +196,8 @@ impl Verifier {
         };
         let (signature, _) = signature?;
         let (payload, _) = decode_into(p64, rest, "payload encoding")?;
-        let claims = parse_claims(payload)?;
+        let mut claims = Claims::default();
+        parse_claims(payload, &mut claims)?;
         // `iss`, read before the signature as a lookup key only, picks the issuer: an issuer
         // not configured costs no fetch.
         let iss = claims

@@ -37,12 +37,22 @@ pub fn check_user_id(id: &str) -> Result<(), UserIdError> {
         Err(UserIdError::Empty)
     } else if id.len() > MAX_USER_ID_BYTES {
         Err(UserIdError::TooLong)
-    } else if id.chars().any(char::is_control) {
+    } else if has_control(id) {
         Err(UserIdError::Control)
     } else if id.starts_with('$') {
         Err(UserIdError::Reserved)
     } else {
         Ok(())
+    }
+}
+
+/// Whether `s` holds a control character (Unicode `Cc`: U+0000–U+001F, U+007F–U+009F); ASCII
+/// text, the usual case, is checked byte by byte.
+fn has_control(s: &str) -> bool {
+    if s.is_ascii() {
+        s.bytes().any(|b| b < 0x20 || b == 0x7f)
+    } else {
+        s.chars().any(char::is_control)
     }
 }
 
@@ -197,6 +207,23 @@ mod tests {
         assert_eq!(check_user_id("a\nb"), Err(UserIdError::Control));
         assert_eq!(check_user_id("a\u{7f}"), Err(UserIdError::Control));
         assert_eq!(check_user_id("$server"), Err(UserIdError::Reserved));
+    }
+
+    #[test]
+    fn control_characters_are_found_in_ascii_and_in_any_text() {
+        // Every character of the ASCII range and around the C1 controls, alone and beside
+        // non-ASCII text (the other path), against the standard library's definition.
+        for c in (0..=0x2ffu32).filter_map(char::from_u32) {
+            for s in [format!("a{c}b"), format!("\u{e9}{c}")] {
+                assert_eq!(
+                    has_control(&s),
+                    s.chars().any(char::is_control),
+                    "{c:?} in {s:?}"
+                );
+            }
+        }
+        assert!(!has_control("Zoë ✓ 𝄞"));
+        assert!(has_control("Zoë\u{85}"));
     }
 
     #[test]
