@@ -177,7 +177,8 @@ impl Verifier {
         let (signature_area, rest) = buf.split_at_mut(MAX_SIGNATURE_BYTES);
         // Decoded now, since base64url has no '.': a signature segment that does not decode and
         // holds a dot is a fourth segment. Any other decoding error is told in its turn, after
-        // the header's checks, as before.
+        // the header's checks, as before. (This holds only while the decoder stays strict: one
+        // that skipped characters outside the alphabet would decode a fourth segment.)
         let signature = decode_into(s64, signature_area, "signature encoding");
         if signature.is_err() && s64.contains('.') {
             return Err(AuthError::Malformed("not three segments").into());
@@ -673,7 +674,27 @@ mod tests {
             check(&v, &format!("{h}.{p}.AAAA")),
             Err(Some(AuthError::SignatureEncoding))
         );
+        // The segments are counted before the header's size is, and the header's size before the
+        // signature's encoding is told.
+        let big = "A".repeat(MAX_HEADER_B64 + 1);
+        assert_eq!(check(&v, &format!("{big}.e30.e30.x")), not_three);
+        assert_eq!(
+            check(&v, &format!("{big}.e30.!")),
+            malformed("header too large")
+        );
+        // The same once the header is known (read from the cache, not decoded).
         check(&v, &token).unwrap();
+        assert!(KnownHeader::find(h).is_some());
+        assert_eq!(check(&v, &format!("{token}.")), not_three);
+        assert_eq!(check(&v, &format!("{token}.e30")), not_three);
+        assert_eq!(
+            check(&v, &format!("{h}.{p}.!")),
+            malformed("signature encoding")
+        );
+        assert_eq!(
+            check(&v, &format!("{h}.!.AAAA")),
+            malformed("payload encoding")
+        );
     }
 
     #[test]

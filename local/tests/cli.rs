@@ -15,14 +15,12 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn temp_dir() -> std::path::PathBuf {
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
+/// A working directory of its own, removed when dropped.
+fn temp_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("wsauth-cli-")
+        .tempdir()
         .unwrap()
-        .as_nanos();
-    let d = std::env::temp_dir().join(format!("wsauth-cli-{}-{t}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }
 
 /// A minimal WebSocket handshake: the HTTP status of the upgrade response.
@@ -88,7 +86,7 @@ fn serve(dir: &std::path::Path, args: &[&str]) -> (std::process::Child, u16, Str
 #[test]
 fn serve_prints_a_url_and_a_subprotocol_command_the_server_accepts_and_token_mints_more() {
     let dir = temp_dir();
-    let (mut child, port, url, try_line) = serve(&dir, &[]);
+    let (mut child, port, url, try_line) = serve(dir.path(), &[]);
     assert_eq!(url, format!("ws://127.0.0.1:{port}/dev"));
     // The default deploy's token source: the subprotocol list, never the URL.
     assert!(try_line.contains("-s wsauth -s 'bearer."), "{try_line}");
@@ -137,7 +135,7 @@ fn serve_prints_a_url_and_a_subprotocol_command_the_server_accepts_and_token_min
 #[test]
 fn token_source_query_prints_a_query_command_and_refuses_the_subprotocol() {
     let dir = temp_dir();
-    let (mut child, port, _url, try_line) = serve(&dir, &["--token-source", "query"]);
+    let (mut child, port, _url, try_line) = serve(dir.path(), &["--token-source", "query"]);
     let i = try_line.find("?token=").expect("a query command");
     let token = try_line[i + 7..].trim_end_matches('\'').to_owned();
     assert_eq!(handshake_status(port, &format!("/dev?token={token}")), 101);
@@ -153,7 +151,7 @@ fn token_source_query_prints_a_query_command_and_refuses_the_subprotocol() {
 fn a_bad_token_source_is_a_startup_error_naming_it() {
     let out = Command::new(env!("CARGO_BIN_EXE_wsauth-local"))
         .args(["serve", "--listen", "127.0.0.1:0"])
-        .current_dir(temp_dir())
+        .current_dir(temp_dir().path())
         .env_remove("WSAUTH_ISSUER")
         .env("WSAUTH_TOKEN_SOURCE", "cookie")
         .output()
@@ -163,7 +161,7 @@ fn a_bad_token_source_is_a_startup_error_naming_it() {
     assert!(err.contains("WSAUTH_TOKEN_SOURCE"), "{err}");
     let out = Command::new(env!("CARGO_BIN_EXE_wsauth-local"))
         .args(["serve", "--listen", "127.0.0.1:0", "--token-source", "url"])
-        .current_dir(temp_dir())
+        .current_dir(temp_dir().path())
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -177,7 +175,7 @@ fn a_taken_port_is_a_clear_startup_error() {
     let port = taken.local_addr().unwrap().port();
     let out = Command::new(env!("CARGO_BIN_EXE_wsauth-local"))
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .current_dir(temp_dir())
+        .current_dir(temp_dir().path())
         .env_remove("WSAUTH_ISSUER")
         .output()
         .unwrap();
@@ -190,7 +188,7 @@ fn a_taken_port_is_a_clear_startup_error() {
 fn a_bad_issuer_setting_names_the_variable() {
     let out = Command::new(env!("CARGO_BIN_EXE_wsauth-local"))
         .args(["serve", "--listen", "127.0.0.1:0"])
-        .current_dir(temp_dir())
+        .current_dir(temp_dir().path())
         .env("WSAUTH_ISSUER", "http://idp.example.com")
         .env("WSAUTH_AUDIENCE", "api")
         .output()

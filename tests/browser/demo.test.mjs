@@ -10,7 +10,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import net from 'node:net';
@@ -20,7 +20,7 @@ const require = createRequire(import.meta.url);
 const { chromium } = require(process.env.PLAYWRIGHT_CORE);
 const bin = process.env.WSAUTH_LOCAL_BIN;
 
-let server, browser, base;
+let server, browser, base, cwd;
 
 function freePort() {
   return new Promise((res, rej) => {
@@ -43,7 +43,7 @@ before(async () => {
   assert.ok(bin, 'WSAUTH_LOCAL_BIN must point at the wsauth-local binary');
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  const cwd = mkdtempSync(join(tmpdir(), 'wsauth-demo-'));
+  cwd = mkdtempSync(join(tmpdir(), 'wsauth-demo-'));
   const env = { ...process.env };
   delete env.WSAUTH_ISSUER;
   server = spawn(resolve(bin), ['serve', '--listen', `127.0.0.1:${port}`], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -59,7 +59,13 @@ before(async () => {
 
 after(async () => {
   if (browser) await browser.close();
-  if (server) server.kill('SIGINT');
+  if (server && server.exitCode === null && server.signalCode === null) {
+    const exited = new Promise((r) => server.once('exit', r));
+    server.kill('SIGINT');
+    await exited;
+  }
+  // The server's working directory (its dev issuer's keys): removed once it has exited.
+  if (cwd) rmSync(cwd, { recursive: true, force: true });
 });
 
 async function openAs(user) {

@@ -40,17 +40,16 @@ fn crashes_once(dir: &Path) -> String {
     )
 }
 
-fn functions_dir(authorizer: &str) -> std::path::PathBuf {
+fn functions_dir(authorizer: &str) -> tempfile::TempDir {
     use std::os::unix::fs::PermissionsExt;
-    let dir = temp_dir("lambdas");
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = owned_dir("lambdas");
     for name in ["authorizer", "connect", "routes", "push"] {
         let body = if name == "authorizer" {
             authorizer
         } else {
             REFUSES
         };
-        let p = dir.join(name);
+        let p = dir.path().join(name);
         std::fs::write(&p, body).unwrap();
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
@@ -89,14 +88,14 @@ async fn gateway_over(dir: &Path) -> Local {
 #[tokio::test]
 async fn a_function_error_unauthorized_from_a_child_is_a_401() {
     let dir = functions_dir(REFUSES);
-    let l = gateway_over(&dir).await;
+    let l = gateway_over(dir.path()).await;
     assert_eq!(handshake(&l).await, Some(401));
 }
 
 #[tokio::test]
 async fn a_hanging_function_fails_at_its_timeout_with_500() {
     let dir = functions_dir(HANGS);
-    let l = gateway_over(&dir).await;
+    let l = gateway_over(dir.path()).await;
     let started = Instant::now();
     assert_eq!(handshake(&l).await, Some(500));
     let took = started.elapsed();
@@ -109,8 +108,8 @@ async fn a_hanging_function_fails_at_its_timeout_with_500() {
 #[tokio::test]
 async fn a_crashed_instance_fails_its_invocation_and_is_replaced() {
     let dir = functions_dir("");
-    std::fs::write(dir.join("authorizer"), crashes_once(&dir)).unwrap();
-    let l = gateway_over(&dir).await;
+    std::fs::write(dir.path().join("authorizer"), crashes_once(dir.path())).unwrap();
+    let l = gateway_over(dir.path()).await;
     assert_eq!(handshake(&l).await, Some(500));
     assert_eq!(handshake(&l).await, Some(401));
 }
@@ -119,16 +118,22 @@ async fn a_crashed_instance_fails_its_invocation_and_is_replaced() {
 async fn lambdas_need_the_dynamodb_store_and_every_binary() {
     let dir = functions_dir(REFUSES);
     let opts = |dir: &Path| over(dir, 1);
-    let issuer = || wsauth_local::IssuerMode::Dev(temp_dir("dev"));
-    let err = wsauth_local::bind("127.0.0.1:0", opts(&dir), issuer(), StoreKind::Memory)
+    let dev = owned_dir("dev");
+    let issuer = || wsauth_local::IssuerMode::Dev(dev.path().to_owned());
+    let err = wsauth_local::bind("127.0.0.1:0", opts(dir.path()), issuer(), StoreKind::Memory)
         .await
         .err()
         .unwrap();
     assert!(err.to_string().contains("--store dynamodb"), "{err}");
-    std::fs::remove_file(dir.join("push")).unwrap();
-    let err = wsauth_local::bind("127.0.0.1:0", opts(&dir), issuer(), StoreKind::Dynamodb)
-        .await
-        .err()
-        .unwrap();
+    std::fs::remove_file(dir.path().join("push")).unwrap();
+    let err = wsauth_local::bind(
+        "127.0.0.1:0",
+        opts(dir.path()),
+        issuer(),
+        StoreKind::Dynamodb,
+    )
+    .await
+    .err()
+    .unwrap();
     assert!(err.to_string().contains("`push`"), "{err}");
 }

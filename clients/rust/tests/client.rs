@@ -16,17 +16,15 @@ struct Local {
     addr: std::net::SocketAddr,
     gateway: Arc<wsauth_local::Gateway>,
     dev: Arc<DevIssuer>,
+    /// The dev issuer's directory, removed with the gateway.
+    _dir: tempfile::TempDir,
 }
 
 async fn local(settings: &[(&'static str, &str)]) -> Local {
-    let dir = std::env::temp_dir().join(format!(
-        "wsauth-client-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
+    let dir = tempfile::Builder::new()
+        .prefix("wsauth-client-")
+        .tempdir()
+        .unwrap();
     let opts = GatewayOptions {
         settings: wsauth_runtime::Settings::from_pairs(settings),
         ..GatewayOptions::default()
@@ -34,7 +32,7 @@ async fn local(settings: &[(&'static str, &str)]) -> Local {
     let (listener, running) = wsauth_local::bind(
         "127.0.0.1:0",
         opts,
-        IssuerMode::Dev(dir.clone()),
+        IssuerMode::Dev(dir.path().to_owned()),
         StoreKind::Memory,
     )
     .await
@@ -49,7 +47,8 @@ async fn local(settings: &[(&'static str, &str)]) -> Local {
         url: format!("ws://{}/dev", running.addr),
         addr: running.addr,
         gateway,
-        dev: Arc::new(DevIssuer::load_or_create(&dir).unwrap()),
+        dev: Arc::new(DevIssuer::load_or_create(dir.path()).unwrap()),
+        _dir: dir,
     }
 }
 

@@ -25,8 +25,19 @@ pub struct Local {
     pub dev: Option<DevIssuer>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    /// The dev issuer's directory, removed with the gateway.
+    _dir: Option<tempfile::TempDir>,
 }
 
+/// A directory of its own, removed when dropped.
+pub fn owned_dir(tag: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("wsauth-{tag}-"))
+        .tempdir()
+        .unwrap()
+}
+
+/// A fresh name under the temp directory (nothing is created).
 pub fn temp_dir(tag: &str) -> PathBuf {
     static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -57,8 +68,8 @@ impl Local {
         store: StoreKind,
         add_routes: wsauth_local::AddRoutes,
     ) -> Self {
-        let dir = temp_dir("dev");
-        let issuer = IssuerMode::Dev(dir.clone());
+        let dir = owned_dir("dev");
+        let issuer = IssuerMode::Dev(dir.path().to_owned());
         Self::start(opts, issuer, store, Some(dir), add_routes).await
     }
 
@@ -82,7 +93,7 @@ impl Local {
         opts: GatewayOptions,
         issuer: IssuerMode,
         store: StoreKind,
-        dir: Option<PathBuf>,
+        dir: Option<tempfile::TempDir>,
         add_routes: wsauth_local::AddRoutes,
     ) -> Self {
         let (listener, running) =
@@ -94,13 +105,16 @@ impl Local {
         let task = tokio::spawn(wsauth_local::run(listener, running.gateway, async {
             let _ = rx.await;
         }));
-        let dev = dir.map(|d| DevIssuer::load_or_create(&d).unwrap());
+        let dev = dir
+            .as_ref()
+            .map(|d| DevIssuer::load_or_create(d.path()).unwrap());
         Local {
             addr: running.addr,
             gateway,
             dev,
             stop: Some(tx),
             task: Some(task),
+            _dir: dir,
         }
     }
 
