@@ -219,17 +219,8 @@ impl<'a> Scan<'a> {
                     "scp" => s.list(&mut c.scp)?,
                     _ => s.other()?,
                 }
-                s.ws();
-                match s.peek()? {
-                    b',' => {
-                        s.at += 1;
-                        s.ws();
-                    }
-                    b'}' => {
-                        s.at += 1;
-                        break;
-                    }
-                    _ => return None,
+                if !s.more(b'}')? {
+                    break;
                 }
             }
         }
@@ -327,19 +318,23 @@ impl<'a> Scan<'a> {
         }
         loop {
             each(self.string()?);
-            self.ws();
-            match self.peek()? {
-                b',' => {
-                    self.at += 1;
-                    self.ws();
-                }
-                b']' => {
-                    self.at += 1;
-                    return Some(());
-                }
-                _ => return None,
+            if !self.more(b']')? {
+                return Some(());
             }
         }
+    }
+
+    /// After a member or an element: past a ',' (`true`: another follows) or past `close`
+    /// (`false`); `None` on anything else.
+    fn more(&mut self, close: u8) -> Option<bool> {
+        self.ws();
+        let next = self.peek()?;
+        if next != b',' && next != close {
+            return None;
+        }
+        self.at += 1;
+        self.ws();
+        Some(next == b',')
     }
 
     /// The value of a member wsauth does not read: skipped, in the common form only.
