@@ -69,8 +69,6 @@ pub struct Verifier {
     config: AuthorizerConfig,
     /// One per issuer, in the order of `config.issuers`.
     caches: Vec<Arc<JwksCache>>,
-    /// The issuers' names, shared by the identities they issue, in the same order.
-    names: Vec<Arc<str>>,
 }
 
 /// Decodes `seg` (strict base64url: no padding, no non-canonical trailing bits, URL alphabet
@@ -110,16 +108,7 @@ impl Verifier {
             .iter()
             .map(|i| JwksCache::new(&i.issuer, i.jwks.clone()).map(Arc::new))
             .collect::<Result<_, _>>()?;
-        let names = config
-            .issuers
-            .iter()
-            .map(|i| i.issuer.as_str().into())
-            .collect();
-        Ok(Self {
-            config,
-            caches,
-            names,
-        })
+        Ok(Self { config, caches })
     }
 
     /// The configuration in force.
@@ -210,7 +199,7 @@ impl Verifier {
             .issuers
             .iter()
             .enumerate()
-            .find(|(_, r)| r.issuer == iss)
+            .find(|(_, r)| *r.issuer == *iss)
             .ok_or(AuthError::IssuerMismatch)?;
         let alg = header.alg;
         if !rules.algorithms.contains(&alg) {
@@ -227,7 +216,7 @@ impl Verifier {
         let key = match fetched {
             // The key `verify` fetched for this very token: still, it must be this issuer's key
             // under this `kid`.
-            Some(key) if key.issuer == rules.issuer && *key.kid == *header.kid => Arc::clone(key),
+            Some(key) if *key.issuer == *rules.issuer && *key.kid == *header.kid => Arc::clone(key),
             Some(_) => return Err(AuthError::UnknownKid.into()),
             None => {
                 let cache = self.caches.get(index).ok_or(AuthError::IssuerMismatch)?;
@@ -250,8 +239,7 @@ impl Verifier {
         if !key.verify(alg, message, signature) {
             return Err(AuthError::BadSignature.into());
         }
-        let name = self.names.get(index).ok_or(AuthError::IssuerMismatch)?;
-        let identity = self.check_claims(&claims, rules, name, token, now)?;
+        let identity = self.check_claims(&claims, rules, token, now)?;
         if known.is_none() {
             KnownHeader::remember(h64, &header);
         }
@@ -266,13 +254,12 @@ impl Verifier {
         &self,
         c: &Claims<'_>,
         cfg: &IssuerRules,
-        name: &Arc<str>,
         token: &str,
         now: i64,
     ) -> Result<Identity, AuthError> {
         let leeway = i64::try_from(self.config.leeway_seconds).unwrap_or(i64::MAX);
         let iss = c.iss.as_deref().ok_or(AuthError::MissingClaim("iss"))?;
-        if iss != cfg.issuer {
+        if iss != &*cfg.issuer {
             return Err(AuthError::IssuerMismatch);
         }
         let exp = c
@@ -378,7 +365,7 @@ impl Verifier {
             scopes,
             expires_at: exp,
             session_id,
-            issuer: Arc::clone(name),
+            issuer: Arc::clone(&cfg.issuer),
             issued_at,
         })
     }
@@ -534,15 +521,17 @@ mod tests {
     const ISS: &str = "https://issuer.known-headers.test";
     const AUD: &str = "known-headers";
 
-    /// A verifier holding `keys`, installed as if fetched (no network: the URL is never asked).
-    fn verifier(keys: &[&SigningKey]) -> Verifier {
+    /// A fresh key and a verifier holding it, installed as if fetched (no network: the URL is
+    /// never asked).
+    fn key_and_verifier(alg: Algorithm, kid: &str) -> (SigningKey, Verifier) {
+        let key = SigningKey::generate(alg, kid).unwrap();
         let cfg = wsauth_devkit::authorizer_config(ISS, AUD, "http://127.0.0.1:9/jwks.json", &[]);
         let v = Verifier::new(cfg).unwrap();
-        let jwks = wsauth_devkit::jwks_json(keys.iter().copied()).to_string();
+        let jwks = wsauth_devkit::jwks_json([&key]).to_string();
         for cache in v.caches() {
             cache.install(jwks.as_bytes()).unwrap();
         }
-        v
+        (key, v)
     }
 
     fn claims(sub: &str, exp_in: i64) -> serde_json::Value {
@@ -568,8 +557,7 @@ mod tests {
 
     #[test]
     fn a_verified_tokens_header_is_kept_and_read_alike() {
-        let key = SigningKey::generate(Algorithm::RS256, "kept").unwrap();
-        let v = verifier(&[&key]);
+        let (key, v) = key_and_verifier(Algorithm::RS256, "kept");
         let alice = key.mint(&claims("alice", 600)).unwrap();
         assert!(KnownHeader::find(header_of(&alice)).is_none());
         let first = check(&v, &alice).unwrap();
@@ -593,8 +581,7 @@ mod tests {
 
     #[test]
     fn refused_tokens_leave_no_header_behind() {
-        let key = SigningKey::generate(Algorithm::ES256, "refused").unwrap();
-        let v = verifier(&[&key]);
+        let (key, v) = key_and_verifier(Algorithm::ES256, "refused");
         let alice = key.mint(&claims("alice", 600)).unwrap();
         let bob = key.mint(&claims("bob", 600)).unwrap();
         let header = header_of(&alice).to_owned();
@@ -620,8 +607,7 @@ mod tests {
 
     #[test]
     fn a_header_one_byte_apart_is_read_anew() {
-        let key = SigningKey::generate(Algorithm::EdDSA, "apart").unwrap();
-        let v = verifier(&[&key]);
+        let (key, v) = key_and_verifier(Algorithm::EdDSA, "apart");
         let alice = key.mint(&claims("alice", 600)).unwrap();
         check(&v, &alice).unwrap();
         // The same header but for the `kid`, signed by the same key: read anew, so its `kid` is
@@ -643,8 +629,7 @@ mod tests {
 
     #[test]
     fn segments_are_counted_before_the_header_is_read_and_encodings_told_in_order() {
-        let key = SigningKey::generate(Algorithm::RS256, "segments").unwrap();
-        let v = verifier(&[&key]);
+        let (key, v) = key_and_verifier(Algorithm::RS256, "segments");
         let token = key.mint(&claims("alice", 600)).unwrap();
         let malformed = |why| Err(Some(AuthError::Malformed(why)));
         let not_three = malformed("not three segments");

@@ -1,6 +1,7 @@
 //! The verifier's settings: issuer, audiences, algorithms, leeway, connect scopes, Cognito
 //! checks, the token source and the JWKS cache. Every default is documented on its field.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use jsonwebtoken::Algorithm;
@@ -51,7 +52,8 @@ pub struct JwksSettings {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IssuerRules {
     /// The expected `iss`, exact match. `WSAUTH_ISSUER` (or `issuer` in `WSAUTH_ISSUERS`).
-    pub issuer: String,
+    /// Shared: every identity this issuer's tokens establish names it.
+    pub issuer: Arc<str>,
     /// Accepted audiences; `aud` must contain one. `WSAUTH_AUDIENCE` (comma-separated).
     pub audiences: Vec<String>,
     /// Accepted `alg` values. `WSAUTH_ALGORITHMS`; default `RS256,ES256,EdDSA`. HS* and `none`
@@ -92,7 +94,7 @@ pub struct AuthorizerConfig {
 impl AuthorizerConfig {
     /// The rules of the issuer named `iss`, if it is configured.
     pub fn issuer(&self, iss: &str) -> Option<&IssuerRules> {
-        self.issuers.iter().find(|i| i.issuer == iss)
+        self.issuers.iter().find(|i| *i.issuer == *iss)
     }
 }
 
@@ -305,7 +307,7 @@ impl AuthorizerConfig {
         };
         check_jwks_url(&url).map_err(|p| ConfigError::new(var, format!("JWKS URL {url}: {p}")))?;
         Ok(IssuerRules {
-            issuer,
+            issuer: issuer.into(),
             audiences,
             algorithms: algorithms(
                 "WSAUTH_ALGORITHMS",
@@ -350,7 +352,7 @@ impl AuthorizerConfig {
             if issuer.is_empty() {
                 return Err(ConfigError::new(VAR, "an entry has an empty `issuer`"));
             }
-            if issuers.iter().any(|i| i.issuer == issuer) {
+            if issuers.iter().any(|i| *i.issuer == *issuer) {
                 return Err(what("listed twice"));
             }
             if issuers.iter().any(|i| i.user_id_prefix == e.user_id_prefix) {
@@ -381,7 +383,7 @@ impl AuthorizerConfig {
                 client_ids: e.client_id,
                 user_id_prefix: e.user_id_prefix,
                 jwks: jwks_settings(s, url)?,
-                issuer,
+                issuer: issuer.into(),
             });
         }
         Ok(issuers)
