@@ -29,16 +29,80 @@ use crate::limits::{MAX_HEADER_B64, MAX_KID_BYTES, MAX_TOKEN_BYTES};
 
 /// The JOSE header members wsauth reads. Key-carrying members (`jku`, `x5u`, `jwk`, `x5c`)
 /// are deliberately absent: keys come only from the configured JWKS.
+///
+/// A member present as `null` is malformed, never read as absent (RFC 7515 §4.1: `crit` is an
+/// array, `kid` and `typ` strings): `{"crit": null}` must not pass for a header without `crit`.
 #[derive(Deserialize)]
 struct Header<'a> {
     #[serde(borrow)]
     alg: Text<'a>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "present")]
     kid: Option<Text<'a>>,
-    #[serde(default)]
-    crit: Option<serde::de::IgnoredAny>,
-    #[serde(default, borrow)]
+    #[serde(default, deserialize_with = "present")]
+    crit: Option<NotNull>,
+    #[serde(default, borrow, deserialize_with = "present")]
     typ: Option<Text<'a>>,
+}
+
+/// A member that is there: `Some` of its value, and `null` refused (serde's `Option` reads
+/// `null` as `None`, which would make a present member absent).
+fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
+}
+
+/// Any JSON value but `null`, skipped.
+struct NotNull;
+
+impl<'de> Deserialize<'de> for NotNull {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = NotNull;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a value other than null")
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<NotNull, E> {
+                Err(E::invalid_type(serde::de::Unexpected::Unit, &self))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<NotNull, E> {
+                Ok(NotNull)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<NotNull, E> {
+                Ok(NotNull)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<NotNull, E> {
+                Ok(NotNull)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<NotNull, E> {
+                Ok(NotNull)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<NotNull, E> {
+                Ok(NotNull)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<NotNull, A::Error> {
+                while a.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(NotNull)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<NotNull, A::Error> {
+                while a
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(NotNull)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// A token that verified: who, and with what rights.
@@ -239,7 +303,7 @@ impl Verifier {
         if !key.verify(alg, message, signature) {
             return Err(AuthError::BadSignature.into());
         }
-        let identity = self.check_claims(&claims, rules, token, now)?;
+        let identity = self.check_claims(&claims, rules, message, now)?;
         if known.is_none() {
             KnownHeader::remember(h64, &header);
         }
@@ -254,7 +318,7 @@ impl Verifier {
         &self,
         c: &Claims<'_>,
         cfg: &IssuerRules,
-        token: &str,
+        signing_input: &[u8],
         now: i64,
     ) -> Result<Identity, AuthError> {
         let leeway = i64::try_from(self.config.leeway_seconds).unwrap_or(i64::MAX);
@@ -334,7 +398,8 @@ impl Verifier {
             .as_deref()
             .filter(|s| !s.trim().is_empty())
             .ok_or(AuthError::MissingClaim("sub"))?;
-        // User IDs never collide across issuers: each issuer's prefix comes first.
+        // User IDs never collide across issuers: each issuer's prefix comes first, and no
+        // issuer's prefix begins another's (checked at start, `IssuerRules::user_id_prefix`).
         let user_id = [cfg.user_id_prefix.as_str(), sub].concat();
         check_user_id(&user_id).map_err(AuthError::BadSubject)?;
         let mut scopes: Vec<String> = Vec::new();
@@ -352,14 +417,17 @@ impl Verifier {
         }
         scopes.dedup();
         // A key of the sessions' index and of revocations, and logged: a `sid` or `jti` that is
-        // not 1–512 printable bytes is passed over (the token hash is always one).
+        // not 1–512 printable bytes is passed over (the hash is always one). The hash covers
+        // what is signed, not the signature: an ECDSA signature (r, s) has a twin (r, n − s)
+        // that verifies as well, and a twin token must be the same session, or
+        // `logoutSession` of one would leave the other connecting.
         let usable = |s: &&str| check_session_id(s).is_ok();
         let session_id = c
             .sid
             .as_deref()
             .filter(usable)
             .or(c.jti.as_deref().filter(usable))
-            .map_or_else(|| token_hash(token), str::to_owned);
+            .map_or_else(|| signed_hash(signing_input), str::to_owned);
         Ok(Identity {
             user_id,
             scopes,
@@ -490,10 +558,18 @@ impl KnownHeader {
     }
 }
 
-/// A short stable hash of a token, used as a session ID when it carries neither `sid` nor `jti`.
-/// Not reversible: the token itself is never stored or logged.
+/// The session ID of a token that carries neither `sid` nor `jti`: a short stable hash of its
+/// signing input (header and payload, up to the last dot), never of its signature, so that
+/// every signature of the same header and claims (an ECDSA twin (r, n − s), a re-signing) is
+/// one session. Not reversible: the token itself is never stored or logged.
 pub fn token_hash(token: &str) -> String {
-    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+    let signing_input = token.rsplit_once('.').map_or(token, |(signed, _)| signed);
+    signed_hash(signing_input.as_bytes())
+}
+
+/// [`token_hash`] of a token whose signing input is `signing_input`.
+fn signed_hash(signing_input: &[u8]) -> String {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, signing_input);
     URL_SAFE_NO_PAD.encode(&d.as_ref()[..18])
 }
 
@@ -734,7 +810,14 @@ mod tests {
     fn token_hash_is_stable_and_does_not_contain_the_token() {
         let h = token_hash("a.b.c");
         assert_eq!(h, token_hash("a.b.c"));
-        assert_ne!(h, token_hash("a.b.d"));
+        assert_eq!(
+            h,
+            token_hash("a.b.d"),
+            "the signature is not part of the session"
+        );
+        assert_ne!(h, token_hash("a.x.c"));
+        assert_ne!(h, token_hash("x.b.c"));
+        assert_eq!(h, signed_hash(b"a.b"));
         assert_eq!(h.len(), 24);
     }
 

@@ -103,6 +103,26 @@ async fn crit_header_is_rejected() {
 }
 
 #[tokio::test]
+async fn header_members_present_as_null_are_malformed_not_absent() {
+    let (keys, _s, v) = setup(&[]).await;
+    for member in ["crit", "typ", "kid"] {
+        let mut h = keys.rsa.header();
+        h[member] = serde_json::Value::Null;
+        let t = keys.rsa.sign_parts(&h, &claims("alice")).unwrap();
+        assert_eq!(
+            refused(&v, &t).await,
+            AuthError::Malformed("header"),
+            "{member}: null"
+        );
+    }
+    // The same members as the types RFC 7515 gives them still read as before.
+    let mut h = keys.rsa.header();
+    h["typ"] = json!("JWT");
+    let t = keys.rsa.sign_parts(&h, &claims("alice")).unwrap();
+    assert!(v.verify(&t, now()).await.is_ok());
+}
+
+#[tokio::test]
 async fn embedded_and_remote_key_headers_are_ignored() {
     let (_keys, server, v) = setup(&[]).await;
     let attacker = SigningKey::generate(Algorithm::RS256, "rsa-1").unwrap();
@@ -449,6 +469,22 @@ async fn scopes_come_from_scope_or_scp_and_session_from_sid_jti_or_hash() {
     let t = keys.rsa.mint(&c).unwrap();
     let id = v.verify(&t, now()).await.unwrap().identity;
     assert_eq!(id.session_id.len(), 24, "the token hash");
+}
+
+#[tokio::test]
+async fn an_ecdsa_twin_signature_verifies_as_the_same_session() {
+    // (r, s) and (r, n - s) are both valid ECDSA signatures of one message: the session ID of
+    // a token without `sid`/`jti` must not depend on which one the token carries.
+    let (keys, _s, v) = setup(&[]).await;
+    let mut c = claims("alice");
+    c.as_object_mut().unwrap().remove("jti");
+    let t = keys.ec.mint(&c).unwrap();
+    let twin = wsauth_devkit::hostile::ecdsa_twin(&t).unwrap();
+    assert_ne!(t, twin);
+    let a = v.verify(&t, now()).await.unwrap().identity;
+    let b = v.verify(&twin, now()).await.unwrap().identity;
+    assert_eq!(a.session_id, b.session_id);
+    assert_eq!(a.session_id, wsauth_authorizer::verify::token_hash(&twin));
 }
 
 #[tokio::test]

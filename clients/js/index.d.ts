@@ -22,8 +22,17 @@ export interface WebSocketLike {
 }
 
 export interface ClientOptions {
-  /** `wss://{api}.execute-api.{region}.amazonaws.com/{stage}`, or wsauth-local's `ws://…/dev`. */
+  /**
+   * `wss://{api}.execute-api.{region}.amazonaws.com/{stage}`, or wsauth-local's `ws://…/dev`.
+   * Plain `ws://` is refused (a `TypeError` from `createClient`, before any token is fetched)
+   * unless the host is loopback (`localhost`, `127.0.0.0/8`, `[::1]`) or `allowInsecure` is set.
+   */
   url: string;
+  /**
+   * Send the token over plain `ws://` to a host that is not loopback (in clear text: anyone on
+   * the path can read and replay it). Default `false`; `wss://` never needs it.
+   */
+  allowInsecure?: boolean;
   /** Called at every (re)connect and before expiry; returns a JWT. */
   getToken: () => string | Promise<string>;
   /** Where the handshake token travels, as the deploy is configured. Default `subprotocol`. */

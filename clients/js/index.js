@@ -28,13 +28,33 @@ const SUBPROTOCOL = 'wsauth';
 const SESSION_OVER = new Set(['session_expired', 'not_bound']);
 
 /**
+ * Whether a host, as `new URL()` spells it (lower case, IPv4 in dotted decimal, IPv6 in
+ * brackets, compressed), is loopback: `localhost`, `127.0.0.0/8` or `[::1]`.
+ * @param {string} hostname
+ */
+const isLoopback = (hostname) =>
+  hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
+
+/**
  * Creates a client and starts connecting.
  * @param {import('./index.js').ClientOptions} options
  * @returns {import('./index.js').Client}
  */
 export function createClient(options) {
   const o = { ...options };
-  if (typeof o.url !== 'string' || !/^wss?:\/\//.test(o.url)) throw new TypeError('url must be a ws:// or wss:// URL');
+  let url = null;
+  if (typeof o.url === 'string' && /^wss?:\/\//.test(o.url)) {
+    try { url = new URL(o.url); } catch { /* refused below */ }
+  }
+  if (!url) throw new TypeError('url must be a ws:// or wss:// URL');
+  if (o.allowInsecure !== undefined && typeof o.allowInsecure !== 'boolean') throw new TypeError('allowInsecure must be a boolean');
+  // Plain ws:// carries the token in clear text: only to this machine, unless the caller opts in
+  // (decided before any token is fetched).
+  const { protocol, hostname } = url;
+  if (protocol === 'ws:' && !o.allowInsecure && !isLoopback(hostname)) {
+    throw new TypeError(`refusing to send a token over plain ws:// to ${hostname}: use wss://, `
+      + 'or pass allowInsecure: true to opt in (ws:// needs no opt-in to localhost, 127.0.0.0/8 or [::1])');
+  }
   if (typeof o.getToken !== 'function') throw new TypeError('getToken must be a function returning a token');
   const tokenSource = o.tokenSource ?? 'subprotocol';
   if (tokenSource !== 'subprotocol' && tokenSource !== 'query') {

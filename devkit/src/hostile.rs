@@ -68,3 +68,34 @@ pub fn ecdsa_der(raw: &[u8]) -> Vec<u8> {
     der.extend(body);
     der
 }
+
+/// The order n of P-256, big-endian.
+const P256_ORDER: [u8; 32] = [
+    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51,
+];
+
+/// The ECDSA malleability twin of an ES256 token: its signature (r, s) replaced by (r, n − s),
+/// which verifies as well. `None` when `token` is not three segments with a 64-byte signature.
+pub fn ecdsa_twin(token: &str) -> Option<String> {
+    let (signed, sig64) = token.rsplit_once('.')?;
+    let sig = unb64(sig64);
+    if sig.len() != 64 {
+        return None;
+    }
+    let (r, s) = sig.split_at(32);
+    // n − s, byte by byte from the least significant end, with borrow (0 < s < n).
+    let mut twin_s = [0u8; 32];
+    let mut borrow = 0i16;
+    for i in (0..32).rev() {
+        let mut d = i16::from(P256_ORDER[i]) - i16::from(s[i]) - borrow;
+        borrow = i16::from(d < 0);
+        if d < 0 {
+            d += 256;
+        }
+        twin_s[i] = u8::try_from(d).ok()?;
+    }
+    let mut twin = r.to_vec();
+    twin.extend_from_slice(&twin_s);
+    Some(format!("{signed}.{}", b64(twin)))
+}

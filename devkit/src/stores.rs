@@ -11,8 +11,8 @@ use wsauth_runtime::Settings;
 use wsauth_runtime::settings::StoreSettings;
 use wsauth_session::dynamo::{client, ensure_tables};
 use wsauth_session::{
-    Binding, DynamoSessionStore, MemorySessionStore, Page, Renewal, Revoke, SessionStore,
-    StoreError,
+    Binding, DynamoSessionStore, Lookup, MemorySessionStore, Page, Presumed, Renewal, Revoke,
+    SessionStore, StoreError,
 };
 
 static TABLES: AtomicU32 = AtomicU32::new(0);
@@ -167,6 +167,15 @@ impl SessionStore for Instrumented {
         self.enter("get", Some(c))?;
         self.inner.get(c).await
     }
+    async fn authorize(
+        &self,
+        c: &str,
+        presumed: Option<Presumed<'_>>,
+        now: i64,
+    ) -> Result<Lookup, StoreError> {
+        self.enter("authorize", Some(c))?;
+        self.inner.authorize(c, presumed, now).await
+    }
     async fn user_bindings(&self, u: &str) -> Result<Vec<Binding>, StoreError> {
         self.enter("user_bindings", Some(u))?;
         self.inner.user_bindings(u).await
@@ -237,6 +246,14 @@ impl SessionStore for LaggingIndex {
     }
     async fn get(&self, c: &str) -> Result<Option<Binding>, StoreError> {
         self.inner.get(c).await
+    }
+    async fn authorize(
+        &self,
+        c: &str,
+        presumed: Option<Presumed<'_>>,
+        now: i64,
+    ) -> Result<Lookup, StoreError> {
+        self.inner.authorize(c, presumed, now).await
     }
     async fn user_bindings(&self, u: &str) -> Result<Vec<Binding>, StoreError> {
         Ok(self.visible(self.inner.user_bindings(u).await?))

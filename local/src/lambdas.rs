@@ -30,6 +30,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use wsauth_runtime::clock::now_ms;
 
 use crate::gateway::functions::{Function, Functions, InvokeError};
+use crate::gateway::{is_loopback_name, split_host};
 
 /// Time an instance gets to take an invocation: Lambda's init phase (its own 10 s limit) for a
 /// fresh instance. The function's timeout runs from the moment the invocation is delivered.
@@ -255,7 +256,7 @@ impl Pool {
         let api = listener
             .local_addr()
             .map_err(|e| format!("runtime API: {e}"))?;
-        let app = runtime_api(shared.clone());
+        let app = runtime_api(shared.clone(), api.port());
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -360,13 +361,36 @@ fn dir_of(p: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// One instance's Runtime API.
-fn runtime_api(shared: Arc<Shared>) -> HttpRouter {
+/// One instance's Runtime API, on 127.0.0.1 only, answering only a `Host` that names it: a
+/// loopback name or address with its `port` (what `AWS_LAMBDA_RUNTIME_API` gives the runtime).
+/// Anything else (a page that found the port through DNS rebinding) gets 403, and can neither
+/// take an invocation (the authorizer's events carry bearer tokens) nor answer one.
+fn runtime_api(shared: Arc<Shared>, port: u16) -> HttpRouter {
     HttpRouter::new()
         .route("/2018-06-01/runtime/invocation/next", get(next))
         .route("/2018-06-01/runtime/invocation/{id}/{kind}", post(outcome))
         .route("/2018-06-01/runtime/init/error", post(init_error))
+        .layer(axum::middleware::from_fn(
+            move |request: axum::extract::Request, next: axum::middleware::Next| async move {
+                let host = request
+                    .headers()
+                    .get("host")
+                    .and_then(|h| h.to_str().ok())
+                    .unwrap_or_default();
+                if !runtime_host_allowed(host, port) {
+                    tracing::info!(host, "runtime API request refused: foreign Host");
+                    return StatusCode::FORBIDDEN.into_response();
+                }
+                next.run(request).await
+            },
+        ))
         .with_state(shared)
+}
+
+/// Whether `host` (a `Host` header) names a Runtime API listening on loopback `port`.
+fn runtime_host_allowed(host: &str, port: u16) -> bool {
+    let (name, given) = split_host(host);
+    is_loopback_name(name) && given == Some(port)
 }
 
 /// The next invocation (waits for one), with the headers `lambda_runtime` requires.

@@ -164,6 +164,8 @@ pub async fn assemble(
         connections: Arc::new(ApiGwConnections::new(sdk)),
         verifier: Some(authorizer.verifier().clone()),
         endpoint_override: Some(endpoint.clone()),
+        leeway_seconds: i64::try_from(authorizer.verifier().config().leeway_seconds)
+            .unwrap_or(i64::MAX),
     });
     let policy = opts
         .settings

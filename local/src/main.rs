@@ -133,12 +133,8 @@ async fn stop_signal() {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .try_init();
+    // `RUST_LOG`, with the crates that log tokens below `info` held at `info`.
+    wsauth_runtime::telemetry::init_local_tracing();
     match Cli::parse().command {
         Command::Token { sub, scope, ttl } => {
             if sub.trim().is_empty() || ttl <= 0 {

@@ -197,3 +197,93 @@ fn a_bad_issuer_setting_names_the_variable() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("WSAUTH_ISSUER"), "{err}");
 }
+
+/// A masked client text frame carrying `text` (RFC 6455 §5.2; masked with a fixed key).
+fn client_text_frame(text: &str) -> Vec<u8> {
+    let payload = text.as_bytes();
+    let mut f = vec![0x81u8];
+    match payload.len() {
+        n if n < 126 => f.push(0x80 | n as u8),
+        n => {
+            f.push(0x80 | 126);
+            f.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+    }
+    let mask = [0x37u8, 0xfa, 0x21, 0x3d];
+    f.extend_from_slice(&mask);
+    f.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    f
+}
+
+/// Whatever `RUST_LOG` asks (here `trace`, every crate), no token and no signature reaches
+/// wsauth-local's output: not the handshake's (`Sec-WebSocket-Protocol`), not a `refresh`
+/// body's. (The ready-to-paste token `serve` prints for alice is not among those searched.)
+#[test]
+fn rust_log_trace_prints_no_token_of_a_handshake_or_a_refresh() {
+    use std::io::{Read, Write};
+    let dir = temp_dir();
+    let mint = |sub: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_wsauth-local"))
+            .args(["token", "--sub", sub, "--ttl", "600"])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    // The dev issuer's keys are made by the first `token` (or `serve`) in this directory.
+    let (first, second) = (mint("carol"), mint("carol"));
+    let port = free_port();
+    let (out_path, err_path) = (dir.path().join("stdout"), dir.path().join("stderr"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wsauth-local"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .current_dir(dir.path())
+        .env_remove("WSAUTH_ISSUER")
+        .env_remove("WSAUTH_TOKEN_SOURCE")
+        .env("RUST_LOG", "trace")
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut s = loop {
+        match std::net::TcpStream::connect(("127.0.0.1", port)) {
+            Ok(s) => break s,
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
+            Err(e) => panic!("wsauth-local did not listen: {e}"),
+        }
+    };
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET /dev HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{}\r\n",
+        subprotocol(&first)
+    )
+    .unwrap();
+    let mut buf = [0u8; 4096];
+    let n = s.read(&mut buf).unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 101"));
+    let refresh = format!(r#"{{"action":"refresh","token":"{second}"}}"#);
+    s.write_all(&client_text_frame(&refresh)).unwrap();
+    // The reply (a frame from the server) says the refresh was handled.
+    let n = s.read(&mut buf).unwrap();
+    assert!(
+        String::from_utf8_lossy(&buf[..n]).contains("refreshed"),
+        "{:?}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+    drop(s);
+    std::thread::sleep(Duration::from_millis(500));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let output =
+        std::fs::read_to_string(&out_path).unwrap() + &std::fs::read_to_string(&err_path).unwrap();
+    assert!(
+        output.contains("message routed"),
+        "trace lines are written: {output}"
+    );
+    for token in [&first, &second] {
+        let signature = token.rsplit('.').next().unwrap();
+        assert!(!output.contains(token.as_str()), "a token in the output");
+        assert!(!output.contains(signature), "a signature in the output");
+    }
+}

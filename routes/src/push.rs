@@ -181,12 +181,16 @@ impl Pusher {
         }
     }
 
-    /// Revokes `target`'s tokens issued up to `now`, then closes and unbinds the connections
-    /// the revocation covers, twice (before and after the store's index delay).
+    /// Revokes `target`'s tokens issued up to `now` plus the leeway (the verifier accepts an
+    /// `iat` that far ahead: an IdP clock ahead of ours), then closes and unbinds the
+    /// connections the revocation covers, twice (before and after the store's index delay).
+    /// A connection both sweeps miss is refused at its next message all the same
+    /// ([`SessionStore::authorize`](wsauth_session::SessionStore::authorize)).
     async fn logout(&self, target: Revoke, now: i64) -> Result<Value, PushError> {
         let s = &self.services;
         let unavailable = |e: wsauth_session::StoreError| PushError::Unavailable(e.to_string());
-        let revoked_before = s.store.revoke(&target, now).await.map_err(unavailable)?;
+        let until = now.saturating_add(s.leeway_seconds.max(0));
+        let revoked_before = s.store.revoke(&target, until).await.map_err(unavailable)?;
         let mut closed = HashSet::new();
         let mut stuck = self.sweep(&target, revoked_before, &mut closed).await?;
         let delay = s.store.index_delay();

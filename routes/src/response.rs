@@ -5,7 +5,7 @@
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use aws_lambda_events::encodings::Body;
 use serde_json::Value;
-use wsauth_session::management_endpoint;
+use wsauth_session::{Presumed, management_endpoint};
 
 use crate::error::{ErrorCode, RouteError};
 use crate::router::{Reply, Router};
@@ -25,8 +25,25 @@ impl Router {
         let reply = if connection_id.is_empty() {
             Reply::error(&RouteError::new(ErrorCode::NotBound, "no connection"))
         } else {
-            self.dispatch(connection_id, route_key, event.body.as_deref(), now)
-                .await
+            // API Gateway repeats the `$connect` authorizer's context in every event: it names
+            // the revocations to read with the binding (one request per message).
+            let context = &ctx.authorizer.fields;
+            let text = |k: &str| context.get(k).and_then(Value::as_str);
+            let presumed = match (text("userId"), text("sessionId")) {
+                (Some(user_id), Some(session_id)) => Some(Presumed {
+                    user_id,
+                    session_id,
+                }),
+                _ => None,
+            };
+            self.dispatch_presumed(
+                connection_id,
+                presumed,
+                route_key,
+                event.body.as_deref(),
+                now,
+            )
+            .await
         };
         let mut resp = ApiGatewayProxyResponse::default();
         resp.status_code = 200;

@@ -1,11 +1,14 @@
 //! The router: every message is authorized by its binding before any handler runs.
 //!
-//! Per message, in order: a strongly consistent read of the binding (none → `not_bound`, and the
-//! connection is closed); `expiresAt` passed → `session_expired` (binding removed, connection
-//! closed); the route policy for the route key API Gateway selected (not declared, or a scope
+//! Per message, in order: a strongly consistent read of the binding together with the
+//! revocations of its user and session (one request: [`SessionStore::authorize`]; none →
+//! `not_bound`, and the connection is closed); `expiresAt` passed, or a logout covering its token
+//! → `session_expired` (binding removed, connection closed); the route policy for the route key API Gateway selected (not declared, or a scope
 //! missing → `forbidden`); then the handler, which receives the authorized binding. The identity
 //! comes only from the binding: nothing in a message body can name another connection or user.
 //! Application code adds routes with [`Router::route`] and never repeats these checks.
+//!
+//! [`SessionStore::authorize`]: wsauth_session::SessionStore::authorize
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,7 +16,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::Value;
 use wsauth_policy::{RouteDecision, RoutePolicy, RoutePolicyError};
-use wsauth_session::{Binding, Lookup};
+use wsauth_session::{Binding, Lookup, Presumed};
 
 use crate::error::{ErrorCode, RouteError};
 use crate::services::Services;
@@ -121,6 +124,21 @@ impl Router {
         body: Option<&str>,
         now: i64,
     ) -> Reply {
+        self.dispatch_presumed(connection_id, None, route_key, body, now)
+            .await
+    }
+
+    /// [`Router::dispatch`], with what the event's authorizer context says of the connection:
+    /// the revocations it names are read in the same request as the binding (the Lambda's path,
+    /// [`Router::handle_event`]). Identity still comes only from the binding.
+    pub async fn dispatch_presumed(
+        &self,
+        connection_id: &str,
+        presumed: Option<Presumed<'_>>,
+        route_key: &str,
+        body: Option<&str>,
+        now: i64,
+    ) -> Reply {
         let parsed: Option<Value> = body.and_then(|b| serde_json::from_str(b).ok());
         let id = match parsed.as_ref().and_then(|v| v.get("id")) {
             None => Ok(None),
@@ -130,7 +148,14 @@ impl Router {
             Some(_) => Err(()),
         };
         let mut reply = self
-            .authorize_and_handle(connection_id, route_key, parsed.as_ref(), id.is_err(), now)
+            .authorize_and_handle(
+                connection_id,
+                presumed,
+                route_key,
+                parsed.as_ref(),
+                id.is_err(),
+                now,
+            )
             .await;
         if let (Ok(Some(id)), Some(Value::Object(frame))) = (id, reply.frame.as_mut()) {
             frame.insert("id".into(), Value::String(id));
@@ -141,6 +166,7 @@ impl Router {
     async fn authorize_and_handle(
         &self,
         connection_id: &str,
+        presumed: Option<Presumed<'_>>,
         route_key: &str,
         parsed: Option<&Value>,
         bad_id: bool,
@@ -159,7 +185,7 @@ impl Router {
             Reply::error(&error)
         };
         let store = &self.services.store;
-        let binding = match store.lookup(connection_id, now).await {
+        let binding = match store.authorize(connection_id, presumed, now).await {
             Ok(Lookup::Live(b)) => b,
             Ok(Lookup::NotBound) => {
                 return refuse(
@@ -176,6 +202,18 @@ impl Router {
                     "session_expired",
                     Some(&b.user_id),
                     RouteError::new(ErrorCode::SessionExpired, "session expired"),
+                );
+            }
+            Ok(Lookup::Revoked(b)) => {
+                // A logout covers this token and its sweep missed the connection (a lagging
+                // index): it ends here, as an expired session does.
+                if let Err(e) = store.unbind(connection_id).await {
+                    tracing::warn!(connection_id, error = %e, "could not remove a revoked binding");
+                }
+                return refuse(
+                    "session_revoked",
+                    Some(&b.user_id),
+                    RouteError::new(ErrorCode::SessionExpired, "session ended by a logout"),
                 );
             }
             Err(e) => return Reply::error(&RouteError::internal(e)),

@@ -21,6 +21,9 @@ pub struct Services {
     pub verifier: Option<Arc<Verifier>>,
     /// `WSAUTH_MANAGEMENT_ENDPOINT`: when set, every @connections call goes there.
     pub endpoint_override: Option<String>,
+    /// `WSAUTH_LEEWAY_SECONDS`: the verifier accepts an `iat` up to this far ahead of our
+    /// clock, so a logout revokes tokens issued up to this far ahead of now.
+    pub leeway_seconds: i64,
 }
 
 impl Services {
@@ -53,6 +56,7 @@ impl Services {
             connections: Arc::new(ApiGwConnections::new(sdk)),
             verifier,
             endpoint_override,
+            leeway_seconds: settings.leeway_seconds()?,
         })
     }
 

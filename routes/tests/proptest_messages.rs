@@ -43,6 +43,7 @@ fn router() -> (tokio::runtime::Runtime, Router) {
         connections: Arc::new(Sink),
         verifier: None,
         endpoint_override: None,
+        leeway_seconds: 0,
     });
     (rt, Router::new(services, RoutePolicy::default()))
 }

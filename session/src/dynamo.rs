@@ -19,7 +19,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, GlobalSecondaryIndex,
-    KeySchemaElement, KeyType, Projection, ProjectionType, Put, ReturnValue,
+    KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType, Put, ReturnValue,
     ReturnValuesOnConditionCheckFailure, ScalarAttributeType, SseSpecification, TableStatus,
     TimeToLiveSpecification, TransactWriteItem, Update,
 };
@@ -28,8 +28,8 @@ use wsauth_runtime::settings::StoreSettings;
 
 use crate::aws::{is_loopback_url, sdk_config_from_env};
 use crate::binding::{Binding, TTL_GRACE_SECONDS};
-use crate::revocation::{Renewal, Revoke, session_key, user_key};
-use crate::store::{Page, SessionStore, StoreError};
+use crate::revocation::{Renewal, Revoke, revokes, session_key, user_key};
+use crate::store::{Lookup, Page, Presumed, SessionStore, StoreError};
 
 /// The per-user index.
 pub const BY_USER_INDEX: &str = "byUser";
@@ -41,11 +41,47 @@ pub const BY_SESSION_INDEX: &str = "bySession";
 /// documents GSI propagation as usually under a second.
 pub const INDEX_DELAY: Duration = Duration::from_secs(1);
 
-/// How many times a write that conflicts with a transaction in flight on the same item is tried:
-/// a bind or refresh against a logout's revocation write, or against another handshake of the
-/// same user (each checks `user#…`), and a logout's revocation write against handshakes. The
-/// waits grow exponentially with full jitter, about 2.5 s in all at most.
+/// How many times a transaction that conflicts with another write in flight on one of its items
+/// is tried: a bind or refresh against a logout's revocation write, or against another handshake
+/// of the same user (each checks `user#…`). The waits grow exponentially with full jitter, about
+/// 2.5 s in all at most. (A revocation write tries by time: [`REVOKE_DEADLINE`].)
 const CONFLICT_ATTEMPTS: u32 = 8;
+
+/// How long a revocation write keeps trying while it meets handshakes' transactions on its item
+/// (each bind and refresh of the user condition-checks it): by time, not by count, so that a
+/// client reconnecting in a loop cannot hold its own logout off (about 2.5 s of tries, then 503,
+/// before). Within the push function's 10 s with the sweeps after it.
+pub const REVOKE_DEADLINE: Duration = Duration::from_secs(5);
+
+/// The wait before a revocation write's next try: short (a transaction holds its items for
+/// milliseconds), jittered, at most 50 ms.
+fn revoke_backoff(attempt: u32) -> Duration {
+    let cap = 5u64.saturating_mul(1 << attempt.min(4)).min(50);
+    Duration::from_millis(fastrand::u64(1..=cap))
+}
+
+/// How many times a message's read is sent while DynamoDB leaves some of its keys unprocessed.
+const UNPROCESSED_ATTEMPTS: u32 = 4;
+
+/// A revocation item's `revokedBefore` and `ttl`, when it has both.
+fn revocation_of(item: &Item) -> Option<(i64, i64)> {
+    let num = |k: &str| item.get(k)?.as_n().ok()?.parse::<i64>().ok();
+    Some((num("revokedBefore")?, num("ttl")?))
+}
+
+/// Whether one of `revocations` (items of the revocations table) is `target`'s and covers `b`'s
+/// token at `now`.
+fn covers(revocations: &[Item], target: &str, b: &Binding, now: i64) -> bool {
+    revocations
+        .iter()
+        .filter(|i| {
+            i.get("target")
+                .and_then(|t| t.as_s().ok())
+                .is_some_and(|t| t == target)
+        })
+        .filter_map(revocation_of)
+        .any(|(before, until)| revokes(before, until, b.issued_at, now))
+}
 
 /// The wait before the next attempt after `attempt` conflicts: up to 10 ms·2^attempt, jittered.
 fn conflict_backoff(attempt: u32) -> Duration {
@@ -472,6 +508,63 @@ impl DynamoSessionStore {
         Ok(out)
     }
 
+    /// One consistent `BatchGetItem`: the binding of `connection_id` (when asked) and the
+    /// revocations under `targets`. Keys DynamoDB leaves unprocessed (throttling) are asked
+    /// again, a few times, then the read fails (closed).
+    async fn read_together(
+        &self,
+        connection_id: Option<&str>,
+        targets: &[String],
+    ) -> Result<(Option<Item>, Vec<Item>), StoreError> {
+        let keys_of = |keys: Vec<Item>| {
+            KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| StoreError::Unavailable(e.to_string()))
+        };
+        let mut request: HashMap<String, KeysAndAttributes> = HashMap::new();
+        if let Some(c) = connection_id {
+            request.insert(self.table.clone(), keys_of(vec![key(c)])?);
+        }
+        if !targets.is_empty() {
+            let keys = targets
+                .iter()
+                .map(|t| HashMap::from([("target".to_owned(), s(t))]))
+                .collect();
+            request.insert(self.revocations_table.clone(), keys_of(keys)?);
+        }
+        let (mut binding, mut revocations) = (None, Vec::new());
+        for attempt in 1..=UNPROCESSED_ATTEMPTS {
+            let r = self
+                .client
+                .batch_get_item()
+                .set_request_items(Some(request))
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for (table, items) in r.responses().iter().flat_map(|m| m.iter()) {
+                if *table == self.table {
+                    binding = items.first().cloned().or(binding);
+                } else if *table == self.revocations_table {
+                    revocations.extend(items.iter().cloned());
+                }
+            }
+            match r.unprocessed_keys() {
+                Some(left) if !left.is_empty() => {
+                    request = left.clone();
+                    if attempt < UNPROCESSED_ATTEMPTS {
+                        tokio::time::sleep(conflict_backoff(attempt)).await;
+                    }
+                }
+                _ => return Ok((binding, revocations)),
+            }
+        }
+        Err(StoreError::Unavailable(
+            "the binding and its revocations could not be read (unprocessed keys)".into(),
+        ))
+    }
+
     /// The table name.
     pub fn table(&self) -> &str {
         &self.table
@@ -517,6 +610,42 @@ impl SessionStore for DynamoSessionStore {
         r.item().map(from_item).transpose()
     }
 
+    async fn authorize(
+        &self,
+        connection_id: &str,
+        presumed: Option<Presumed<'_>>,
+        now: i64,
+    ) -> Result<Lookup, StoreError> {
+        let asked: Vec<String> = presumed
+            .map(|p| vec![user_key(p.user_id), session_key(p.session_id)])
+            .unwrap_or_default();
+        let (item, mut revocations) = self.read_together(Some(connection_id), &asked).await?;
+        let Some(item) = item else {
+            return Ok(Lookup::NotBound);
+        };
+        let b = from_item(&item)?;
+        if b.is_expired(now) {
+            return Ok(Lookup::Expired(b));
+        }
+        let (user, session) = (user_key(&b.user_id), session_key(&b.session_id));
+        // The binding's own revocations that the first read did not name (a refresh moved
+        // the session; an event without context): one more read, never a guess.
+        let missing: Vec<String> = [user.clone(), session.clone()]
+            .into_iter()
+            .filter(|k| !asked.contains(k))
+            .collect();
+        if !missing.is_empty() {
+            revocations.extend(self.read_together(None, &missing).await?.1);
+        }
+        Ok(
+            if covers(&revocations, &user, &b, now) || covers(&revocations, &session, &b, now) {
+                Lookup::Revoked(b)
+            } else {
+                Lookup::Live(b)
+            },
+        )
+    }
+
     async fn user_bindings(&self, user_id: &str) -> Result<Vec<Binding>, StoreError> {
         self.query_index(BY_USER_INDEX, "userId", user_id).await
     }
@@ -528,6 +657,7 @@ impl SessionStore for DynamoSessionStore {
 
     async fn revoke(&self, target: &Revoke, revoked_before: i64) -> Result<i64, StoreError> {
         let key = HashMap::from([("target".to_owned(), s(&target.key()))]);
+        let deadline = tokio::time::Instant::now() + REVOKE_DEADLINE;
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -566,13 +696,13 @@ impl SessionStore for DynamoSessionStore {
                     return Ok(stored.map_or(revoked_before, |t| t.max(revoked_before)));
                 }
                 // Every handshake of this user condition-checks this item inside a
-                // transaction; a write meeting one is refused and must be tried again, or a
-                // reconnecting client could hold its own logout off.
+                // transaction; a write meeting one is refused and must be tried again, until
+                // the deadline, or a reconnecting client could hold its own logout off.
                 Some(UpdateItemError::TransactionConflictException(_))
-                    if attempt < CONFLICT_ATTEMPTS =>
+                    if tokio::time::Instant::now() < deadline =>
                 {
                     tracing::debug!(attempt, "revocation write met a transaction; trying again");
-                    tokio::time::sleep(conflict_backoff(attempt)).await;
+                    tokio::time::sleep(revoke_backoff(attempt)).await;
                 }
                 _ => return Err(unavailable(e)),
             }

@@ -30,4 +30,4 @@ pub use binding::{Binding, TTL_GRACE_SECONDS, management_endpoint};
 pub use dynamo::DynamoSessionStore;
 pub use memory::MemorySessionStore;
 pub use revocation::{Renewal, Revoke};
-pub use store::{Lookup, Page, SessionStore, StoreError};
+pub use store::{Lookup, Page, Presumed, SessionStore, StoreError};

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 
 use crate::binding::{Binding, TTL_GRACE_SECONDS};
 use crate::revocation::{Renewal, Revoke, revokes, session_key, user_key};
-use crate::store::{Page, SessionStore, StoreError};
+use crate::store::{Lookup, Page, Presumed, SessionStore, StoreError};
 
 pub use wsauth_runtime::settings::DEFAULT_REVOCATIONS_KEPT_SECONDS;
 
@@ -126,6 +126,25 @@ impl SessionStore for MemorySessionStore {
     async fn get(&self, connection_id: &str) -> Result<Option<Binding>, StoreError> {
         let inner = self.inner.read().map_err(poisoned)?;
         Ok(inner.by_connection.get(connection_id).cloned())
+    }
+
+    async fn authorize(
+        &self,
+        connection_id: &str,
+        _presumed: Option<Presumed<'_>>,
+        now: i64,
+    ) -> Result<Lookup, StoreError> {
+        // One lock: the binding and the revocations as of one instant, as DynamoDB's one
+        // consistent batch read.
+        let inner = self.inner.read().map_err(poisoned)?;
+        Ok(match inner.by_connection.get(connection_id) {
+            None => Lookup::NotBound,
+            Some(b) if b.is_expired(now) => Lookup::Expired(b.clone()),
+            Some(b) if inner.revoked(&b.user_id, &[&b.session_id], b.issued_at, now) => {
+                Lookup::Revoked(b.clone())
+            }
+            Some(b) => Lookup::Live(b.clone()),
+        })
     }
 
     async fn user_bindings(&self, user_id: &str) -> Result<Vec<Binding>, StoreError> {

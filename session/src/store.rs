@@ -32,8 +32,23 @@ pub enum Lookup {
     Live(Binding),
     /// Bound, but `expiresAt` has passed (the item may linger until TTL deletes it).
     Expired(Binding),
+    /// Bound, but a revocation of its user or session (a logout) covers its token: the logout's
+    /// sweep has not closed it yet (an index that lags), and it must not be served.
+    Revoked(Binding),
     /// No binding for this connection ID.
     NotBound,
+}
+
+/// Who API Gateway's message event says its connection belongs to: the authorizer's context of
+/// its `$connect`, which API Gateway repeats in every event of the connection. It only names the
+/// revocations read together with the binding ([`SessionStore::authorize`]); the identity a
+/// message acts as is always the binding's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Presumed<'a> {
+    /// The context's `userId`.
+    pub user_id: &'a str,
+    /// The context's `sessionId` (the binding's until a `refresh` moves it to another session).
+    pub session_id: &'a str,
 }
 
 /// One page of a walk over every binding (for broadcast).
@@ -86,6 +101,20 @@ pub trait SessionStore: Send + Sync + 'static {
 
     /// Removes a binding; idempotent. Returns whether one existed.
     async fn unbind(&self, connection_id: &str) -> Result<bool, StoreError>;
+
+    /// Looks a connection up for a message at `now` (epoch seconds): its binding with a strongly
+    /// consistent read, its expiry, and the revocations of its user and session, read together
+    /// with it (on DynamoDB one `BatchGetItem`, consistent, of the binding and the revocations
+    /// `presumed` names), so that a logout covers a connection from its next message on,
+    /// whatever its sweep found in the eventually consistent indexes. When the binding's user or
+    /// session is not the one `presumed` named (no context, or a `refresh` moved the session),
+    /// the binding's own revocations are read after it.
+    async fn authorize(
+        &self,
+        connection_id: &str,
+        presumed: Option<Presumed<'_>>,
+        now: i64,
+    ) -> Result<Lookup, StoreError>;
 
     /// Looks a connection up at `now` (epoch seconds), checking expiry itself.
     async fn lookup(&self, connection_id: &str, now: i64) -> Result<Lookup, StoreError> {

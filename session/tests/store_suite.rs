@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use wsauth_policy::Identity;
 use wsauth_session::dynamo::{client, ensure_revocations_table, ensure_table};
-use wsauth_session::{Binding, Lookup, Renewal, Revoke, SessionStore, StoreError};
+use wsauth_session::{Binding, Lookup, Presumed, Renewal, Revoke, SessionStore, StoreError};
 
 /// A fixed clock for the handlers, far in the future: DynamoDB Local enforces the `ttl`
 /// attribute, and a binding whose `ttl` has passed on the real clock is deleted under the test.
@@ -319,7 +319,139 @@ async fn paging_walks_every_binding_once(s: Arc<dyn SessionStore>) {
     assert!(pages >= 3);
 }
 
+/// What the message event's context names for a binding of [`token_binding`].
+fn presumed<'a>(user: &'a str, session: &'a str) -> Option<Presumed<'a>> {
+    Some(Presumed {
+        user_id: user,
+        session_id: session,
+    })
+}
+
+async fn a_message_reads_the_binding_with_its_expiry_and_revocations(s: Arc<dyn SessionStore>) {
+    let b = token_binding("c", "alice", "phone", Some(NOW - 100));
+    s.bind(&b).await.unwrap();
+    let ctx = presumed("alice", "phone");
+    assert_eq!(
+        s.authorize("c", ctx, NOW).await.unwrap(),
+        Lookup::Live(b.clone())
+    );
+    assert_eq!(
+        s.authorize("c", None, NOW).await.unwrap(),
+        Lookup::Live(b.clone()),
+        "without a context the same answer"
+    );
+    assert_eq!(
+        s.authorize("nobody", ctx, NOW).await.unwrap(),
+        Lookup::NotBound
+    );
+    assert_eq!(
+        s.authorize("c", ctx, NOW + 3600).await.unwrap(),
+        Lookup::Expired(b.clone())
+    );
+    // Another user's or session's logout changes nothing.
+    s.revoke(&Revoke::User("bob".into()), NOW).await.unwrap();
+    s.revoke(&Revoke::Session("laptop".into()), NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.authorize("c", ctx, NOW).await.unwrap(),
+        Lookup::Live(b.clone())
+    );
+}
+
+/// A logout whose sweep found nothing (the index lags behind the binding, as DynamoDB's GSIs
+/// may): the connection's next message is refused all the same, for a user and for a session.
+async fn a_logout_the_index_missed_refuses_the_next_message(inner: Arc<dyn SessionStore>) {
+    let s = wsauth_devkit::stores::LaggingIndex::new(inner, std::time::Duration::from_secs(3600));
+    let phone = token_binding("p", "alice", "phone", Some(NOW - 100));
+    let laptop = token_binding("l", "alice", "laptop", Some(NOW - 100));
+    s.bind(&phone).await.unwrap();
+    s.bind(&laptop).await.unwrap();
+    s.revoke(&Revoke::Session("phone".into()), NOW)
+        .await
+        .unwrap();
+    assert!(
+        s.session_bindings("phone").await.unwrap().is_empty(),
+        "the sweep's index shows nothing yet"
+    );
+    assert_eq!(
+        s.authorize("p", presumed("alice", "phone"), NOW)
+            .await
+            .unwrap(),
+        Lookup::Revoked(phone.clone())
+    );
+    assert_eq!(
+        s.authorize("p", None, NOW).await.unwrap(),
+        Lookup::Revoked(phone)
+    );
+    assert_eq!(
+        s.authorize("l", presumed("alice", "laptop"), NOW)
+            .await
+            .unwrap(),
+        Lookup::Live(laptop.clone())
+    );
+    s.revoke(&Revoke::User("alice".into()), NOW).await.unwrap();
+    assert!(s.user_bindings("alice").await.unwrap().is_empty());
+    assert_eq!(
+        s.authorize("l", presumed("alice", "laptop"), NOW)
+            .await
+            .unwrap(),
+        Lookup::Revoked(laptop)
+    );
+    // A token issued after the revocation is served; an expired revocation refuses nothing.
+    let later = token_binding("n", "alice", "laptop", Some(NOW + 1));
+    s.bind(&later).await.unwrap();
+    assert_eq!(
+        s.authorize("n", presumed("alice", "laptop"), NOW + 1)
+            .await
+            .unwrap(),
+        Lookup::Live(later)
+    );
+    assert!(matches!(
+        s.authorize("l", presumed("alice", "laptop"), NOW + 86_431)
+            .await
+            .unwrap(),
+        Lookup::Expired(_)
+    ));
+}
+
+/// After a `refresh` moved the binding to another session, the context still names the first:
+/// the logout of the session the connection now runs on refuses its next message.
+async fn a_message_after_a_refresh_checks_the_session_it_moved_to(s: Arc<dyn SessionStore>) {
+    s.bind(&token_binding("c", "alice", "old-jti", Some(NOW - 100)))
+        .await
+        .unwrap();
+    let scopes = vec!["messages:send".to_string()];
+    let mut r = renewal("alice", Some(NOW - 10), NOW + 7200, &scopes);
+    r.session_ids = vec!["old-jti".into(), "new-jti".into()];
+    r.session_id = "new-jti".into();
+    assert!(s.extend("c", &r).await.unwrap());
+    let ctx = presumed("alice", "old-jti");
+    assert!(matches!(
+        s.authorize("c", ctx, NOW).await.unwrap(),
+        Lookup::Live(_)
+    ));
+    // The first session's logout no longer covers the connection (it runs on the new token).
+    s.revoke(&Revoke::Session("old-jti".into()), NOW)
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.authorize("c", ctx, NOW).await.unwrap(),
+        Lookup::Live(_)
+    ));
+    s.revoke(&Revoke::Session("new-jti".into()), NOW)
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.authorize("c", ctx, NOW).await.unwrap(),
+        Lookup::Revoked(b) if b.session_id == "new-jti"
+    ));
+}
+
 wsauth_devkit::on_each_store!(
+    a_message_reads_the_binding_with_its_expiry_and_revocations,
+    a_logout_the_index_missed_refuses_the_next_message,
+    a_message_after_a_refresh_checks_the_session_it_moved_to,
     bind_get_unbind_round_trip,
     binding_the_same_connection_twice_is_refused,
     unbinding_twice_is_fine,
@@ -410,4 +542,85 @@ async fn ensure_table_is_idempotent_and_creates_the_indexes_and_ttl() {
         .unwrap();
     let desc = ttl.time_to_live_description().unwrap();
     assert_eq!(desc.attribute_name(), Some("ttl"));
+}
+
+/// Counts the requests a DynamoDB client sends (every attempt), by operation.
+#[derive(Debug, Default, Clone)]
+struct SentRequests(Arc<std::sync::Mutex<Vec<String>>>);
+
+impl aws_sdk_dynamodb::config::Intercept for SentRequests {
+    fn name(&self) -> &'static str {
+        "SentRequests"
+    }
+    fn read_before_transmit(
+        &self,
+        ctx: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _rc: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        let target = ctx
+            .request()
+            .headers()
+            .get("x-amz-target")
+            .unwrap_or("?")
+            .rsplit('.')
+            .next()
+            .unwrap_or("?")
+            .to_owned();
+        self.0.lock().unwrap().push(target);
+        Ok(())
+    }
+}
+
+/// The per-message check costs one DynamoDB request, revocations included: one consistent
+/// `BatchGetItem`. After a `refresh` moved the session, one more for its revocation.
+#[tokio::test]
+async fn a_message_costs_one_dynamodb_request_revocations_included() {
+    let plain = wsauth_devkit::stores::dynamodb_local().await;
+    let sent = SentRequests::default();
+    let conf = plain
+        .client()
+        .config()
+        .to_builder()
+        .interceptor(sent.clone())
+        .build();
+    let settings = wsauth_runtime::settings::StoreSettings {
+        table: plain.table().to_owned(),
+        revocations_table: plain.revocations_table().to_owned(),
+        ..wsauth_runtime::Settings::default().store().unwrap()
+    };
+    let s = wsauth_session::DynamoSessionStore::new(
+        aws_sdk_dynamodb::Client::from_conf(conf),
+        &settings,
+    );
+    s.bind(&token_binding("c", "alice", "phone", Some(NOW - 100)))
+        .await
+        .unwrap();
+    let taken = || std::mem::take(&mut *sent.0.lock().unwrap());
+    taken();
+    let ctx = presumed("alice", "phone");
+    assert!(matches!(
+        s.authorize("c", ctx, NOW).await.unwrap(),
+        Lookup::Live(_)
+    ));
+    assert_eq!(taken(), vec!["BatchGetItem"]);
+    s.revoke(&Revoke::User("alice".into()), NOW).await.unwrap();
+    taken();
+    assert!(matches!(
+        s.authorize("c", ctx, NOW).await.unwrap(),
+        Lookup::Revoked(_)
+    ));
+    assert_eq!(taken(), vec!["BatchGetItem"], "a refusal costs the same");
+    assert_eq!(s.authorize("x", ctx, NOW).await.unwrap(), Lookup::NotBound);
+    assert_eq!(taken(), vec!["BatchGetItem"]);
+    // A context naming another session (a refresh moved it): the binding's own, read after.
+    s.bind(&token_binding("d", "bob", "new", Some(NOW - 100)))
+        .await
+        .unwrap();
+    taken();
+    assert!(matches!(
+        s.authorize("d", presumed("bob", "old"), NOW).await.unwrap(),
+        Lookup::Live(_)
+    ));
+    assert_eq!(taken(), vec!["BatchGetItem", "BatchGetItem"]);
 }

@@ -73,19 +73,19 @@ const ROLE_ACTIONS = {
   AuthorizerRole: ['logs:CreateLogStream', 'logs:PutLogEvents'],
   ConnectRole: ['dynamodb:ConditionCheckItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem', 'logs:CreateLogStream',
     'logs:PutLogEvents'],
-  RoutesRole: ['dynamodb:ConditionCheckItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:Query',
+  RoutesRole: ['dynamodb:BatchGetItem', 'dynamodb:ConditionCheckItem', 'dynamodb:DeleteItem', 'dynamodb:Query',
     'dynamodb:Scan', 'dynamodb:UpdateItem', 'execute-api:ManageConnections', 'logs:CreateLogStream',
     'logs:PutLogEvents'],
   PushRole: ['dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:Scan', 'dynamodb:UpdateItem',
     'execute-api:ManageConnections', 'logs:CreateLogStream', 'logs:PutLogEvents'],
 };
 
-// What each role may do to the revocations table: connect and routes only check them (inside
-// their transactions), push only writes them.
+// What each role may do to the revocations table: connect only checks them (inside its
+// transactions), routes checks them (refresh) and reads them (every message), push only writes them.
 const REVOCATION_ACTIONS = {
   AuthorizerRole: [],
   ConnectRole: ['dynamodb:ConditionCheckItem'],
-  RoutesRole: ['dynamodb:ConditionCheckItem'],
+  RoutesRole: ['dynamodb:BatchGetItem', 'dynamodb:ConditionCheckItem'],
   PushRole: ['dynamodb:UpdateItem'],
 };
 
@@ -107,7 +107,7 @@ test('each function runs under its own role with exactly the actions it needs', 
   assert.equal(ofType('AWS::IAM::Role').length, 4, 'no other (default) role');
 });
 
-test('the revocations table is checked by connect and routes and written by push only', () => {
+test('the revocations table is checked by connect and routes, read by routes and written by push only', () => {
   const onRevocations = (s) => asList(s.Resource).some((r) => JSON.stringify(r).includes('RevocationsTable'));
   for (const [roleId, want] of Object.entries(REVOCATION_ACTIONS)) {
     const got = [...new Set(statements(R[roleId]).filter(onRevocations).flatMap((s) => asList(s.Action)))].sort();

@@ -236,6 +236,62 @@ pub async fn two_issuers_sharing_a_kid_stay_apart(env: &Env) -> Check {
     Check::new("a|alice b|alice 401 401", &seen.join(" "))
 }
 
+/// User IDs of two issuers that could collide: with prefixes `""` and `"b|"`, issuer A's
+/// `sub: "b|alice"` would be issuer B's `alice` (push, logout and disconnect would reach both
+/// people). Such a configuration (an empty prefix beside others, or one prefix beginning
+/// another) stops start-up naming `WSAUTH_ISSUERS`; prefix-free ones start.
+pub async fn overlapping_user_id_prefixes_stop_start_up(_env: &Env) -> Check {
+    let entry = |iss: &str, prefix: Option<&str>| {
+        let mut e = json!({"issuer": iss, "audience": [crate::env::AUDIENCE],
+                           "jwksUrl": "http://127.0.0.1:9/jwks"});
+        if let Some(p) = prefix {
+            e["userIdPrefix"] = json!(p);
+        }
+        e
+    };
+    let mut seen = Vec::new();
+    for (a, b) in [
+        (None, Some("b|")),
+        (Some("a"), Some("ab|")),
+        (Some("a|"), Some("b|")),
+    ] {
+        let issuers = json!([entry("https://a.test", a), entry("https://b.test", b)]).to_string();
+        let settings = wsauth_runtime::Settings::from_pairs(&[("WSAUTH_ISSUERS", &issuers)]);
+        let opts = wsauth_local::GatewayOptions {
+            settings: settings.clone(),
+            ..wsauth_local::GatewayOptions::default()
+        };
+        let started = wsauth_local::bind(
+            "127.0.0.1:0",
+            opts,
+            wsauth_local::IssuerMode::External(Box::new(match settings.auth() {
+                Ok(c) => c,
+                Err(e) => {
+                    seen.push(format!(
+                        "{:?}/{:?}: {}",
+                        a.unwrap_or(""),
+                        b.unwrap_or(""),
+                        e.var
+                    ));
+                    continue;
+                }
+            })),
+            wsauth_local::StoreKind::Memory,
+        )
+        .await;
+        seen.push(format!(
+            "{:?}/{:?}: {}",
+            a.unwrap_or(""),
+            b.unwrap_or(""),
+            if started.is_ok() { "starts" } else { "refused" }
+        ));
+    }
+    Check::new(
+        r#"""/"b|": WSAUTH_ISSUERS, "a"/"ab|": WSAUTH_ISSUERS, "a|"/"b|": starts"#,
+        &seen.join(", "),
+    )
+}
+
 /// An `iss` nobody configured is refused before any key is looked up: no JWKS fetch, even with
 /// a `kid` the cache has never seen.
 pub async fn an_unconfigured_issuer_costs_no_fetch(env: &Env) -> Check {

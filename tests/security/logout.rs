@@ -8,6 +8,9 @@ use crate::Check;
 use crate::common::{self, Seen, Via, Ws, after_second, next, request};
 use crate::env::{AUDIENCE, Env, ISSUER, WAIT, now};
 
+/// The suite's leeway (`WSAUTH_LEEWAY_SECONDS` unset: the default).
+const LEEWAY: i64 = wsauth_runtime::settings::auth::DEFAULT_LEEWAY_SECONDS as i64;
+
 /// Claims of `sub` in session `sid`, issued now, valid `ttl` seconds.
 fn claims(sub: &str, sid: &str, ttl: i64) -> Value {
     let now = now();
@@ -50,9 +53,13 @@ pub async fn logged_out_user_cannot_come_back_with_the_same_token(env: &Env) -> 
     .await;
     let closed = closes(&mut ws).await;
     let again = status(env, &old).await;
+    // Tokens issued up to the leeway after the logout are revoked too (an IdP clock ahead of
+    // ours); one issued after `revokedBefore` connects, here by an IdP clock that far ahead.
     let revoked_before = body["revokedBefore"].as_i64().unwrap_or(i64::MAX);
-    after_second(revoked_before).await;
-    let fresh = mint(env, &claims("logout-victim", "v2", 600));
+    after_second(revoked_before - LEEWAY).await;
+    let mut later = claims("logout-victim", "v2", 600);
+    later["iat"] = json!(revoked_before + 1);
+    let fresh = mint(env, &later);
     let (later, refresh) = match common::connect(&env.main.url(), &fresh, Via::Subprotocol).await {
         Ok(mut ws) => {
             let r = request(&mut ws, json!({"action":"refresh","token":old})).await;
@@ -195,4 +202,70 @@ pub async fn handshakes_racing_a_logout_leave_nothing_bound(env: &Env) -> Check 
         ),
     )
     .pass_if(left == 0 && served == 0)
+}
+
+/// ECDSA malleability: (r, s) and (r, n − s) both verify. A token without `sid`/`jti` gets its
+/// session ID from what is signed, not from its signature, so the twin a holder can make is the
+/// same session: `logoutSession` of the one keeps the other out.
+pub async fn an_ecdsa_twin_is_logged_out_with_its_token(env: &Env) -> Check {
+    let now = now();
+    let t = mint(
+        env,
+        &json!({"iss": ISSUER, "aud": AUDIENCE, "sub": "twin-holder", "iat": now, "exp": now + 600}),
+    );
+    let Some(twin) = wsauth_devkit::hostile::ecdsa_twin(&t) else {
+        return Check::new("an ES256 token", "no twin");
+    };
+    env.remember(&twin);
+    let twin_before = status(env, &twin).await;
+    let session = wsauth_authorizer::verify::token_hash(&t);
+    let (s, body) = common::push(
+        &env.main,
+        json!({"op":"logoutSession","sessionId": session}),
+    )
+    .await;
+    Check::new(
+        "twin 101; logoutSession 200; token 401; twin 401",
+        &format!(
+            "twin {twin_before}; logoutSession {s}; token {}; twin {}",
+            status(env, &t).await,
+            status(env, &twin).await
+        ),
+    )
+    .pass_if(
+        twin_before == 101
+            && s == 200
+            && body["revokedBefore"].is_i64()
+            && status(env, &t).await == 401
+            && status(env, &twin).await == 401,
+    )
+}
+
+/// An IdP whose clock runs ahead of ours (within the leeway the verifier allows): a token it
+/// issued just before the logout carries an `iat` after our "now", and must be logged out too.
+pub async fn a_token_from_an_idp_clock_ahead_is_logged_out(env: &Env) -> Check {
+    let ahead = LEEWAY - 10;
+    let mut c = claims("clock-ahead", "ahead-1", 600);
+    c["iat"] = json!(now() + ahead);
+    let t = mint(env, &c);
+    let Ok(mut ws) = common::connect(&env.main.url(), &t, Via::Subprotocol).await else {
+        return Check::new("a token issued 20 s ahead connects", "refused");
+    };
+    let (s, body) =
+        common::push(&env.main, json!({"op":"logoutUser","userId":"clock-ahead"})).await;
+    let closed = closes(&mut ws).await;
+    Check::new(
+        "push 200; closed; same token 401",
+        &format!(
+            "push {s}; {}; same token {}",
+            if closed { "closed" } else { "OPEN" },
+            status(env, &t).await
+        ),
+    )
+    .pass_if(
+        s == 200
+            && closed
+            && body["revokedBefore"].as_i64() >= c["iat"].as_i64()
+            && status(env, &t).await == 401,
+    )
 }

@@ -147,6 +147,7 @@ async fn run(capture: Capture) -> usize {
         tokens::missing_audience,
         tokens::cognito_id_token_where_access_required,
         tokens::crit_unknown_extension,
+        tokens::header_members_present_as_null,
         tokens::signature_stripped,
         tokens::header_altered_after_signing,
         tokens::payload_altered_after_signing,
@@ -160,6 +161,7 @@ async fn run(capture: Capture) -> usize {
         tokens::missing_connect_scope_is_403,
         jwks::random_kid_flood_costs_at_most_one_fetch,
         jwks::two_issuers_sharing_a_kid_stay_apart,
+        jwks::overlapping_user_id_prefixes_stop_start_up,
         jwks::an_unconfigured_issuer_costs_no_fetch,
         jwks::removed_and_emptied_keys_stop_verifying,
         jwks::failing_idp_under_a_kid_flood_is_asked_rarely,
@@ -190,6 +192,8 @@ async fn run(capture: Capture) -> usize {
         logout::token_without_iat_after_logout_is_refused,
         logout::token_longer_lived_than_the_bound_is_refused,
         logout::handshakes_racing_a_logout_leave_nothing_bound,
+        logout::an_ecdsa_twin_is_logged_out_with_its_token,
+        logout::a_token_from_an_idp_clock_ahead_is_logged_out,
     ];
     let mut rows: Vec<(String, String, String, bool)> = Vec::new();
     for (name, f) in all {

@@ -243,6 +243,18 @@ pub async fn crit_unknown_extension(env: &Env) -> Check {
     let t = env.keys.rsa.sign_parts(&h, &good(env)).unwrap_or_default();
     status_check(401, env.status(&env.main, &t).await)
 }
+/// RFC 7515 §4.1: `crit` is an array, `typ` and `kid` strings. Present as `null` they are
+/// malformed, never read as absent (a `"crit": null` passing for no `crit` at all).
+pub async fn header_members_present_as_null(env: &Env) -> Check {
+    let mut seen = Vec::new();
+    for member in ["crit", "typ", "kid"] {
+        let mut h = env.keys.rsa.header();
+        h[member] = Value::Null;
+        let t = env.keys.rsa.sign_parts(&h, &good(env)).unwrap_or_default();
+        seen.push(format!("{member} {}", env.status(&env.main, &t).await));
+    }
+    Check::new("crit 401, typ 401, kid 401", &seen.join(", "))
+}
 /// "Signature stripping": the signature segment removed.
 pub async fn signature_stripped(env: &Env) -> Check {
     let t = env.keys.rsa.mint(&good(env)).unwrap_or_default();

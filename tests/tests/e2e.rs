@@ -391,9 +391,12 @@ async fn user_ids_named_by_clients_and_backends_follow_the_user_id_rule() {
 }
 
 /// `logoutUser` closes every connection of the user, and the same tokens stay refused at the
-/// handshake (401) and by `refresh`; a token issued in a later second connects.
+/// handshake (401) and by `refresh`; a token issued after `revokedBefore` (now plus the leeway:
+/// an IdP clock ahead of ours) connects.
 async fn logout_user_sticks(store: StoreKind) {
-    let l = Local::dev(fresh_tables(GatewayOptions::default()), store).await;
+    let mut opts = fresh_tables(GatewayOptions::default());
+    opts.settings.set("WSAUTH_LEEWAY_SECONDS", Some("2"));
+    let l = Local::dev(opts, store).await;
     let t1 = l.token("alice", SEND, 600);
     let t2 = l.token("alice", SEND, 600);
     let mut a1 = connect(&l.url(), &t1, Via::Subprotocol).await.unwrap();
@@ -402,7 +405,10 @@ async fn logout_user_sticks(store: StoreKind) {
     let (s, r) = push(&l, json!({"op":"logoutUser","userId":"alice"})).await;
     assert_eq!((s, &r["disconnected"]), (200, &json!(2)), "{r}");
     let t = r["revokedBefore"].as_i64().unwrap();
-    assert!(t >= claim(&t2, "iat").as_i64().unwrap(), "{r}");
+    assert!(
+        t >= claim(&t2, "iat").as_i64().unwrap() + 2,
+        "now plus the leeway: {r}"
+    );
     expect_close(&mut a1, Duration::from_secs(5)).await;
     expect_close(&mut a2, Duration::from_secs(5)).await;
     assert_pong(&mut b).await;
@@ -439,6 +445,45 @@ async fn logout_user_sticks_memory() {
 #[tokio::test]
 async fn logout_user_sticks_dynamodb_local() {
     logout_user_sticks(StoreKind::Dynamodb).await;
+}
+
+/// The holder of a token reconnecting in 20 loops cannot hold its own logout off: every
+/// handshake (refused ones too) condition-checks the user's revocation in a transaction, and
+/// each `logoutUser` during the flood still answers 200.
+#[tokio::test]
+async fn logout_user_answers_200_under_a_flood_of_20_reconnect_loops() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let l =
+        Arc::new(Local::dev(fresh_tables(GatewayOptions::default()), StoreKind::Dynamodb).await);
+    let stop = Arc::new(AtomicBool::new(false));
+    let handshakes = Arc::new(AtomicUsize::new(0));
+    let loops: Vec<_> = (0..20)
+        .map(|_| {
+            let (l, stop, handshakes) = (l.clone(), stop.clone(), handshakes.clone());
+            tokio::spawn(async move {
+                while !stop.load(Ordering::Relaxed) {
+                    let t = l.token("flooder", SEND, 600);
+                    let _ = connect(&l.url(), &t, Via::Subprotocol).await;
+                    handshakes.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let (s, r) = push(&l, json!({"op":"logoutUser","userId":"flooder"})).await;
+        statuses.push((s, r));
+    }
+    stop.store(true, Ordering::Relaxed);
+    for h in loops {
+        h.await.unwrap();
+    }
+    assert!(handshakes.load(Ordering::Relaxed) >= 20, "the flood ran");
+    for (s, r) in &statuses {
+        assert_eq!(*s, 200, "{r}");
+    }
 }
 
 /// `logoutSession` ends one session (the dev issuer's tokens: one `jti` each) and leaves the

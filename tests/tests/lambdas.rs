@@ -137,3 +137,26 @@ async fn lambdas_need_the_dynamodb_store_and_every_binary() {
     .unwrap();
     assert!(err.to_string().contains("`push`"), "{err}");
 }
+
+/// The Runtime API answers only its own loopback `Host`: a page that reached its port through
+/// DNS rebinding (`Host: rebound.example:PORT`), or a `Host` naming another port, gets 403 and
+/// cannot take the authorizer's events (bearer tokens) nor answer them with an Allow.
+#[tokio::test]
+async fn the_runtime_api_refuses_a_foreign_host_with_403() {
+    let dir = functions_dir("");
+    let seen = dir.path().join("probes");
+    let probing = format!(
+        "#!/bin/sh\nport=${{AWS_LAMBDA_RUNTIME_API##*:}}\n\
+         next=\"http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation/next\"\n\
+         a=$(curl -s -o /dev/null -w '%{{http_code}}' --max-time 2 -H \"Host: rebound.example:$port\" \"$next\")\n\
+         b=$(curl -s -o /dev/null -w '%{{http_code}}' --max-time 2 -H 'Host: 127.0.0.1:1' \"$next\")\n\
+         echo \"$a $b\" > {m}\n{rest}",
+        m = seen.display(),
+        rest = REFUSES.trim_start_matches("#!/bin/sh\n")
+    );
+    std::fs::write(dir.path().join("authorizer"), probing).unwrap();
+    let l = gateway_over(dir.path()).await;
+    // Its own Host still works: the handshake is refused by the function, as it answers.
+    assert_eq!(handshake(&l).await, Some(401));
+    assert_eq!(std::fs::read_to_string(&seen).unwrap().trim(), "403 403");
+}

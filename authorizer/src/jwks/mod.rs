@@ -205,10 +205,9 @@ impl JwksCache {
                 let _ = self.refetch_for_unknown_kid(generation).await;
             }
             None => {
-                // Nothing usable at all: fetch now (single flight), else fail closed.
-                if let Err(e) = self.fetch_single_flight(generation).await {
-                    tracing::warn!(issuer = %self.issuer, error = %e, "JWKS fetch failed");
-                }
+                // Nothing usable at all: fetch now (single flight), else fail closed. A failure
+                // is logged where it happens, once per outage (`fetch_locked`).
+                let _ = self.fetch_single_flight(generation).await;
             }
         }
         let set = self
@@ -248,18 +247,28 @@ impl JwksCache {
         self.fetch_locked().await
     }
 
+    /// Starts a refresh in the background, unless one runs or the issuer is being backed off
+    /// (then there is nothing to do until the wait is over: no task per request).
     fn spawn_background_refresh(self: &Arc<Self>) {
-        if self.background_refresh.swap(true, Ordering::AcqRel) {
+        if self.backing_off(true) || self.background_refresh.swap(true, Ordering::AcqRel) {
             return;
         }
         let this = Arc::clone(self);
         tokio::spawn(async move {
             let generation = this.generation.load(Ordering::Acquire);
-            if let Err(e) = this.fetch_single_flight(generation).await {
-                tracing::warn!(issuer = %this.issuer, error = %e, "background JWKS refresh failed; keeping cached keys");
-            }
+            // A failure is logged once per outage, by `fetch_locked`; cached keys stay.
+            let _ = this.fetch_single_flight(generation).await;
             this.background_refresh.store(false, Ordering::Release);
         });
+    }
+
+    /// Whether the last failed fetch was too recent for another: see
+    /// [`JwksCache::backoff_wait`] (`usable`: whether cached keys still serve).
+    fn backing_off(&self, usable: bool) -> bool {
+        self.backoff.lock().ok().is_some_and(|b| match b.1 {
+            Some(failed_at) => failed_at.elapsed() < self.backoff_wait(b.0, usable),
+            None => false,
+        })
     }
 
     /// How long after the last of `failures` failed fetches the next may start: exponentially
@@ -283,11 +292,7 @@ impl JwksCache {
         let usable = self
             .snapshot()
             .is_some_and(|s| s.fetched_at.elapsed() <= self.settings.max_staleness);
-        let waiting = self.backoff.lock().ok().is_some_and(|b| match b.1 {
-            Some(failed_at) => failed_at.elapsed() < self.backoff_wait(b.0, usable),
-            None => false,
-        });
-        if waiting {
+        if self.backing_off(usable) {
             return Err(FetchError::BackingOff);
         }
         self.fetches.fetch_add(1, Ordering::Relaxed);
@@ -297,11 +302,27 @@ impl JwksCache {
             .await
             .and_then(|body| parse_jwks(&self.issuer, &body));
         self.generation.fetch_add(1, Ordering::AcqRel);
-        if let Ok(mut b) = self.backoff.lock() {
+        let failures_before = self.backoff.lock().ok().map_or(0, |mut b| {
+            let before = b.0;
             *b = match &result {
                 Ok(_) => (0, None),
                 Err(_) => (b.0.saturating_add(1), Some(Instant::now())),
             };
+            before
+        });
+        // One warning per outage (its first failure) and one line when it ends, however many
+        // requests meet it in between.
+        match (&result, failures_before) {
+            (Err(e), 0) => {
+                tracing::warn!(issuer = %self.issuer, error = %e, usable, "JWKS fetch failed; backing off (further failures of this outage are logged at debug)")
+            }
+            (Err(e), n) => {
+                tracing::debug!(issuer = %self.issuer, error = %e, failures = n + 1, "JWKS fetch failed again")
+            }
+            (Ok(_), n) if n > 0 => {
+                tracing::info!(issuer = %self.issuer, failures = n, "JWKS fetch succeeded again after failures")
+            }
+            (Ok(_), _) => {}
         }
         let (keys, skipped) = result?;
         for (kid, reason) in &skipped {
@@ -428,6 +449,10 @@ mod tests {
         fetcher.set(Some(jwks_json([&key("k1")])));
         tokio::time::advance(Duration::from_secs(300)).await;
         assert!(cache.key("new").await.is_err());
+        // The background refresh that lookup started (the set was past `refresh_after`) ends
+        // while the IdP is still up.
+        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(1)).await;
         assert_eq!(
             cache.backoff.lock().unwrap().0,
             0,
@@ -505,6 +530,58 @@ mod tests {
             cache.key("k1").await.unwrap_err(),
             AuthError::JwksUnavailable
         );
+    }
+
+    /// Log lines written to a buffer, for counting warnings.
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_outage_is_one_warning_and_no_task_per_request() {
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::INFO)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let fetcher = Scripted::new(Some(jwks_json([&key("k1")])));
+        let cache = Arc::new(JwksCache::with_fetcher(ISS, settings(10), fetcher.clone()));
+        cache.prime().await.unwrap();
+        fetcher.set(None);
+        tokio::time::advance(Duration::from_secs(301)).await;
+        // Past `refresh_after`, the IdP down: a thousand verifications a second for 20 s.
+        for _ in 0..20 {
+            for _ in 0..1000 {
+                assert!(cache.cached("k1").is_some(), "cached keys serve");
+            }
+            tokio::task::yield_now().await;
+            tokio::time::advance(Duration::from_secs(1)).await;
+        }
+        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        let warnings = text.lines().filter(|l| l.contains("WARN")).count();
+        assert_eq!(warnings, 1, "{text}");
+        assert!(fetcher.calls() <= 3, "{} fetches in 20 s", fetcher.calls());
+        // The IdP back: one line says so.
+        fetcher.set(Some(jwks_json([&key("k1")])));
+        tokio::time::advance(Duration::from_secs(300)).await;
+        assert!(cache.cached("k1").is_some());
+        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        assert!(text.contains("succeeded again"), "{text}");
+        assert_eq!(text.lines().filter(|l| l.contains("WARN")).count(), 1);
     }
 
     #[tokio::test(start_paused = true)]

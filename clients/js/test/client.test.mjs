@@ -228,9 +228,69 @@ test('requests time out with a clear error, and bad arguments are refused', asyn
   assert.equal(client.state, 'closed');
   await assert.rejects(client.whoami(), (e) => e.code === 'closed');
   assert.throws(() => createClient({ url: 'http://x', getToken: () => 't', WebSocket: Silent }), TypeError);
-  assert.throws(() => createClient({ url: 'ws://x', getToken: () => 't', WebSocket: Silent, tokenSource: 'cookie' }), TypeError);
-  assert.throws(() => createClient({ url: 'ws://x', getToken: () => 't', WebSocket: Silent, requestTimeoutMs: NaN }), TypeError);
-  assert.throws(() => createClient({ url: 'ws://x', getToken: () => 't', WebSocket: Silent, reconnect: { minDelayMs: -1 } }), TypeError);
+  assert.throws(() => createClient({ url: 'ws://localhost/dev', getToken: () => 't', WebSocket: Silent, tokenSource: 'cookie' }), TypeError);
+  assert.throws(() => createClient({ url: 'ws://localhost/dev', getToken: () => 't', WebSocket: Silent, requestTimeoutMs: NaN }), TypeError);
+  assert.throws(() => createClient({ url: 'ws://localhost/dev', getToken: () => 't', WebSocket: Silent, reconnect: { minDelayMs: -1 } }), TypeError);
+});
+
+test('plain ws:// to a host that is not loopback is refused at createClient unless allowInsecure', async () => {
+  // Records every socket the client opens; never opens one (no network).
+  const opened = [];
+  class Recorder {
+    constructor(url, protocols) { opened.push({ url, protocols }); this.readyState = 0; }
+    send() {}
+    close() { this.readyState = 3; }
+  }
+  let tokens = 0;
+  const getToken = () => { tokens += 1; return 't'; };
+  const refused = (e) => e instanceof TypeError && /allowInsecure/.test(e.message) && /ws:\/\//.test(e.message);
+  // A client that was wrongly created is closed at once: a failing test must not leave it running.
+  const create = (options) => { createClient(options).close(); };
+  for (const url of ['ws://example.com/dev', 'ws://10.0.0.1:3001/dev', 'ws://[2001:db8::1]/dev',
+    'ws://localhost.example.com/dev', 'ws://127.0.0.1.example.com/dev', 'ws://[::ffff:127.0.0.1]/dev']) {
+    assert.throws(() => create({ url, getToken, WebSocket: Recorder }), refused, url);
+    assert.throws(() => create({ url, getToken, WebSocket: Recorder, tokenSource: 'query' }), refused, url);
+    assert.throws(() => create({ url, getToken, WebSocket: Recorder, allowInsecure: false }), refused, url);
+  }
+  assert.throws(() => create({ url: 'ws://example.com/dev', getToken, WebSocket: Recorder, allowInsecure: 'yes' }),
+    (e) => e instanceof TypeError && /allowInsecure must be a boolean/.test(e.message));
+  await sleep(50);
+  assert.equal(tokens, 0, 'no token fetched');
+  assert.deepEqual(opened, [], 'no socket opened');
+
+  // Opting in: the client goes ahead, token and all.
+  const insecure = createClient({ url: 'ws://example.com/dev', getToken, WebSocket: Recorder, allowInsecure: true });
+  try {
+    await sleep(50);
+    assert.equal(tokens, 1);
+    assert.deepEqual(opened, [{ url: 'ws://example.com/dev', protocols: ['wsauth', 'bearer.t'] }]);
+  } finally {
+    insecure.close();
+  }
+
+  // Loopback needs no opt-in, nor does wss://.
+  for (const url of ['ws://localhost:3001/dev', 'ws://LOCALHOST/dev', 'ws://127.0.0.1:3001/dev', 'ws://127.8.9.10/dev',
+    'ws://[::1]:3001/dev', 'wss://example.com/dev']) {
+    opened.length = 0;
+    const c = createClient({ url, getToken, WebSocket: Recorder });
+    try {
+      await sleep(20);
+      assert.deepEqual(opened.map((s) => s.url), [url]);
+    } finally {
+      c.close();
+    }
+  }
+});
+
+test('ws://localhost:port connects without allowInsecure', async () => {
+  const port = new URL(local.url).port;
+  const { client } = clientFor('grace', { url: `ws://localhost:${port}/dev` });
+  try {
+    await client.ready;
+    assert.equal((await client.whoami()).userId, 'grace');
+  } finally {
+    client.close();
+  }
 });
 
 test('the type declarations match the API (tsc --noEmit)', async () => {

@@ -9,6 +9,7 @@ const client: Client = createClient({
   refreshBeforeSeconds: 60,
   reconnect: { minDelayMs: 500, maxDelayMs: 30000 },
   requestTimeoutMs: 10000,
+  allowInsecure: false,
   WebSocket: globalThis.WebSocket, // the browser's (the DOM's types)
 });
 const off: () => void = client.on('message', (m: Message) => console.log(m.from, m.data));

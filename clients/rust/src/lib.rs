@@ -7,12 +7,16 @@
 //! `session_expired`/`not_bound`, a server close or a refused handshake, and matches replies to
 //! requests by `id` (API Gateway does not keep replies in order).
 //!
+//! [`Client::connect`] refuses a plain `ws://` URL (the token would travel in clear text) unless
+//! its host is loopback (`localhost`, `127.0.0.0/8`, `[::1]`) or [`Options::allow_insecure`] is
+//! set: [`Error::InsecureUrl`], before any token is fetched.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), wsauth_client::Error> {
 //! use wsauth_client::{Client, Options};
 //! let client = Client::connect(Options::new("wss://abc.execute-api.eu-west-1.amazonaws.com/prod", || async {
 //!     Ok::<_, wsauth_client::BoxError>("a JWT from your identity provider".to_owned())
-//! }));
+//! }))?;
 //! let mut messages = client.messages();
 //! client.ready().await?;
 //! let me = client.whoami().await?;
@@ -33,12 +37,14 @@
 mod task;
 
 use std::future::Future;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio_tungstenite::tungstenite::http::Uri;
 
 /// Any error a token provider returns.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -84,6 +90,8 @@ impl Default for Reconnect {
 #[derive(Clone)]
 pub struct Options {
     /// `wss://{api}.execute-api.{region}.amazonaws.com/{stage}`, or wsauth-local's `ws://…/dev`.
+    /// Plain `ws://` is refused by [`Client::connect`] unless the host is loopback
+    /// (`localhost`, `127.0.0.0/8`, `[::1]`) or [`allow_insecure`](Self::allow_insecure) is set.
     pub url: String,
     /// The token provider.
     pub get_token: TokenProvider,
@@ -95,6 +103,9 @@ pub struct Options {
     pub reconnect: Reconnect,
     /// How long a request waits for its reply. Default 10 s.
     pub request_timeout: Duration,
+    /// Send the token over plain `ws://` to a host that is not loopback (in clear text: anyone
+    /// on the path can read and replay it). Default `false`; `wss://` never needs it.
+    pub allow_insecure: bool,
 }
 
 impl Options {
@@ -111,6 +122,7 @@ impl Options {
             refresh_before: Duration::from_secs(60),
             reconnect: Reconnect::default(),
             request_timeout: Duration::from_secs(10),
+            allow_insecure: false,
         }
     }
 }
@@ -128,7 +140,7 @@ pub enum State {
     Closed,
 }
 
-/// Why a request failed.
+/// Why a request, or [`Client::connect`], failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
     /// wsauth answered with an error frame (`bad_request`, `forbidden`, `invalid_token`, …).
@@ -155,6 +167,48 @@ pub enum Error {
     /// nothing was sent.
     #[error("invalid request: {0}")]
     InvalidRequest(&'static str),
+    /// [`Client::connect`] refused the URL: not a `ws://` or `wss://` URL with a host. No token
+    /// was fetched.
+    #[error("invalid url: {0}")]
+    InvalidUrl(String),
+    /// [`Client::connect`] refused a plain `ws://` URL to this host, which is not loopback: the
+    /// token would travel in clear text. Use `wss://`, or set [`Options::allow_insecure`]. No
+    /// token was fetched.
+    #[error(
+        "refusing to send a token over plain ws:// to {0}: use wss://, or set allow_insecure to opt in (ws:// needs no opt-in to localhost, 127.0.0.0/8 or [::1])"
+    )]
+    InsecureUrl(String),
+}
+
+/// The URL check of [`Client::connect`]: a `ws://` or `wss://` URL with a host, and plain
+/// `ws://` only to a loopback host unless `allow_insecure`.
+fn check_url(url: &str, allow_insecure: bool) -> Result<(), Error> {
+    // The messages leave the URL out: it may carry credentials.
+    let uri: Uri = url
+        .parse()
+        .map_err(|e| Error::InvalidUrl(format!("not a ws:// or wss:// URL ({e})")))?;
+    let host = uri.host().unwrap_or_default();
+    if host.is_empty() {
+        return Err(Error::InvalidUrl("the URL has no host".to_owned()));
+    }
+    match uri.scheme_str() {
+        Some("wss") => Ok(()),
+        Some("ws") if allow_insecure || is_loopback(host) => Ok(()),
+        Some("ws") => Err(Error::InsecureUrl(host.to_owned())),
+        _ => Err(Error::InvalidUrl("not a ws:// or wss:// URL".to_owned())),
+    }
+}
+
+/// Whether `host` (as [`Uri::host`] gives it: IPv6 in brackets) is `localhost`, in
+/// `127.0.0.0/8` or `[::1]`.
+fn is_loopback(host: &str) -> bool {
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        return v6.parse::<Ipv6Addr>().is_ok_and(|a| a.is_loopback());
+    }
+    host.parse::<Ipv4Addr>().is_ok_and(|a| a.is_loopback())
 }
 
 /// A request for the connection task.
@@ -176,7 +230,12 @@ pub struct Client {
 impl Client {
     /// Starts connecting (in a task on the current tokio runtime) and returns at once; await
     /// [`ready`](Self::ready) for the first open connection.
-    pub fn connect(options: Options) -> Self {
+    ///
+    /// Refuses, before any token is fetched, a URL that is not `ws://` or `wss://`
+    /// ([`Error::InvalidUrl`]) and a plain `ws://` URL whose host is not loopback (`localhost`,
+    /// `127.0.0.0/8`, `[::1]`) unless [`Options::allow_insecure`] ([`Error::InsecureUrl`]).
+    pub fn connect(options: Options) -> Result<Self, Error> {
+        check_url(&options.url, options.allow_insecure)?;
         let (requests, commands) = mpsc::unbounded_channel();
         let (state_tx, state) = watch::channel(State::Connecting);
         let (messages, _) = broadcast::channel(1024);
@@ -188,13 +247,13 @@ impl Client {
             state_tx,
             messages.clone(),
         ));
-        Self {
+        Ok(Self {
             requests,
             state,
             messages,
             timeout,
             task: tokio::sync::Mutex::new(Some(task)),
-        }
+        })
     }
 
     /// Waits until the connection is open (or was: a state that changes back quickly may be

@@ -109,8 +109,8 @@ async fn wait_for_state(client: &Client, want: State) {
 #[tokio::test]
 async fn connects_with_a_token_provider_and_whoami_send_to_user_and_a_push_arrive() {
     let l = local(&[]).await;
-    let alice = Client::connect(l.options("alice", 600).0);
-    let bob = Client::connect(l.options("bob", 600).0);
+    let alice = Client::connect(l.options("alice", 600).0).unwrap();
+    let bob = Client::connect(l.options("bob", 600).0).unwrap();
     let mut inbox = bob.messages();
     alice.ready().await.unwrap();
     bob.ready().await.unwrap();
@@ -152,7 +152,7 @@ async fn connects_with_a_token_provider_and_whoami_send_to_user_and_a_push_arriv
 #[tokio::test]
 async fn fifty_concurrent_requests_each_get_their_own_reply() {
     let l = local(&[]).await;
-    let c = Client::connect(l.options("carol", 600).0);
+    let c = Client::connect(l.options("carol", 600).0).unwrap();
     c.ready().await.unwrap();
     let replies = futures_util::future::join_all((0..50).map(|i| {
         let c = &c;
@@ -181,7 +181,7 @@ async fn fifty_concurrent_requests_each_get_their_own_reply() {
 async fn a_session_whose_first_token_lives_5_s_is_still_authorized_15_s_later() {
     let l = local(&[("WSAUTH_LEEWAY_SECONDS", "0")]).await;
     let (o, tokens) = l.options("dave", 5);
-    let c = Client::connect(o);
+    let c = Client::connect(o).unwrap();
     let mut states = c.states();
     c.ready().await.unwrap();
     states.borrow_and_update();
@@ -209,7 +209,7 @@ async fn a_session_whose_first_token_lives_5_s_is_still_authorized_15_s_later() 
 async fn after_disconnect_user_the_client_reconnects_by_itself_with_a_new_token() {
     let l = local(&[]).await;
     let (o, tokens) = l.options("erin", 600);
-    let c = Client::connect(o);
+    let c = Client::connect(o).unwrap();
     c.ready().await.unwrap();
     let before = c.whoami().await.unwrap();
     let tokens_before = tokens.load(Ordering::SeqCst);
@@ -237,7 +237,8 @@ async fn with_every_token_refused_attempts_back_off() {
             counter.fetch_add(1, Ordering::SeqCst);
             Ok::<_, BoxError>("not.a.token".to_owned())
         }
-    }));
+    }))
+    .unwrap();
     tokio::time::sleep(Duration::from_secs(10)).await;
     let n = attempts.load(Ordering::SeqCst);
     assert!((3..=6).contains(&n), "{n} attempts in 10 s");
@@ -272,7 +273,7 @@ async fn a_handshake_that_never_completes_is_abandoned_and_close_returns_promptl
         min_delay: Duration::from_millis(50),
         max_delay: Duration::from_millis(100),
     };
-    let c = Client::connect(o);
+    let c = Client::connect(o).unwrap();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(
         attempts.load(Ordering::SeqCst) >= 2,
@@ -297,7 +298,7 @@ async fn a_handshake_that_never_completes_is_abandoned_and_close_returns_promptl
 #[tokio::test]
 async fn close_leaves_no_task_and_no_socket_behind() {
     let l = local(&[]).await;
-    let c = Client::connect(l.options("frank", 600).0);
+    let c = Client::connect(l.options("frank", 600).0).unwrap();
     c.ready().await.unwrap();
     c.whoami().await.unwrap();
     assert_eq!(l.gateway.connection_count(), 1);
@@ -311,4 +312,94 @@ async fn close_leaves_no_task_and_no_socket_behind() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(l.gateway.connection_count(), 0, "the socket is closed");
+}
+
+/// Options for `url` whose provider counts its calls and fails (so no connection is attempted).
+fn counting_options(url: &str) -> (Options, Arc<AtomicUsize>) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let o = Options::new(url, move || {
+        let counter = counter.clone();
+        async move {
+            counter.fetch_add(1, Ordering::SeqCst);
+            Err::<String, _>(BoxError::from("no token in this test"))
+        }
+    });
+    (o, calls)
+}
+
+#[tokio::test]
+async fn plain_ws_to_a_host_that_is_not_loopback_is_refused_unless_allow_insecure() {
+    let message = Error::InsecureUrl("example.com".to_owned()).to_string();
+    assert!(message.contains("allow_insecure"), "{message}");
+    for url in [
+        "ws://example.com/dev",
+        "ws://10.0.0.1:3001/dev",
+        "ws://[2001:db8::1]/dev",
+        "ws://localhost.example.com/dev",
+        "ws://127.0.0.1.example.com/dev",
+        "ws://[::ffff:127.0.0.1]/dev",
+    ] {
+        let (o, calls) = counting_options(url);
+        match Client::connect(o) {
+            Err(Error::InsecureUrl(host)) => assert!(url.contains(&host), "{url}: {host}"),
+            Err(e) => panic!("{url}: {e:?}"),
+            Ok(c) => {
+                c.close().await;
+                panic!("{url} accepted without allow_insecure");
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(calls.load(Ordering::SeqCst), 0, "{url}: no token fetched");
+    }
+    for url in [
+        "http://localhost/dev",
+        "localhost:3001",
+        "ws:///dev",
+        "not a url",
+    ] {
+        let (o, calls) = counting_options(url);
+        assert!(
+            matches!(Client::connect(o), Err(Error::InvalidUrl(_))),
+            "{url}"
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 0, "{url}: no token fetched");
+    }
+
+    // Opting in: the client goes ahead (it asks for a token; this provider has none to give).
+    let (mut o, calls) = counting_options("ws://example.com/dev");
+    o.allow_insecure = true;
+    let c = Client::connect(o).unwrap();
+    for _ in 0..100 {
+        if calls.load(Ordering::SeqCst) > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(calls.load(Ordering::SeqCst) > 0, "a token was asked for");
+    c.close().await;
+
+    // Loopback needs no opt-in, nor does wss://.
+    for url in [
+        "ws://localhost:3001/dev",
+        "ws://LOCALHOST/dev",
+        "ws://127.0.0.1:3001/dev",
+        "ws://127.8.9.10/dev",
+        "ws://[::1]:3001/dev",
+        "wss://example.com/dev",
+    ] {
+        let c = Client::connect(counting_options(url).0).unwrap();
+        c.close().await;
+    }
+}
+
+#[tokio::test]
+async fn ws_to_localhost_connects_without_allow_insecure() {
+    let l = local(&[]).await;
+    let (mut o, _) = l.options("grace", 600);
+    o.url = format!("ws://localhost:{}/dev", l.addr.port());
+    let c = Client::connect(o).unwrap();
+    c.ready().await.unwrap();
+    assert_eq!(c.whoami().await.unwrap()["userId"], "grace");
+    c.close().await;
 }

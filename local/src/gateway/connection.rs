@@ -117,6 +117,8 @@ impl Gateway {
     /// Invokes the route integration for one message; the frame to send back, if any.
     async fn route_message(&self, meta: &ConnMeta, text: &str) -> Option<String> {
         let route_key = self.select_route(text);
+        // The route and the size only: a body may carry a token (`refresh`).
+        tracing::trace!(route_key, bytes = text.len(), "message routed");
         let event = self.api.message_event(meta, &route_key, text, now_ms());
         let request_id = event["requestContext"]["requestId"]
             .as_str()

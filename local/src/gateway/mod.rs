@@ -244,21 +244,31 @@ impl Gateway {
     /// listen address (any IP literal when listening on all interfaces). A domain name that
     /// merely resolves here (DNS rebinding) is refused.
     fn host_allowed(&self, host: &str) -> bool {
-        let name = match host.rsplit_once(':') {
-            Some((n, port)) if port.chars().all(|c| c.is_ascii_digit()) && !n.ends_with(':') => n,
-            _ => host,
-        };
-        let name = name.trim_start_matches('[').trim_end_matches(']');
-        if name.eq_ignore_ascii_case("localhost") {
+        let (name, _) = split_host(host);
+        if is_loopback_name(name) {
             return true;
         }
-        match name.parse::<IpAddr>() {
-            Ok(ip) => {
-                ip.is_loopback() || ip == self.listen.ip() || self.listen.ip().is_unspecified()
-            }
-            Err(_) => false,
-        }
+        name.parse::<IpAddr>()
+            .is_ok_and(|ip| ip == self.listen.ip() || self.listen.ip().is_unspecified())
     }
+}
+
+/// A `Host` header value's name (IPv6 brackets removed) and port, if it has one.
+pub(crate) fn split_host(host: &str) -> (&str, Option<u16>) {
+    let (name, port) = match host.rsplit_once(':') {
+        Some((n, port)) if port.chars().all(|c| c.is_ascii_digit()) && !n.ends_with(':') => {
+            (n, port.parse().ok())
+        }
+        _ => (host, None),
+    };
+    (name.trim_start_matches('[').trim_end_matches(']'), port)
+}
+
+/// Whether `name` (a [`split_host`] name) is `localhost` or a loopback address: never a
+/// domain name that merely resolves to one (DNS rebinding).
+pub(crate) fn is_loopback_name(name: &str) -> bool {
+    name.eq_ignore_ascii_case("localhost")
+        || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Every request: the `Host` must name this server (403 otherwise: DNS rebinding), and the URL

@@ -67,6 +67,8 @@ pub struct IssuerRules {
     /// Cognito app client IDs. `WSAUTH_CLIENT_ID` (comma-separated); default unchecked.
     pub client_ids: Vec<String>,
     /// Put before `sub` to make the user ID (`userIdPrefix`, several issuers only); default none.
+    /// With several issuers no prefix begins another (an empty one begins every one), so one
+    /// issuer's user ID never equals another's.
     pub user_id_prefix: String,
     /// The issuer's JWKS and the cache's timing.
     pub jwks: JwksSettings,
@@ -355,9 +357,23 @@ impl AuthorizerConfig {
             if issuers.iter().any(|i| *i.issuer == *issuer) {
                 return Err(what("listed twice"));
             }
-            if issuers.iter().any(|i| i.user_id_prefix == e.user_id_prefix) {
+            // One namespace of user IDs: no prefix is another's prefix (an empty one is
+            // everyone's), so `a` + sub₁ = `b` + sub₂ cannot hold for two issuers.
+            if let Some(other) = issuers.iter().find(|i| {
+                i.user_id_prefix.starts_with(&e.user_id_prefix)
+                    || e.user_id_prefix.starts_with(&i.user_id_prefix)
+            }) {
+                return Err(what(&format!(
+                    "its `userIdPrefix` {:?} and issuer {:?}'s {:?} overlap (one begins the \
+                     other, or both are empty): their users' IDs could collide; give every \
+                     issuer a distinct non-empty prefix that begins no other, e.g. \"a|\" and \"b|\"",
+                    e.user_id_prefix, &*other.issuer, other.user_id_prefix
+                )));
+            }
+            if e.user_id_prefix.starts_with('$') || e.user_id_prefix.chars().any(char::is_control) {
                 return Err(what(
-                    "its `userIdPrefix` is another issuer's: user IDs would collide",
+                    "its `userIdPrefix` starts with `$` or holds a control character: no user ID \
+                     could be made with it",
                 ));
             }
             let audiences: Vec<String> = e
@@ -424,6 +440,12 @@ mod tests {
         assert!(c.issuer("https://c.example").is_none());
         for bad in [
             r#"[{"issuer":"https://a.example","audience":["api"]},{"issuer":"https://b.example","audience":["api"]}]"#,
+            // Prefixes that overlap: one begins the other, or one is empty (issue #24: A's
+            // `sub: "b|alice"` would be B's `alice`).
+            r#"[{"issuer":"https://a.example","audience":["api"]},{"issuer":"https://b.example","audience":["api"],"userIdPrefix":"b|"}]"#,
+            r#"[{"issuer":"https://a.example","audience":["api"],"userIdPrefix":"b|"},{"issuer":"https://b.example","audience":["api"]}]"#,
+            r#"[{"issuer":"https://a.example","audience":["api"],"userIdPrefix":"a"},{"issuer":"https://b.example","audience":["api"],"userIdPrefix":"ab|"}]"#,
+            r#"[{"issuer":"https://a.example","audience":["api"],"userIdPrefix":"$a|"}]"#,
             r#"[{"issuer":"https://a.example","audience":["api"],"userIdPrefix":"a|"},{"issuer":"https://a.example","audience":["x"],"userIdPrefix":"b|"}]"#,
             r#"[{"issuer":"https://a.example","audience":[]}]"#,
             r#"[{"issuer":"http://a.example","audience":["api"]}]"#,

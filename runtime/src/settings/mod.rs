@@ -148,6 +148,14 @@ impl Settings {
         }
     }
 
+    /// The clock skew allowed on a token's `exp`, `nbf` and `iat`, in seconds: the verifier's
+    /// leeway, and how far ahead of now a logout revokes (an `iat` from an IdP clock that runs
+    /// ahead). `WSAUTH_LEEWAY_SECONDS`; default 30.
+    pub fn leeway_seconds(&self) -> Result<i64, ConfigError> {
+        let leeway = auth::seconds(self, "WSAUTH_LEEWAY_SECONDS", auth::DEFAULT_LEEWAY_SECONDS)?;
+        Ok(i64::try_from(leeway).unwrap_or(i64::MAX))
+    }
+
     /// The session store's settings.
     pub fn store(&self) -> Result<StoreSettings, ConfigError> {
         let table = |var, default: &str| {
