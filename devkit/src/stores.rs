@@ -44,6 +44,32 @@ pub async fn dynamodb_local() -> DynamoSessionStore {
     DynamoSessionStore::new(client, &settings)
 }
 
+/// [`dynamodb_local`] whose client runs `interceptor` on every request it sends (to count
+/// requests, or to replace DynamoDB's answers for fault injection).
+///
+/// # Panics
+/// As [`dynamodb_local`].
+pub async fn dynamodb_local_with(
+    interceptor: impl aws_sdk_dynamodb::config::Intercept + 'static,
+) -> DynamoSessionStore {
+    let plain = dynamodb_local().await;
+    let conf = plain
+        .client()
+        .config()
+        .to_builder()
+        .interceptor(interceptor)
+        .build();
+    let settings = match Settings::default().store() {
+        Ok(defaults) => StoreSettings {
+            table: plain.table().to_owned(),
+            revocations_table: plain.revocations_table().to_owned(),
+            ..defaults
+        },
+        Err(e) => panic!("{e}"),
+    };
+    DynamoSessionStore::new(aws_sdk_dynamodb::Client::from_conf(conf), &settings)
+}
+
 /// [`dynamodb_local`] behind the trait.
 pub async fn dynamodb_local_dyn() -> Arc<dyn SessionStore> {
     Arc::new(dynamodb_local().await)

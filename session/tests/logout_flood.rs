@@ -63,24 +63,10 @@ impl aws_sdk_dynamodb::config::Intercept for UpdatesSent {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_logout_is_written_under_a_flood_of_20_reconnect_loops() {
-    let plain = wsauth_devkit::stores::dynamodb_local().await;
     // Every UpdateItem sent (each attempt of a revocation write) is counted.
     let updates = UpdatesSent::default();
-    let conf = plain
-        .client()
-        .config()
-        .to_builder()
-        .interceptor(updates.clone())
-        .build();
-    let settings = wsauth_runtime::settings::StoreSettings {
-        table: plain.table().to_owned(),
-        revocations_table: plain.revocations_table().to_owned(),
-        ..wsauth_runtime::Settings::default().store().unwrap()
-    };
-    let store: Arc<dyn SessionStore> = Arc::new(wsauth_session::DynamoSessionStore::new(
-        aws_sdk_dynamodb::Client::from_conf(conf),
-        &settings,
-    ));
+    let store: Arc<dyn SessionStore> =
+        Arc::new(wsauth_devkit::stores::dynamodb_local_with(updates.clone()).await);
     let stop = Arc::new(AtomicBool::new(false));
     let (binds, refused) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let mut loops = Vec::new();
@@ -155,7 +141,7 @@ async fn a_logout_is_written_under_a_flood_of_20_reconnect_loops() {
 /// DynamoDB Local; only its answer is replaced.
 #[derive(Debug, Clone)]
 struct ConflictsUntil {
-    until: Instant,
+    until: Arc<std::sync::Mutex<Instant>>,
     tries: Arc<AtomicUsize>,
 }
 
@@ -169,7 +155,7 @@ impl aws_sdk_dynamodb::config::Intercept for ConflictsUntil {
         _rc: &aws_sdk_dynamodb::config::RuntimeComponents,
         _cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
     ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
-        if Instant::now() >= self.until {
+        if Instant::now() >= *self.until.lock().unwrap() {
             return Ok(());
         }
         self.tries.fetch_add(1, Ordering::Relaxed);
@@ -188,24 +174,13 @@ impl aws_sdk_dynamodb::config::Intercept for ConflictsUntil {
 /// revocation write had: it is written all the same, once they stop.
 #[tokio::test]
 async fn a_revocation_write_outlasts_seconds_of_conflicts() {
-    let plain = wsauth_devkit::stores::dynamodb_local().await;
     let conflicts = ConflictsUntil {
-        until: Instant::now() + Duration::from_secs(3),
+        until: Arc::new(std::sync::Mutex::new(Instant::now())),
         tries: Arc::new(AtomicUsize::new(0)),
     };
-    let mut conf = plain.client().config().to_builder();
-    conf.push_interceptor(aws_sdk_dynamodb::config::SharedInterceptor::new(
-        conflicts.clone(),
-    ));
-    let settings = wsauth_runtime::settings::StoreSettings {
-        table: plain.table().to_owned(),
-        revocations_table: plain.revocations_table().to_owned(),
-        ..wsauth_runtime::Settings::default().store().unwrap()
-    };
-    let store = wsauth_session::DynamoSessionStore::new(
-        aws_sdk_dynamodb::Client::from_conf(conf.build()),
-        &settings,
-    );
+    let store = wsauth_devkit::stores::dynamodb_local_with(conflicts.clone()).await;
+    // The tables exist: conflicts from now on, for 3 s.
+    *conflicts.until.lock().unwrap() = Instant::now() + Duration::from_secs(3);
     let t = Instant::now();
     let written = store.revoke(&Revoke::User("flooder".into()), NOW).await;
     let tries = conflicts.tries.load(Ordering::Relaxed);
@@ -220,7 +195,7 @@ async fn a_revocation_write_outlasts_seconds_of_conflicts() {
     );
     // The revocation is in force: a bind of a token it covers is refused.
     assert_eq!(
-        plain.bind(&binding("after", NOW - 1)).await,
+        store.bind(&binding("after", NOW - 1)).await,
         Err(StoreError::Revoked)
     );
 }

@@ -576,23 +576,8 @@ impl aws_sdk_dynamodb::config::Intercept for SentRequests {
 /// `BatchGetItem`. After a `refresh` moved the session, one more for its revocation.
 #[tokio::test]
 async fn a_message_costs_one_dynamodb_request_revocations_included() {
-    let plain = wsauth_devkit::stores::dynamodb_local().await;
     let sent = SentRequests::default();
-    let conf = plain
-        .client()
-        .config()
-        .to_builder()
-        .interceptor(sent.clone())
-        .build();
-    let settings = wsauth_runtime::settings::StoreSettings {
-        table: plain.table().to_owned(),
-        revocations_table: plain.revocations_table().to_owned(),
-        ..wsauth_runtime::Settings::default().store().unwrap()
-    };
-    let s = wsauth_session::DynamoSessionStore::new(
-        aws_sdk_dynamodb::Client::from_conf(conf),
-        &settings,
-    );
+    let s = wsauth_devkit::stores::dynamodb_local_with(sent.clone()).await;
     s.bind(&token_binding("c", "alice", "phone", Some(NOW - 100)))
         .await
         .unwrap();

@@ -168,9 +168,20 @@ impl Settings {
             auth::DEFAULT_MAX_TOKEN_LIFETIME_SECONDS,
         )?;
         let leeway = auth::seconds(self, "WSAUTH_LEEWAY_SECONDS", auth::DEFAULT_LEEWAY_SECONDS)?;
+        let (bindings, revocations) = (
+            table("WSAUTH_TABLE", DEFAULT_TABLE),
+            table("WSAUTH_REVOCATIONS_TABLE", DEFAULT_REVOCATIONS_TABLE),
+        );
+        if bindings == revocations {
+            // A message reads both tables in one request, keyed by table name.
+            return Err(ConfigError::new(
+                "WSAUTH_REVOCATIONS_TABLE",
+                format!("must name another table than WSAUTH_TABLE ({bindings})"),
+            ));
+        }
         Ok(StoreSettings {
-            table: table("WSAUTH_TABLE", DEFAULT_TABLE),
-            revocations_table: table("WSAUTH_REVOCATIONS_TABLE", DEFAULT_REVOCATIONS_TABLE),
+            table: bindings,
+            revocations_table: revocations,
             revocations_kept_seconds: i64::try_from(lifetime.saturating_add(leeway))
                 .unwrap_or(i64::MAX),
             dynamodb_endpoint: self.get("AWS_ENDPOINT_URL_DYNAMODB"),
@@ -205,6 +216,9 @@ mod tests {
         assert_eq!(store.table, DEFAULT_TABLE);
         assert_eq!(store.revocations_table, DEFAULT_REVOCATIONS_TABLE);
         assert_eq!(store.revocations_kept_seconds, 86_400 + 30);
+        let same =
+            Settings::from_pairs(&[("WSAUTH_TABLE", "t"), ("WSAUTH_REVOCATIONS_TABLE", "t")]);
+        assert_eq!(same.store().unwrap_err().var, "WSAUTH_REVOCATIONS_TABLE");
         assert_eq!(s.route_policy(), Ok(RoutePolicy::default()));
         assert_eq!(s.token_source(), Ok(TokenSource::Subprotocol));
         assert_eq!(s.management_endpoint(), None);
