@@ -185,8 +185,8 @@ impl Router {
             Reply::error(&error)
         };
         let store = &self.services.store;
-        let binding = match store.authorize(connection_id, presumed, now).await {
-            Ok(Lookup::Live(b)) => b,
+        let looked_up = match store.authorize(connection_id, presumed, now).await {
+            Ok(Lookup::Live(b)) => Ok(b),
             Ok(Lookup::NotBound) => {
                 return refuse(
                     "not_bound",
@@ -194,29 +194,24 @@ impl Router {
                     RouteError::new(ErrorCode::NotBound, "connection is not bound to a session"),
                 );
             }
-            Ok(Lookup::Expired(b)) => {
-                if let Err(e) = store.unbind(connection_id).await {
-                    tracing::warn!(connection_id, error = %e, "could not remove an expired binding");
-                }
-                return refuse(
-                    "session_expired",
-                    Some(&b.user_id),
-                    RouteError::new(ErrorCode::SessionExpired, "session expired"),
-                );
-            }
-            Ok(Lookup::Revoked(b)) => {
-                // A logout covers this token and its sweep missed the connection (a lagging
-                // index): it ends here, as an expired session does.
-                if let Err(e) = store.unbind(connection_id).await {
-                    tracing::warn!(connection_id, error = %e, "could not remove a revoked binding");
-                }
-                return refuse(
-                    "session_revoked",
-                    Some(&b.user_id),
-                    RouteError::new(ErrorCode::SessionExpired, "session ended by a logout"),
-                );
-            }
+            Ok(Lookup::Expired(b)) => Err((b, "session_expired", "session expired")),
+            // A logout covers this token and its sweep missed the connection (a lagging index).
+            Ok(Lookup::Revoked(b)) => Err((b, "session_revoked", "session ended by a logout")),
             Err(e) => return Reply::error(&RouteError::internal(e)),
+        };
+        // An ended session, expired or logged out, ends here: unbound, refused, closed.
+        let binding = match looked_up {
+            Ok(b) => b,
+            Err((b, reason, message)) => {
+                if let Err(e) = store.unbind(connection_id).await {
+                    tracing::warn!(connection_id, reason, error = %e, "could not remove an ended binding");
+                }
+                return refuse(
+                    reason,
+                    Some(&b.user_id),
+                    RouteError::new(ErrorCode::SessionExpired, message),
+                );
+            }
         };
         let user = Some(binding.user_id.as_str());
         match self.policy.decide(route_key, &binding.scopes) {

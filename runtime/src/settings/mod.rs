@@ -167,7 +167,7 @@ impl Settings {
             "WSAUTH_MAX_TOKEN_LIFETIME_SECONDS",
             auth::DEFAULT_MAX_TOKEN_LIFETIME_SECONDS,
         )?;
-        let leeway = auth::seconds(self, "WSAUTH_LEEWAY_SECONDS", auth::DEFAULT_LEEWAY_SECONDS)?;
+        let leeway = u64::try_from(self.leeway_seconds()?).unwrap_or(u64::MAX);
         let (bindings, revocations) = (
             table("WSAUTH_TABLE", DEFAULT_TABLE),
             table("WSAUTH_REVOCATIONS_TABLE", DEFAULT_REVOCATIONS_TABLE),
