@@ -63,9 +63,9 @@ pub enum AuthError {
     /// token, `at+jwt`, is required: RFC 8725 §3.11).
     #[error("token type not accepted")]
     TokenTypeMismatch,
-    /// `sub` is not a user ID: over 512 bytes, control characters, or starting with `$`.
+    /// `sub` is not a user ID: over `MAX_USER_ID_BYTES`, control characters, or starting with `$`.
     #[error("subject refused: {0}")]
-    BadSubject(wsauth_policy::UserIdError),
+    BadSubject(wsauth_policy::IdError),
     /// A claim the verifier needs is absent.
     #[error("required claim `{0}` missing")]
     MissingClaim(&'static str),

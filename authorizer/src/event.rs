@@ -13,7 +13,9 @@ use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequestContext;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use wsauth_policy::PolicyDocument;
-use wsauth_policy::protocol::{BEARER_PROTOCOL_PREFIX, TokenSource, offered_protocols};
+use wsauth_protocol::token::{
+    AUTHORIZATION_SCHEME, BEARER_PROTOCOL_PREFIX, QUERY_PARAMETER, TokenSource, offered_protocols,
+};
 
 use crate::error::AuthError;
 
@@ -87,7 +89,10 @@ impl WebSocketAuthorizerRequest {
     pub fn identity_present(&self, source: TokenSource) -> bool {
         match source.header_name() {
             Some(h) => self.header_values(h).iter().any(|v| !v.trim().is_empty()),
-            None => self.query_values("token").iter().any(|v| !v.is_empty()),
+            None => self
+                .query_values(QUERY_PARAMETER)
+                .iter()
+                .any(|v| !v.is_empty()),
         }
     }
 
@@ -97,7 +102,7 @@ impl WebSocketAuthorizerRequest {
     /// unusable second one, is ambiguous.
     pub fn token(&self, source: TokenSource) -> Result<&str, AuthError> {
         let occurrences: Vec<&str> = match source {
-            TokenSource::Query => self.query_values("token"),
+            TokenSource::Query => self.query_values(QUERY_PARAMETER),
             TokenSource::Header => self.header_values("authorization"),
             TokenSource::Subprotocol => {
                 offered_protocols(self.header_values("sec-websocket-protocol"))
@@ -113,7 +118,9 @@ impl WebSocketAuthorizerRequest {
         let token = match source {
             TokenSource::Query => Some(one),
             TokenSource::Header => one.trim().split_once(' ').and_then(|(scheme, rest)| {
-                scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+                scheme
+                    .eq_ignore_ascii_case(AUTHORIZATION_SCHEME)
+                    .then(|| rest.trim())
             }),
             TokenSource::Subprotocol => one.strip_prefix(BEARER_PROTOCOL_PREFIX),
         };

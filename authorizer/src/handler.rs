@@ -10,13 +10,13 @@
 use std::sync::Arc;
 
 use wsauth_policy::{ExecuteApiArn, PolicyDocument};
-use wsauth_runtime::clock::now_epoch;
+use wsauth_settings::clock::now_epoch;
 
 use crate::error::{AuthError, LambdaRefusal, Outcome};
 use crate::event::{AuthorizerResponse, WebSocketAuthorizerRequest};
 use crate::jwks::FetchError;
 use crate::verify::{Verified, Verifier};
-use wsauth_runtime::settings::AuthorizerConfig;
+use wsauth_settings::AuthorizerConfig;
 
 /// The `$connect` authorizer: a verifier and the connect-scope rule.
 pub struct Authorizer {

@@ -29,4 +29,4 @@ pub use event::{AuthorizerResponse, WebSocketAuthorizerRequest};
 pub use handler::Authorizer;
 pub use jwks::JwksCache;
 pub use verify::{Verified, Verifier};
-pub use wsauth_runtime::settings::AuthorizerConfig;
+pub use wsauth_settings::AuthorizerConfig;

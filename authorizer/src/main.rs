@@ -2,11 +2,11 @@
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use wsauth_authorizer::{Authorizer, WebSocketAuthorizerRequest};
-use wsauth_runtime::Settings;
+use wsauth_settings::Settings;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    wsauth_runtime::telemetry::init_lambda_tracing();
+    wsauth_settings::telemetry::init_lambda_tracing();
     let config = Settings::from_env().auth()?;
     let authorizer = &Authorizer::init(config).await?;
     run(service_fn(

@@ -19,8 +19,8 @@ use base64_simd::Out;
 use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 use wsauth_policy::{Identity, check_session_id, check_user_id, split_scopes};
-use wsauth_runtime::settings::auth::normalize_token_type;
-use wsauth_runtime::settings::auth::{AuthorizerConfig, IssuerRules, TokenUse, parse_algorithm};
+use wsauth_settings::auth::normalize_token_type;
+use wsauth_settings::auth::{AuthorizerConfig, IssuerRules, TokenUse, parse_algorithm};
 
 use crate::claims::{Claims, StrOrList, Text, parse_claims};
 use crate::error::AuthError;
@@ -611,7 +611,7 @@ mod tests {
     }
 
     fn claims(sub: &str, exp_in: i64) -> serde_json::Value {
-        let now = wsauth_runtime::clock::now_epoch();
+        let now = wsauth_settings::clock::now_epoch();
         json!({"iss": ISS, "aud": AUD, "sub": sub, "iat": now, "exp": now + exp_in,
                "scope": "messages:send", "jti": format!("jti-{sub}")})
     }
@@ -622,7 +622,7 @@ mod tests {
 
     /// Runs every check synchronously; `Err(None)` when the key is not cached.
     fn check(v: &Verifier, token: &str) -> Result<Verified, Option<AuthError>> {
-        v.check(token, wsauth_runtime::clock::now_epoch(), None)
+        v.check(token, wsauth_settings::clock::now_epoch(), None)
             .map_err(|step| match step {
                 Step::Refused(e) => Some(e),
                 Step::NeedKey { .. } => None,

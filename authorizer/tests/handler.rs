@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use serde_json::json;
 use wsauth_authorizer::{Authorizer, LambdaRefusal, WebSocketAuthorizerRequest};
-use wsauth_policy::protocol::TokenSource;
+use wsauth_protocol::token::TokenSource;
 
 async fn authorizer(extra: &[(&'static str, &str)]) -> (Keys, Server, Authorizer) {
     let keys = Keys::new();

@@ -56,7 +56,7 @@ proptest! {
         if let Some(a) = auth { e["headers"]["Authorization"] = serde_json::json!(a); }
         if let Some(p) = proto { e["multiValueHeaders"]["Sec-WebSocket-Protocol"] = serde_json::json!([p]); }
         let ev: wsauth_authorizer::WebSocketAuthorizerRequest = serde_json::from_value(e).unwrap();
-        for source in wsauth_policy::protocol::TokenSource::ALL {
+        for source in wsauth_protocol::token::TokenSource::ALL {
             // A token is only ever found where API Gateway saw the identity source.
             if ev.token(source).is_ok() {
                 prop_assert!(ev.identity_present(source));

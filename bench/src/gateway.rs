@@ -26,7 +26,7 @@ struct Minter {
 
 impl Minter {
     fn token(&self, sub: &str, scope: &str) -> Res<String> {
-        let now = wsauth_runtime::clock::now_epoch();
+        let now = wsauth_settings::clock::now_epoch();
         self.key
             .mint(
                 &json!({"iss": self.issuer, "aud": self.audience, "sub": sub, "iat": now,
@@ -43,7 +43,7 @@ async fn open(url: &str, token: &str) -> Res<Ws> {
         .read_buffer_size(4 * 1024)
         .write_buffer_size(0);
     let (ws, _) = tokio_tungstenite::connect_async_with_config(
-        format!("{url}?token={token}"),
+        format!("{url}?{}={token}", wsauth_protocol::token::QUERY_PARAMETER),
         Some(config),
         false,
     )

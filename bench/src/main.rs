@@ -51,7 +51,7 @@ fn read_json(p: &Path) -> Res<Value> {
 
 fn generate(dir: &Path, n: usize) -> Res<()> {
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-    let now = wsauth_runtime::clock::now_epoch();
+    let now = wsauth_settings::clock::now_epoch();
     let mut keys = Vec::new();
     for (name, alg, kid) in ALGS {
         let key = SigningKey::generate(alg, kid).map_err(|e| e.to_string())?;
@@ -85,7 +85,7 @@ fn generate(dir: &Path, n: usize) -> Res<()> {
 }
 
 fn verifier(dir: &Path) -> Res<Arc<Verifier>> {
-    let cfg = wsauth_runtime::Settings::from_pairs(&[
+    let cfg = wsauth_settings::Settings::from_pairs(&[
         ("WSAUTH_ISSUER", ISSUER),
         ("WSAUTH_AUDIENCE", AUDIENCE),
         ("WSAUTH_JWKS_URL", "http://127.0.0.1:9/jwks.json"),
@@ -232,7 +232,7 @@ fn raw_key(dir: &Path, kid: &str) -> Res<RawKey> {
 fn verify_bench(dir: &Path, seconds: f64) -> Res<()> {
     let v = verifier(dir)?;
     let waker = noop_waker();
-    let now = wsauth_runtime::clock::now_epoch();
+    let now = wsauth_settings::clock::now_epoch();
     for (name, _alg, kid) in ALGS {
         let toks = tokens(dir, name)?;
         let inputs = raw_inputs(&toks)?;
@@ -303,7 +303,7 @@ fn handler_bench(dir: &Path, seconds: f64) -> Res<()> {
             .map(|t| {
                 // The token where the default deploy carries it: the subprotocol list.
                 let mut e = template.clone();
-                let offer = format!("wsauth, bearer.{t}");
+                let offer = wsauth_protocol::token::subprotocol_offer(&t);
                 e["headers"]["Sec-WebSocket-Protocol"] = json!(offer);
                 e["multiValueHeaders"]["Sec-WebSocket-Protocol"] = json!([offer]);
                 serde_json::to_vec(&e).unwrap_or_default()
@@ -425,7 +425,7 @@ fn table() -> Res<()> {
         .build()
         .map_err(|e| e.to_string())?;
     rt.block_on(async {
-        let settings = wsauth_runtime::Settings::from_env()
+        let settings = wsauth_settings::Settings::from_env()
             .store()
             .map_err(|e| e.to_string())?;
         let client = wsauth_session::dynamo::client(&settings).await;
@@ -436,7 +436,7 @@ fn table() -> Res<()> {
         let id = wsauth_policy::Identity {
             user_id: "alice".into(),
             scopes: vec!["messages:send".into()],
-            expires_at: wsauth_runtime::clock::now_epoch() + 86_400,
+            expires_at: wsauth_settings::clock::now_epoch() + 86_400,
             session_id: "bench".into(),
             issuer: ISSUER.into(),
             issued_at: None,

@@ -165,7 +165,7 @@ fn user_of(conn: usize, per_user: usize) -> usize {
 }
 
 fn mint(keys: &Keys, user: usize, n: u64) -> Res<String> {
-    let now = wsauth_runtime::clock::now_epoch();
+    let now = wsauth_settings::clock::now_epoch();
     keys.ec
         .mint(
             &json!({"iss": ISSUER, "aud": AUDIENCE, "sub": format!("u{user}"), "iat": now,
@@ -179,7 +179,7 @@ async fn open(url: &str, token: &str) -> Result<Ws, u16> {
     let Ok(mut req) = url.into_client_request() else {
         return Err(0);
     };
-    let Ok(proto) = HeaderValue::from_str(&format!("wsauth, bearer.{token}")) else {
+    let Ok(proto) = HeaderValue::from_str(&wsauth_protocol::token::subprotocol_offer(token)) else {
         return Err(0);
     };
     req.headers_mut().insert("sec-websocket-protocol", proto);
@@ -566,7 +566,7 @@ pub async fn run(s: Soak) -> Res<(Value, bool)> {
     let work = std::env::temp_dir().join(format!("wsauth-soak-{}-{}", s.label, std::process::id()));
     std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
     // DynamoDB Local, when asked for: on the port of AWS_ENDPOINT_URL_DYNAMODB.
-    let ddb_endpoint = wsauth_runtime::Settings::from_env()
+    let ddb_endpoint = wsauth_settings::Settings::from_env()
         .store()
         .map_err(|e| e.to_string())?
         .dynamodb_endpoint;
@@ -800,7 +800,7 @@ pub async fn run(s: Soak) -> Res<(Value, bool)> {
 
 async fn count_bindings(table: &str) -> Option<u64> {
     use wsauth_session::SessionStore as _;
-    let mut settings = wsauth_runtime::Settings::from_env();
+    let mut settings = wsauth_settings::Settings::from_env();
     settings.set("WSAUTH_TABLE", Some(table));
     let st = settings.store().ok()?;
     let client = wsauth_session::dynamo::client(&st).await;

@@ -95,3 +95,13 @@ export interface Client {
 }
 
 export declare function createClient(options: ClientOptions): Client;
+
+/** The wire facts this client relies on (their home: the Rust crate `wsauth-protocol`). */
+export declare const PROTOCOL: Readonly<{
+  subprotocol: string;
+  bearerPrefix: string;
+  queryParameter: string;
+  routes: Readonly<{ whoami: string; sendToUser: string; broadcast: string; refresh: string }>;
+  frames: Readonly<{ error: string; message: string }>;
+  sessionOver: readonly string[];
+}>;

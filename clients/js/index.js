@@ -23,9 +23,21 @@ export class WsauthError extends Error {
   }
 }
 
-const SUBPROTOCOL = 'wsauth';
-/** Codes after which the server closes the connection: reconnect with a fresh token. */
-const SESSION_OVER = new Set(['session_expired', 'not_bound']);
+/**
+ * The wire facts this client relies on. Their home is the Rust crate `wsauth-protocol`;
+ * `test/wire.test.mjs` holds this object to the `protocol/wire.json` that crate checks.
+ */
+export const PROTOCOL = Object.freeze({
+  subprotocol: 'wsauth',
+  bearerPrefix: 'bearer.',
+  queryParameter: 'token',
+  routes: Object.freeze({ whoami: 'whoami', sendToUser: 'sendToUser', broadcast: 'broadcast', refresh: 'refresh' }),
+  frames: Object.freeze({ error: 'error', message: 'message' }),
+  /** Codes after which the server closes the connection: reconnect with a fresh token. */
+  sessionOver: Object.freeze(['not_bound', 'session_expired']),
+});
+const SESSION_OVER = new Set(PROTOCOL.sessionOver);
+const R = PROTOCOL.routes;
 
 /**
  * Whether a host, as `new URL()` spells it (lower case, IPv4 in dotted decimal, IPv6 in
@@ -148,7 +160,7 @@ export function createClient(options) {
     try {
       const token = await o.getToken();
       if (s !== socket) return;
-      const r = await send('refresh', { token });
+      const r = await send(R.refresh, { token });
       scheduleRefresh(r.expiresAt);
     } catch {
       if (s !== socket || closed) return;
@@ -196,12 +208,12 @@ export function createClient(options) {
     if (p) {
       pending.delete(m.id);
       clearTimeout(p.timer);
-      if (m.type === 'error') p.reject(new WsauthError(m.code ?? 'error', m.message ?? ''));
+      if (m.type === PROTOCOL.frames.error) p.reject(new WsauthError(m.code ?? 'error', m.message ?? ''));
       else p.resolve(m);
     }
     // The session is over (the server closes too): start over with a fresh token.
-    if (m.type === 'error' && SESSION_OVER.has(m.code)) return drop(s, m.code);
-    if (!p && m.type === 'message') emit('message', m);
+    if (m.type === PROTOCOL.frames.error && SESSION_OVER.has(m.code)) return drop(s, m.code);
+    if (!p && m.type === PROTOCOL.frames.message) emit('message', m);
   };
 
   const connect = async () => {
@@ -219,10 +231,10 @@ export function createClient(options) {
     try {
       if (tokenSource === 'query') {
         const u = new URL(o.url);
-        u.searchParams.set('token', token);
+        u.searchParams.set(PROTOCOL.queryParameter, token);
         s = new WS(u.toString());
       } else {
-        s = new WS(o.url, [SUBPROTOCOL, `bearer.${token}`]);
+        s = new WS(o.url, [PROTOCOL.subprotocol, `${PROTOCOL.bearerPrefix}${token}`]);
       }
     } catch {
       return scheduleReconnect();
@@ -237,7 +249,7 @@ export function createClient(options) {
       setState('open');
       resolveReady();
       try {
-        const who = await send('whoami');
+        const who = await send(R.whoami);
         scheduleRefresh(who.expiresAt);
       } catch {
         // No answer or an error: this session cannot be renewed; start over.
@@ -265,9 +277,9 @@ export function createClient(options) {
       set.add(fn);
       return () => set.delete(fn);
     },
-    whoami: () => send('whoami'),
-    sendToUser: (userId, data) => send('sendToUser', { to: userId, data }),
-    broadcast: (data) => send('broadcast', { data }),
+    whoami: () => send(R.whoami),
+    sendToUser: (userId, data) => send(R.sendToUser, { to: userId, data }),
+    broadcast: (data) => send(R.broadcast, { data }),
     request: (action, body) => {
       if (typeof action !== 'string' || action === '') return Promise.reject(new TypeError('action must be a non-empty string'));
       if (body !== undefined && (body === null || typeof body !== 'object' || Array.isArray(body))) {

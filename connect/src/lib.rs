@@ -21,8 +21,8 @@ use std::sync::Arc;
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use aws_lambda_events::encodings::Body;
 use aws_lambda_events::http::{HeaderMap, HeaderValue};
-use wsauth_policy::protocol::{SUBPROTOCOL, offers_wsauth};
 use wsauth_policy::{ContextError, Identity};
+use wsauth_protocol::token::{SUBPROTOCOL, offers_wsauth};
 use wsauth_session::{Binding, SessionStore, StoreError, management_endpoint};
 
 /// Why `$connect` or `$disconnect` was refused or failed.
@@ -153,7 +153,7 @@ impl ConnectHandler {
 
     /// Handles an event now.
     pub async fn handle(&self, event: &ApiGatewayWebsocketProxyRequest) -> ApiGatewayProxyResponse {
-        self.handle_at(event, wsauth_runtime::clock::now_epoch())
+        self.handle_at(event, wsauth_settings::clock::now_epoch())
             .await
     }
 

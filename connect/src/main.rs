@@ -5,13 +5,13 @@ use std::sync::Arc;
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use wsauth_connect::ConnectHandler;
-use wsauth_runtime::Settings;
 use wsauth_session::DynamoSessionStore;
 use wsauth_session::dynamo::client;
+use wsauth_settings::Settings;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    wsauth_runtime::telemetry::init_lambda_tracing();
+    wsauth_settings::telemetry::init_lambda_tracing();
     let settings = Settings::from_env();
     let store_settings = settings.store()?;
     let store = DynamoSessionStore::new(client(&store_settings).await, &store_settings);

@@ -14,7 +14,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
-use wsauth_runtime::settings::auth::alg_name;
+use wsauth_settings::auth::alg_name;
 
 /// A signing failure.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

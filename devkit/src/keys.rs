@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 use wsauth_authorizer::AuthorizerConfig;
-use wsauth_runtime::Settings;
+use wsauth_settings::Settings;
 
 /// A configuration for `issuer` and `audience` with its JWKS at `jwks_url` (1 s fetch timeout),
 /// `extra` variables set over it.

@@ -7,13 +7,13 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
-use wsauth_runtime::Settings;
-use wsauth_runtime::settings::StoreSettings;
 use wsauth_session::dynamo::{client, ensure_tables};
 use wsauth_session::{
     Binding, DynamoSessionStore, Lookup, MemorySessionStore, Page, Presumed, Renewal, Revoke,
     SessionStore, StoreError,
 };
+use wsauth_settings::Settings;
+use wsauth_settings::StoreSettings;
 
 static TABLES: AtomicU32 = AtomicU32::new(0);
 

@@ -11,7 +11,7 @@ use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
 use wsauth_authorizer::AuthorizerConfig;
 use wsauth_devkit::{SigningKey, jwks_json};
-use wsauth_runtime::Settings;
+use wsauth_settings::Settings;
 
 /// The dev issuer's `iss`.
 pub const DEV_ISSUER: &str = "wsauth-local";

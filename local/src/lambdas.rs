@@ -27,10 +27,10 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 use tokio::sync::{Semaphore, mpsc, oneshot};
-use wsauth_runtime::clock::now_ms;
+use wsauth_settings::clock::now_ms;
 
 use crate::gateway::functions::{Function, Functions, InvokeError};
-use crate::gateway::{is_loopback_name, split_host};
+use wsauth_protocol::host::{is_loopback_host, split_host};
 
 /// Time an instance gets to take an invocation: Lambda's init phase (its own 10 s limit) for a
 /// fresh instance. The function's timeout runs from the moment the invocation is delivered.
@@ -390,7 +390,7 @@ fn runtime_api(shared: Arc<Shared>, port: u16) -> HttpRouter {
 /// Whether `host` (a `Host` header) names a Runtime API listening on loopback `port`.
 fn runtime_host_allowed(host: &str, port: u16) -> bool {
     let (name, given) = split_host(host);
-    is_loopback_name(name) && given == Some(port)
+    is_loopback_host(name) && given == Some(port)
 }
 
 /// The next invocation (waits for one), with the headers `lambda_runtime` requires.

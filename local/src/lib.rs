@@ -28,8 +28,8 @@ use wsauth_authorizer::{Authorizer, AuthorizerConfig, Verifier};
 use wsauth_connect::ConnectHandler;
 use wsauth_policy::RoutePolicyError;
 use wsauth_routes::{ApiGwConnections, Pusher, Router, Services};
-use wsauth_runtime::Settings;
 use wsauth_session::{DynamoSessionStore, MemorySessionStore, SessionStore};
+use wsauth_settings::Settings;
 
 use gateway::Credentials;
 use gateway::functions::{Functions, Linked};
@@ -219,7 +219,7 @@ fn lambda_environment(
         s.set("WSAUTH_TABLE", Some(&store.table));
         s.set("WSAUTH_REVOCATIONS_TABLE", Some(&store.revocations_table));
     }
-    let mut env: Vec<(String, String)> = wsauth_runtime::settings::VARIABLES
+    let mut env: Vec<(String, String)> = wsauth_settings::VARIABLES
         .iter()
         .filter_map(|v| s.get(v).map(|value| ((*v).to_owned(), value)))
         .collect();

@@ -9,9 +9,9 @@ use wsauth_local::devissuer::{DEV_DIR, DevIssuer};
 use wsauth_local::gateway::FUNCTION_TIMEOUT_SECS;
 use wsauth_local::lambdas::LambdaOptions;
 use wsauth_local::{GatewayOptions, StoreKind, bind, issuer_mode, run};
-use wsauth_policy::protocol::{TokenSource, UnknownTokenSource};
-use wsauth_runtime::Settings;
-use wsauth_runtime::clock::now_epoch;
+use wsauth_protocol::token::{TokenSource, UnknownTokenSource};
+use wsauth_settings::Settings;
+use wsauth_settings::clock::now_epoch;
 
 #[derive(Parser)]
 #[command(
@@ -134,7 +134,7 @@ async fn stop_signal() {
 #[tokio::main]
 async fn main() -> ExitCode {
     // `RUST_LOG`, with the crates that log tokens below `info` held at `info`.
-    wsauth_runtime::telemetry::init_local_tracing();
+    wsauth_settings::telemetry::init_local_tracing();
     match Cli::parse().command {
         Command::Token { sub, scope, ttl } => {
             if sub.trim().is_empty() || ttl <= 0 {

@@ -10,37 +10,38 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-/// The longest user ID, in bytes (DynamoDB's key limits leave room for it).
-pub const MAX_USER_ID_BYTES: usize = 512;
+/// The longest user ID or session ID, in bytes (DynamoDB's key limits leave room for it).
+pub use wsauth_protocol::limits::MAX_USER_ID_BYTES;
 
-/// Why a string is not a user ID.
+/// Why a string is not a user ID ([`check_user_id`]) or a session ID ([`check_session_id`]).
+/// The caller names the field (`userId: must not be empty`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum UserIdError {
+pub enum IdError {
     /// Empty.
-    #[error("a user ID must not be empty")]
+    #[error("must not be empty")]
     Empty,
     /// Over [`MAX_USER_ID_BYTES`].
-    #[error("a user ID is at most 512 bytes")]
+    #[error("must be at most {max} bytes", max = MAX_USER_ID_BYTES)]
     TooLong,
     /// A control character (newline, NUL, …): it would reach logs and replies.
-    #[error("a user ID must not contain control characters")]
+    #[error("must not contain control characters")]
     Control,
-    /// Starts with `$`: `$server` marks backend pushes.
-    #[error("a user ID must not start with `$`")]
+    /// A user ID starting with `$`: `$server` marks backend pushes.
+    #[error("must not start with `$`")]
     Reserved,
 }
 
 /// Checks a user ID (`userIdPrefix` + `sub`, and every `to` or push `userId`): 1 to 512 bytes of
 /// UTF-8, no control characters, not starting with `$`.
-pub fn check_user_id(id: &str) -> Result<(), UserIdError> {
+pub fn check_user_id(id: &str) -> Result<(), IdError> {
     if id.is_empty() {
-        Err(UserIdError::Empty)
+        Err(IdError::Empty)
     } else if id.len() > MAX_USER_ID_BYTES {
-        Err(UserIdError::TooLong)
+        Err(IdError::TooLong)
     } else if has_control(id) {
-        Err(UserIdError::Control)
+        Err(IdError::Control)
     } else if id.starts_with('$') {
-        Err(UserIdError::Reserved)
+        Err(IdError::Reserved)
     } else {
         Ok(())
     }
@@ -59,9 +60,9 @@ fn has_control(s: &str) -> bool {
 /// Checks a session ID (`sid` or `jti`, or a push's `sessionId`): 1 to 512 bytes of UTF-8
 /// without control characters. It is a key of the sessions' index and of revocations, and it is
 /// logged, so it is bounded like a user ID (a `$` is allowed: nothing reserves it).
-pub fn check_session_id(id: &str) -> Result<(), UserIdError> {
+pub fn check_session_id(id: &str) -> Result<(), IdError> {
     match check_user_id(id) {
-        Err(UserIdError::Reserved) => Ok(()),
+        Err(IdError::Reserved) => Ok(()),
         other => other,
     }
 }
@@ -202,11 +203,11 @@ mod tests {
         assert_eq!(check_user_id("alice"), Ok(()));
         assert_eq!(check_user_id("tenant-a|Zoë 42"), Ok(()));
         assert_eq!(check_user_id(&"x".repeat(512)), Ok(()));
-        assert_eq!(check_user_id(""), Err(UserIdError::Empty));
-        assert_eq!(check_user_id(&"x".repeat(513)), Err(UserIdError::TooLong));
-        assert_eq!(check_user_id("a\nb"), Err(UserIdError::Control));
-        assert_eq!(check_user_id("a\u{7f}"), Err(UserIdError::Control));
-        assert_eq!(check_user_id("$server"), Err(UserIdError::Reserved));
+        assert_eq!(check_user_id(""), Err(IdError::Empty));
+        assert_eq!(check_user_id(&"x".repeat(513)), Err(IdError::TooLong));
+        assert_eq!(check_user_id("a\nb"), Err(IdError::Control));
+        assert_eq!(check_user_id("a\u{7f}"), Err(IdError::Control));
+        assert_eq!(check_user_id("$server"), Err(IdError::Reserved));
     }
 
     #[test]
@@ -316,12 +317,9 @@ mod tests {
     #[test]
     fn session_ids_are_bounded_and_printable() {
         assert_eq!(check_session_id("$abc"), Ok(()));
-        assert_eq!(check_session_id(""), Err(UserIdError::Empty));
-        assert_eq!(
-            check_session_id(&"s".repeat(513)),
-            Err(UserIdError::TooLong)
-        );
-        assert_eq!(check_session_id("a\rb"), Err(UserIdError::Control));
+        assert_eq!(check_session_id(""), Err(IdError::Empty));
+        assert_eq!(check_session_id(&"s".repeat(513)), Err(IdError::TooLong));
+        assert_eq!(check_session_id("a\rb"), Err(IdError::Control));
     }
 
     #[test]

@@ -9,19 +9,17 @@
 //! - [`arn`]: `execute-api` ARNs (`arn:aws:execute-api:{region}:{account}:{api}/{stage}/{route}`).
 //! - [`identity`]: who a connection belongs to, and its flat encoding in the authorizer context.
 //! - [`routes`]: the route permission table (route key → required scopes).
-//! - [`protocol`]: the `wsauth` / `bearer.<jwt>` subprotocol convention.
 
 #![warn(missing_docs)]
 
 pub mod arn;
 pub mod iam;
 pub mod identity;
-pub mod protocol;
 pub mod routes;
 
 pub use arn::{ArnError, ExecuteApiArn};
 pub use iam::{Effect, Evaluation, PolicyDocument, Statement};
 pub use identity::{
-    ContextError, Identity, UserIdError, check_session_id, check_user_id, split_scopes,
+    ContextError, IdError, Identity, check_session_id, check_user_id, split_scopes,
 };
 pub use routes::{RouteDecision, RoutePolicy, RoutePolicyError};

@@ -1,12 +1,15 @@
 //! The route permission table: which scopes a message route requires.
 //!
-//! Defaults follow the contract (`sendToUser` needs `messages:send`, `broadcast` needs
-//! `messages:broadcast`, `ping`, `whoami`, `refresh` and `$default` need nothing). A deployment
+//! The defaults are the protocol's ([`Builtin::default_scopes`]: `sendToUser` needs
+//! `messages:send`, `broadcast` needs `messages:broadcast`, `ping`, `whoami`, `refresh` and
+//! `$default` need nothing). A deployment
 //! merges its own table over them (`WSAUTH_ROUTE_POLICY`, a JSON object of route key → array of
 //! scopes). A route key absent from the table is denied: an application route must be declared
 //! before it can be reached.
 
 use std::collections::BTreeMap;
+
+use wsauth_protocol::Builtin;
 
 /// Why a route policy could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -38,12 +41,13 @@ pub struct RoutePolicy {
 
 impl Default for RoutePolicy {
     fn default() -> Self {
-        let mut routes = BTreeMap::new();
-        for r in ["ping", "whoami", "refresh", "$default"] {
-            routes.insert(r.to_owned(), Vec::new());
-        }
-        routes.insert("sendToUser".into(), vec!["messages:send".into()]);
-        routes.insert("broadcast".into(), vec!["messages:broadcast".into()]);
+        let routes = Builtin::ALL
+            .into_iter()
+            .map(|b| {
+                let scopes = b.default_scopes().iter().map(|s| (*s).to_owned());
+                (b.key().to_owned(), scopes.collect())
+            })
+            .collect();
         Self { routes }
     }
 }

@@ -1,53 +1,13 @@
-//! The routes crate's error enum and its single mapping to an error frame.
+//! The routes crate's error and its single mapping to an error frame (the codes are the
+//! protocol's, [`ErrorCode`]).
 //!
 //! Clients see `{"type":"error","code":CODE,"message":TEXT}` with a stable code and a short
 //! human text; causes (store or @connections failures) go to the logs only.
 
-use serde::Serialize;
 use serde_json::{Value, json};
+use wsauth_protocol::frames;
 
-/// The error codes of the contract.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorCode {
-    /// Not JSON, no `action`, or a malformed field.
-    BadRequest,
-    /// JSON naming no known route.
-    UnknownAction,
-    /// The route needs a scope the session lacks, or the route is not declared.
-    Forbidden,
-    /// The session's `expiresAt` has passed; the connection is closed.
-    SessionExpired,
-    /// No binding for this connection; the connection is closed.
-    NotBound,
-    /// An outgoing message over 128 KiB.
-    PayloadTooLarge,
-    /// A `refresh` token that does not verify or names another subject or issuer.
-    InvalidToken,
-    /// wsauth could not complete the request (store or @connections failure).
-    Internal,
-}
-
-impl ErrorCode {
-    /// The code as sent.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::BadRequest => "bad_request",
-            ErrorCode::UnknownAction => "unknown_action",
-            ErrorCode::Forbidden => "forbidden",
-            ErrorCode::SessionExpired => "session_expired",
-            ErrorCode::NotBound => "not_bound",
-            ErrorCode::PayloadTooLarge => "payload_too_large",
-            ErrorCode::InvalidToken => "invalid_token",
-            ErrorCode::Internal => "internal",
-        }
-    }
-
-    /// Whether the server closes the connection after sending this error.
-    pub fn closes(self) -> bool {
-        matches!(self, ErrorCode::SessionExpired | ErrorCode::NotBound)
-    }
-}
+pub use wsauth_protocol::ErrorCode;
 
 impl From<crate::frame::FrameTooLarge> for RouteError {
     fn from(e: crate::frame::FrameTooLarge) -> Self {
@@ -82,7 +42,7 @@ impl RouteError {
 
     /// The error frame.
     pub fn frame(&self) -> Value {
-        json!({"type": "error", "code": self.code.as_str(), "message": self.message})
+        json!({frames::TYPE: frames::ERROR, "code": self.code.as_str(), "message": self.message})
     }
 }
 

@@ -6,7 +6,7 @@
 //! page boundaries while the next page is being read.
 
 use futures_util::{Stream, StreamExt};
-use wsauth_runtime::apigw::INTEGRATION_TIMEOUT;
+use wsauth_protocol::limits::INTEGRATION_TIMEOUT;
 use wsauth_session::{Binding, SessionStore};
 
 use crate::connections::{Connections, ManagementError};
@@ -16,7 +16,7 @@ use crate::services::Services;
 pub const BROADCAST_PAGE: usize = 100;
 
 /// API Gateway's message size limit; a larger outgoing message is refused before any call.
-pub use wsauth_runtime::apigw::MAX_MESSAGE_BYTES;
+pub use wsauth_protocol::limits::MAX_MESSAGE_BYTES;
 
 /// A binding younger than this is never pruned on a 410: until the upgrade completes,
 /// @connections does not know the connection, and the binding's age counts from

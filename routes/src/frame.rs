@@ -4,10 +4,12 @@
 
 use serde_json::{Value, json};
 
+use wsauth_protocol::frames;
+
 use crate::fanout::MAX_MESSAGE_BYTES;
 
 /// The sender named in server pushes.
-pub const SERVER_SENDER: &str = "$server";
+pub use wsauth_protocol::frames::SERVER_SENDER;
 
 /// The outgoing message would exceed [`MAX_MESSAGE_BYTES`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -16,7 +18,7 @@ pub struct FrameTooLarge;
 
 /// The bytes of the message frame from `from` carrying `data`.
 pub fn message_frame(from: &str, data: Value) -> Result<Vec<u8>, FrameTooLarge> {
-    let bytes = json!({"type": "message", "from": from, "data": data})
+    let bytes = json!({frames::TYPE: frames::MESSAGE, "from": from, "data": data})
         .to_string()
         .into_bytes();
     if bytes.len() > MAX_MESSAGE_BYTES {

@@ -5,6 +5,7 @@
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use aws_lambda_events::encodings::Body;
 use serde_json::Value;
+use wsauth_protocol::routes;
 use wsauth_session::{Presumed, management_endpoint};
 
 use crate::error::{ErrorCode, RouteError};
@@ -21,7 +22,7 @@ impl Router {
     ) -> ApiGatewayProxyResponse {
         let ctx = &event.request_context;
         let connection_id = ctx.connection_id.as_deref().unwrap_or_default();
-        let route_key = ctx.route_key.as_deref().unwrap_or("$default");
+        let route_key = ctx.route_key.as_deref().unwrap_or(routes::DEFAULT);
         let reply = if connection_id.is_empty() {
             Reply::error(&RouteError::new(ErrorCode::NotBound, "no connection"))
         } else {

@@ -70,7 +70,7 @@ impl Reply {
 }
 
 /// The longest correlation `id` a message may carry, in characters.
-pub const MAX_CORRELATION_ID: usize = 64;
+pub use wsauth_protocol::limits::MAX_ID_CHARS as MAX_CORRELATION_ID;
 
 /// Route key → handler, behind the per-message authorization.
 pub struct Router {
@@ -237,7 +237,7 @@ impl Router {
         if bad_id {
             return Reply::error(&RouteError::new(
                 ErrorCode::BadRequest,
-                "`id` must be a string of at most 64 characters",
+                format!("`id` must be a string of at most {MAX_CORRELATION_ID} characters"),
             ));
         }
         let Some(handler) = self.handlers.get(route_key) else {

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use wsauth_authorizer::Verifier;
-use wsauth_runtime::{ConfigError, Settings};
 use wsauth_session::aws::{is_loopback_url, sdk_config_from_env};
 use wsauth_session::{Binding, DynamoSessionStore, SessionStore};
+use wsauth_settings::{ConfigError, Settings};
 
 use crate::connections::{ApiGwConnections, Connections};
 use crate::fanout::{Delivery, deliver};

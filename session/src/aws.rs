@@ -8,15 +8,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 
 /// Whether `url` points at this machine (DynamoDB Local, `wsauth-local`).
-pub fn is_loopback_url(url: &str) -> bool {
-    let rest = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"))
-        .unwrap_or(url);
-    ["127.", "localhost", "[::1]"]
-        .iter()
-        .any(|p| rest.starts_with(p))
-}
+pub use wsauth_protocol::host::is_loopback_url;
 
 /// Every call answers within this long, failure included: a request during an outage gets
 /// `internal`, never a hang (connect 1 s, each attempt at most 3 s, up to three attempts with
@@ -64,16 +56,4 @@ pub async fn sdk_config_from_env(local_placeholders: bool) -> aws_config::SdkCon
         }
     }
     loader.load().await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn loopback_endpoints_are_recognised() {
-        assert!(is_loopback_url("http://127.0.0.1:8000"));
-        assert!(is_loopback_url("http://localhost:8000"));
-        assert!(!is_loopback_url("https://dynamodb.us-east-1.amazonaws.com"));
-    }
 }

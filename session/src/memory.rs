@@ -12,7 +12,7 @@ use crate::binding::{Binding, TTL_GRACE_SECONDS};
 use crate::revocation::{Renewal, Revoke, revokes, session_key, user_key};
 use crate::store::{Lookup, Page, Presumed, SessionStore, StoreError};
 
-pub use wsauth_runtime::settings::DEFAULT_REVOCATIONS_KEPT_SECONDS;
+pub use wsauth_settings::DEFAULT_REVOCATIONS_KEPT_SECONDS;
 
 type Index = HashMap<String, BTreeSet<(i64, String)>>;
 

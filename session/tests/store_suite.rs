@@ -499,7 +499,7 @@ async fn dynamodb_outage_gives_a_clean_error_not_a_panic() {
 #[tokio::test]
 async fn ensure_table_is_idempotent_and_creates_the_indexes_and_ttl() {
     let _ = wsauth_devkit::stores::dynamodb_local().await;
-    let client = client(&wsauth_runtime::Settings::from_env().store().unwrap()).await;
+    let client = client(&wsauth_settings::Settings::from_env().store().unwrap()).await;
     let table = format!("wsauth-idem-{}", std::process::id());
     ensure_table(&client, &table).await.unwrap();
     ensure_table(&client, &table).await.unwrap();

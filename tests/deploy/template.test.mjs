@@ -27,14 +27,17 @@ test('the authorizer is attached to $connect and to no other route', () => {
 });
 
 // One tokenSource value sets both the authorizer's identity source and WSAUTH_TOKEN_SOURCE.
-const TOKEN_SOURCES = [
-  { tokenSource: 'subprotocol', env: 'TEMPLATE', identitySource: 'route.request.header.Sec-WebSocket-Protocol' },
-  { tokenSource: 'query', env: 'TEMPLATE_QUERY', identitySource: 'route.request.querystring.token' },
-  { tokenSource: 'header', env: 'TEMPLATE_HEADER', identitySource: 'route.request.header.Authorization' },
-];
+// The identity sources are the protocol's (`protocol/wire.json`, written from `wsauth-protocol`).
+const wire = load(new URL('../../protocol/wire.json', import.meta.url));
+const TEMPLATES = { subprotocol: 'TEMPLATE', query: 'TEMPLATE_QUERY', header: 'TEMPLATE_HEADER' };
+const TOKEN_SOURCES = Object.entries(wire.token.identitySources)
+  .map(([tokenSource, identitySource]) => ({ tokenSource, identitySource, env: TEMPLATES[tokenSource] }));
+test('every token source of the protocol has a template', () => {
+  assert.deepEqual(Object.keys(TEMPLATES).sort(), Object.keys(wire.token.identitySources).sort());
+});
 
 for (const { tokenSource, env, identitySource } of TOKEN_SOURCES) {
-  const def = tokenSource === 'subprotocol' ? ' (the default)' : '';
+  const def = tokenSource === wire.token.default ? ' (the default)' : '';
   const resourcesOf = (type) => {
     assert.ok(process.env[env], `${env} is not set`);
     return Object.values(load(process.env[env]).Resources).filter((r) => r.Type === type);

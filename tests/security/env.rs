@@ -38,7 +38,7 @@ pub struct Env {
     pub tokens: Mutex<Vec<String>>,
 }
 
-pub fn config(url: &str, extra: &[(&'static str, &str)]) -> wsauth_runtime::Settings {
+pub fn config(url: &str, extra: &[(&'static str, &str)]) -> wsauth_settings::Settings {
     wsauth_devkit::authorizer_settings(ISSUER, AUDIENCE, url, extra)
 }
 
@@ -153,7 +153,7 @@ impl Env {
 }
 
 pub fn now() -> i64 {
-    wsauth_runtime::clock::now_epoch()
+    wsauth_settings::clock::now_epoch()
 }
 
 /// Claims that verify on the main instance.

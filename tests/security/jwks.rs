@@ -213,7 +213,7 @@ pub async fn two_issuers_sharing_a_kid_stay_apart(env: &Env) -> Check {
         {"issuer": "https://b.test", "audience": [crate::env::AUDIENCE], "jwksUrl": jb.url, "userIdPrefix": "b|"},
     ])
     .to_string();
-    let settings = wsauth_runtime::Settings::from_pairs(&[("WSAUTH_ISSUERS", &issuers)]);
+    let settings = wsauth_settings::Settings::from_pairs(&[("WSAUTH_ISSUERS", &issuers)]);
     let local =
         crate::common::Local::external(wsauth_local::GatewayOptions::default(), settings).await;
     let mut seen = Vec::new();
@@ -256,7 +256,7 @@ pub async fn overlapping_user_id_prefixes_stop_start_up(_env: &Env) -> Check {
         (Some("a|"), Some("b|")),
     ] {
         let issuers = json!([entry("https://a.test", a), entry("https://b.test", b)]).to_string();
-        let settings = wsauth_runtime::Settings::from_pairs(&[("WSAUTH_ISSUERS", &issuers)]);
+        let settings = wsauth_settings::Settings::from_pairs(&[("WSAUTH_ISSUERS", &issuers)]);
         let opts = wsauth_local::GatewayOptions {
             settings: settings.clone(),
             ..wsauth_local::GatewayOptions::default()

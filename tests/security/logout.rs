@@ -9,7 +9,7 @@ use crate::common::{self, Seen, Via, Ws, after_second, next, request};
 use crate::env::{AUDIENCE, Env, ISSUER, WAIT, now};
 
 /// The suite's leeway (`WSAUTH_LEEWAY_SECONDS` unset: the default).
-const LEEWAY: i64 = wsauth_runtime::settings::auth::DEFAULT_LEEWAY_SECONDS as i64;
+const LEEWAY: i64 = wsauth_settings::auth::DEFAULT_LEEWAY_SECONDS as i64;
 
 /// Claims of `sub` in session `sid`, issued now, valid `ttl` seconds.
 fn claims(sub: &str, sid: &str, ttl: i64) -> Value {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::*;
 use serde_json::json;
 use wsauth_local::{GatewayOptions, StoreKind};
-use wsauth_policy::protocol::TokenSource;
+use wsauth_protocol::token::TokenSource;
 
 const SEND: &str = "messages:send";
 

@@ -1,5 +1,6 @@
-//! One route table: the routes the router declares are the routes wsauth-local selects from,
-//! `serverless.yml` deploys exactly those, and an application route added with
+//! One route table: the routes the router declares are the protocol's built-in routes and the
+//! routes wsauth-local selects from, `serverless.yml` deploys exactly those (with the protocol's
+//! selection expression and identity sources), and an application route added with
 //! `Router::route` is answered through wsauth-local like a built-in one.
 
 #![allow(clippy::unwrap_used)]
@@ -13,6 +14,7 @@ use async_trait::async_trait;
 use common::*;
 use serde_json::{Value, json};
 use wsauth_local::{GatewayOptions, StoreKind};
+use wsauth_protocol::{Builtin, TokenSource, routes};
 use wsauth_routes::{MessageContext, RouteError, RouteHandler};
 
 fn serverless_yml() -> serde_yaml_ng::Value {
@@ -38,13 +40,42 @@ async fn serverless_yml_deploys_exactly_the_routes_the_router_declares() {
     let l = Local::dev(GatewayOptions::default(), StoreKind::Memory).await;
     let router: BTreeSet<String> = l.gateway.route_keys().map(str::to_owned).collect();
     let deployed = deployed_routes("routes");
-    assert!(router.contains("$default") && router.contains("whoami"));
+    let builtin: BTreeSet<String> = Builtin::ALL.map(|b| b.key().to_owned()).into();
+    assert_eq!(
+        router, builtin,
+        "the router's routes are not the protocol's built-in routes (wsauth_protocol::Builtin)"
+    );
     assert_eq!(
         deployed, router,
         "serverless.yml's `routes` function and the router disagree: add or remove routes in both"
     );
-    let connect: BTreeSet<String> = ["$connect", "$disconnect"].map(String::from).into();
+    let connect: BTreeSet<String> = [routes::CONNECT, routes::DISCONNECT]
+        .map(String::from)
+        .into();
     assert_eq!(deployed_routes("connect"), connect);
+}
+
+#[test]
+fn serverless_yml_selects_routes_and_reads_tokens_as_the_protocol_says() {
+    let yml = serverless_yml();
+    assert_eq!(
+        yml["provider"]["websocketsApiRouteSelectionExpression"].as_str(),
+        Some(routes::ROUTE_SELECTION_EXPRESSION)
+    );
+    let sources = &yml["custom"]["identitySources"];
+    let listed = sources.as_mapping().map_or(0, |m| m.len());
+    assert_eq!(listed, TokenSource::ALL.len(), "custom.identitySources");
+    for t in TokenSource::ALL {
+        assert_eq!(
+            sources[t.as_str()].as_str(),
+            Some(t.identity_source()),
+            "custom.identitySources.{t}"
+        );
+    }
+    assert_eq!(
+        yml["params"]["default"]["tokenSource"].as_str(),
+        Some(TokenSource::default().as_str())
+    );
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! fake, and [`HttpFetcher`], the real one (reqwest, bounded time and size, no redirects).
 
 use async_trait::async_trait;
-use wsauth_runtime::settings::JwksSettings;
+use wsauth_settings::JwksSettings;
 
 use super::keys::FetchError;
 

@@ -10,7 +10,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Algorithm;
 use serde_json::Value;
-use wsauth_runtime::settings::auth::{SUPPORTED, parse_algorithm};
+use wsauth_settings::auth::{SUPPORTED, parse_algorithm};
 
 /// The family a key belongs to, which decides the algorithms it may verify.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

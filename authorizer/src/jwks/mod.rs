@@ -34,7 +34,7 @@ use std::sync::RwLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use tokio::time::Instant;
-use wsauth_runtime::settings::auth::JwksSettings;
+use wsauth_settings::auth::JwksSettings;
 
 use crate::error::AuthError;
 pub use fetch::{Fetcher, HttpFetcher};

@@ -29,7 +29,7 @@ impl JwksServer {
 }
 
 pub fn now() -> i64 {
-    wsauth_runtime::clock::now_epoch()
+    wsauth_settings::clock::now_epoch()
 }
 
 pub use wsauth_devkit::Keys;

@@ -37,7 +37,6 @@
 mod task;
 
 use std::future::Future;
-use std::net::{Ipv4Addr, Ipv6Addr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,6 +44,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio_tungstenite::tungstenite::http::Uri;
+use wsauth_protocol::Builtin;
+use wsauth_protocol::host::is_loopback_host;
 
 /// Any error a token provider returns.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -55,17 +56,10 @@ pub type TokenFuture = Pin<Box<dyn Future<Output = Result<String, BoxError>> + S
 /// Called at every (re)connect and before expiry; returns a JWT.
 pub type TokenProvider = Arc<dyn Fn() -> TokenFuture + Send + Sync>;
 
-/// Where the handshake token travels, as the deploy is configured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum TokenSource {
-    /// `Sec-WebSocket-Protocol: wsauth, bearer.<jwt>` (the default).
-    #[default]
-    Subprotocol,
-    /// `?token=<jwt>`.
-    Query,
-    /// `Authorization: Bearer <jwt>` (backends; browsers cannot set it).
-    Header,
-}
+/// The protocol this client speaks: route keys, error codes, frame types, limits.
+pub use wsauth_protocol as protocol;
+/// Where the handshake token travels, as the deploy is configured (the protocol's own type).
+pub use wsauth_protocol::TokenSource;
 
 /// Reconnect backoff: exponential from `min_delay` to `max_delay`, each delay jittered between
 /// half and all of it.
@@ -193,22 +187,10 @@ fn check_url(url: &str, allow_insecure: bool) -> Result<(), Error> {
     }
     match uri.scheme_str() {
         Some("wss") => Ok(()),
-        Some("ws") if allow_insecure || is_loopback(host) => Ok(()),
+        Some("ws") if allow_insecure || is_loopback_host(host) => Ok(()),
         Some("ws") => Err(Error::InsecureUrl(host.to_owned())),
         _ => Err(Error::InvalidUrl("not a ws:// or wss:// URL".to_owned())),
     }
-}
-
-/// Whether `host` (as [`Uri::host`] gives it: IPv6 in brackets) is `localhost`, in
-/// `127.0.0.0/8` or `[::1]`.
-fn is_loopback(host: &str) -> bool {
-    if host.eq_ignore_ascii_case("localhost") {
-        return true;
-    }
-    if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-        return v6.parse::<Ipv6Addr>().is_ok_and(|a| a.is_loopback());
-    }
-    host.parse::<Ipv4Addr>().is_ok_and(|a| a.is_loopback())
 }
 
 /// A request for the connection task.
@@ -288,18 +270,22 @@ impl Client {
 
     /// `whoami`: the user, connection, scopes and expiry of this session.
     pub async fn whoami(&self) -> Result<Value, Error> {
-        self.request("whoami", json!({})).await
+        self.request(Builtin::WhoAmI.key(), json!({})).await
     }
 
     /// `sendToUser`: to every live connection of `user_id`.
     pub async fn send_to_user(&self, user_id: &str, data: Value) -> Result<Value, Error> {
-        self.request("sendToUser", json!({"to": user_id, "data": data}))
-            .await
+        self.request(
+            Builtin::SendToUser.key(),
+            json!({"to": user_id, "data": data}),
+        )
+        .await
     }
 
     /// `broadcast`: to every other live connection.
     pub async fn broadcast(&self, data: Value) -> Result<Value, Error> {
-        self.request("broadcast", json!({"data": data})).await
+        self.request(Builtin::Broadcast.key(), json!({"data": data}))
+            .await
     }
 
     /// Any route; `body` is a JSON object (its `action` and `id` are set here). The reply is the

@@ -14,6 +14,8 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
+use wsauth_protocol::{Builtin, ErrorCode, frames, routes, token};
+
 use crate::{Error, Options, Request, State, TokenSource};
 
 /// What the handle (and the task's own refresh helper) asks of the task.
@@ -36,9 +38,6 @@ enum Waiter {
 
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// Codes after which the server closes the connection: reconnect with a fresh token.
-const SESSION_OVER: [&str; 2] = ["session_expired", "not_bound"];
 
 /// Runs until [`Command::Close`] or until every handle is gone.
 pub(crate) async fn run(
@@ -138,17 +137,23 @@ async fn open(o: &Options, token: &str) -> Option<Ws> {
     let url = match o.token_source {
         TokenSource::Query => {
             let sep = if o.url.contains('?') { '&' } else { '?' };
-            format!("{}{sep}token={token}", o.url)
+            format!("{}{sep}{}={token}", o.url, token::QUERY_PARAMETER)
         }
         _ => o.url.clone(),
     };
     let mut req = url.into_client_request().ok()?;
     let (name, value) = match o.token_source {
-        TokenSource::Subprotocol => ("sec-websocket-protocol", format!("wsauth, bearer.{token}")),
-        TokenSource::Header => ("authorization", format!("Bearer {token}")),
-        TokenSource::Query => ("", String::new()),
+        TokenSource::Subprotocol => (
+            o.token_source.header_name(),
+            token::subprotocol_offer(token),
+        ),
+        TokenSource::Header => (
+            o.token_source.header_name(),
+            token::authorization_value(token),
+        ),
+        TokenSource::Query => (None, String::new()),
     };
-    if !name.is_empty() {
+    if let Some(name) = name {
         req.headers_mut()
             .insert(name, HeaderValue::from_str(&value).ok()?);
     }
@@ -184,7 +189,11 @@ struct Connection<'a> {
 impl Connection<'_> {
     async fn serve(mut self, ws: Ws, commands: &mut mpsc::UnboundedReceiver<Command>) -> Ended {
         let (mut sink, mut stream) = ws.split();
-        let whoami = self.frame("whoami", serde_json::Map::new(), Waiter::Session);
+        let whoami = self.frame(
+            Builtin::WhoAmI.key(),
+            serde_json::Map::new(),
+            Waiter::Session,
+        );
         if sink.send(whoami).await.is_err() {
             return self.end(Ended::Dropped);
         }
@@ -229,7 +238,7 @@ impl Connection<'_> {
                         let Ok(token) = token else { leave!(Ended::Dropped, "no token for refresh") };
                         let mut body = serde_json::Map::new();
                         body.insert("token".into(), Value::String(token));
-                        let frame = self.frame("refresh", body, Waiter::Session);
+                        let frame = self.frame(Builtin::Refresh.key(), body, Waiter::Session);
                         if sink.send(frame).await.is_err() {
                             return self.end(Ended::Dropped);
                         }
@@ -278,22 +287,27 @@ impl Connection<'_> {
         }
         self.next_id += 1;
         let id = format!("r{}", self.next_id);
-        body.insert("action".into(), Value::String(action.to_owned()));
-        body.insert("id".into(), Value::String(id.clone()));
+        body.insert(routes::ACTION.into(), Value::String(action.to_owned()));
+        body.insert(routes::ID.into(), Value::String(id.clone()));
         self.pending.insert(id, waiter);
         Message::Text(Value::Object(body).to_string().into())
     }
 
     fn on_frame(&mut self, v: Value) -> Result<(), Ended> {
-        let waiter = v["id"].as_str().and_then(|id| self.pending.remove(id));
-        let error = (v["type"] == "error").then(|| Error::Server {
+        let waiter = v[routes::ID]
+            .as_str()
+            .and_then(|id| self.pending.remove(id));
+        let is_error = v[frames::TYPE] == frames::ERROR;
+        let error = is_error.then(|| Error::Server {
             code: v["code"].as_str().unwrap_or("error").to_owned(),
             message: v["message"].as_str().unwrap_or_default().to_owned(),
         });
-        let session_over = v["type"] == "error"
+        // Codes after which the server closes the connection: reconnect with a fresh token.
+        let session_over = is_error
             && v["code"]
                 .as_str()
-                .is_some_and(|c| SESSION_OVER.contains(&c));
+                .and_then(ErrorCode::from_code)
+                .is_some_and(ErrorCode::closes);
         match (waiter, error) {
             (Some(Waiter::Caller(tx)), Some(e)) => {
                 let _ = tx.send(Err(e));
@@ -316,7 +330,7 @@ impl Connection<'_> {
             }
             (None, Some(_)) if session_over => return Err(Ended::Dropped),
             (None, _) => {
-                if v["type"] == "message" {
+                if v[frames::TYPE] == frames::MESSAGE {
                     let _ = self.messages.send(v);
                 }
             }

@@ -26,7 +26,7 @@ async fn local(settings: &[(&'static str, &str)]) -> Local {
         .tempdir()
         .unwrap();
     let opts = GatewayOptions {
-        settings: wsauth_runtime::Settings::from_pairs(settings),
+        settings: wsauth_settings::Settings::from_pairs(settings),
         ..GatewayOptions::default()
     };
     let (listener, running) = wsauth_local::bind(
@@ -53,7 +53,7 @@ async fn local(settings: &[(&'static str, &str)]) -> Local {
 }
 
 fn now() -> i64 {
-    wsauth_runtime::clock::now_epoch()
+    wsauth_settings::clock::now_epoch()
 }
 
 impl Local {

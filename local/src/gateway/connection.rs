@@ -16,7 +16,8 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::time::Instant;
-use wsauth_runtime::clock::now_ms;
+use wsauth_protocol::routes;
+use wsauth_settings::clock::now_ms;
 
 use super::events::ConnMeta;
 use super::functions::Function;
@@ -103,14 +104,14 @@ impl Gateway {
     /// The route a message selects: its `action` when the router has that route, else `$default`.
     fn select_route(&self, text: &str) -> String {
         match serde_json::from_str::<Value>(text) {
-            Ok(Value::Object(o)) => match o.get("action") {
+            Ok(Value::Object(o)) => match o.get(routes::ACTION) {
                 // `$`-keys are API Gateway's own: a body never selects them.
                 Some(Value::String(a)) if !a.starts_with('$') && self.route_keys.contains(a) => {
                     a.clone()
                 }
-                _ => "$default".to_owned(),
+                _ => routes::DEFAULT.to_owned(),
             },
-            _ => "$default".to_owned(),
+            _ => routes::DEFAULT.to_owned(),
         }
     }
 

@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::{Value, json};
 use wsauth_routes::PushError;
-use wsauth_runtime::clock::now_epoch;
+use wsauth_settings::clock::now_epoch;
 
 use super::functions::{Function, InvokeError};
 use super::{Gateway, is_loopback};

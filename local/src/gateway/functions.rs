@@ -15,7 +15,7 @@ use serde_json::Value;
 use wsauth_authorizer::{Authorizer, WebSocketAuthorizerRequest};
 use wsauth_connect::ConnectHandler;
 use wsauth_routes::{Pusher, Router};
-use wsauth_runtime::clock::now_epoch;
+use wsauth_settings::clock::now_epoch;
 
 /// One of the four functions `serverless.yml` deploys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -15,8 +15,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use wsauth_authorizer::WebSocketAuthorizerRequest;
 use wsauth_policy::iam::INVOKE_ACTION;
-use wsauth_policy::protocol::SUBPROTOCOL;
-use wsauth_runtime::clock::now_ms;
+use wsauth_protocol::token::SUBPROTOCOL;
+use wsauth_settings::clock::now_ms;
 
 use super::events::{ConnMeta, Request, read_authorizer_answer};
 use super::functions::{Function, InvokeError};

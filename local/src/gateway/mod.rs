@@ -37,9 +37,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
-use wsauth_policy::protocol::TokenSource;
-use wsauth_runtime::Settings;
+use wsauth_protocol::token::TokenSource;
 use wsauth_session::SessionStore;
+use wsauth_settings::Settings;
 
 use crate::devissuer::DevIssuer;
 use connection::Conn;
@@ -47,8 +47,9 @@ use events::Api;
 use functions::Functions;
 pub use sigv4::Credentials;
 
-// API Gateway's limits, enforced here as on AWS (one home: `wsauth_runtime::apigw`).
-pub use wsauth_runtime::apigw::{INTEGRATION_TIMEOUT, MAX_FRAME_BYTES, MAX_MESSAGE_BYTES};
+// API Gateway's limits, enforced here as on AWS (one home: `wsauth_protocol::limits`).
+use wsauth_protocol::host::{is_loopback_host, is_loopback_ip, split_host};
+pub use wsauth_protocol::limits::{INTEGRATION_TIMEOUT, MAX_FRAME_BYTES, MAX_MESSAGE_BYTES};
 /// Each function's timeout, in seconds, unless `--function-timeout` says otherwise: the
 /// `timeout` `serverless.yml` deploys with (`tests/tests/route_table.rs` holds them together).
 pub const FUNCTION_TIMEOUT_SECS: u64 = 10;
@@ -245,30 +246,12 @@ impl Gateway {
     /// merely resolves here (DNS rebinding) is refused.
     fn host_allowed(&self, host: &str) -> bool {
         let (name, _) = split_host(host);
-        if is_loopback_name(name) {
+        if is_loopback_host(name) {
             return true;
         }
         name.parse::<IpAddr>()
             .is_ok_and(|ip| ip == self.listen.ip() || self.listen.ip().is_unspecified())
     }
-}
-
-/// A `Host` header value's name (IPv6 brackets removed) and port, if it has one.
-pub(crate) fn split_host(host: &str) -> (&str, Option<u16>) {
-    let (name, port) = match host.rsplit_once(':') {
-        Some((n, port)) if port.chars().all(|c| c.is_ascii_digit()) && !n.ends_with(':') => {
-            (n, port.parse().ok())
-        }
-        _ => (host, None),
-    };
-    (name.trim_start_matches('[').trim_end_matches(']'), port)
-}
-
-/// Whether `name` (a [`split_host`] name) is `localhost` or a loopback address: never a
-/// domain name that merely resolves to one (DNS rebinding).
-pub(crate) fn is_loopback_name(name: &str) -> bool {
-    name.eq_ignore_ascii_case("localhost")
-        || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Every request: the `Host` must name this server (403 otherwise: DNS rebinding), and the URL
@@ -289,9 +272,7 @@ async fn guard(State(gw): State<Arc<Gateway>>, request: Request, next: Next) -> 
     next.run(request).await
 }
 
+/// Whether a peer is on this machine.
 fn is_loopback(peer: &SocketAddr) -> bool {
-    match peer.ip() {
-        IpAddr::V4(v4) => v4.is_loopback(),
-        IpAddr::V6(v6) => v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v| v.is_loopback()),
-    }
+    is_loopback_ip(peer.ip())
 }

@@ -127,7 +127,7 @@ impl Credentials {
             path,
             headers,
             body,
-            wsauth_runtime::clock::now_epoch(),
+            wsauth_settings::clock::now_epoch(),
         )
     }
 

@@ -5,12 +5,12 @@ use std::sync::Arc;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use serde_json::Value;
 use wsauth_routes::{Pusher, Services};
-use wsauth_runtime::Settings;
-use wsauth_runtime::clock::now_epoch;
+use wsauth_settings::Settings;
+use wsauth_settings::clock::now_epoch;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    wsauth_runtime::telemetry::init_lambda_tracing();
+    wsauth_settings::telemetry::init_lambda_tracing();
     let services = Services::from_settings(&Settings::from_env(), false).await?;
     let pusher = &Pusher::new(Arc::new(services));
     run(service_fn(move |event: LambdaEvent<Value>| async move {

@@ -5,12 +5,12 @@ use std::sync::Arc;
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use wsauth_routes::{Router, Services};
-use wsauth_runtime::Settings;
-use wsauth_runtime::clock::now_epoch;
+use wsauth_settings::Settings;
+use wsauth_settings::clock::now_epoch;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    wsauth_runtime::telemetry::init_lambda_tracing();
+    wsauth_settings::telemetry::init_lambda_tracing();
     let settings = Settings::from_env();
     let services = Arc::new(Services::from_settings(&settings, true).await?);
     let router = &Router::new(services, settings.route_policy()?);

@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use serde_json::{Value, json};
+use wsauth_protocol::frames;
 
 use crate::error::RouteError;
 use crate::fanout::broadcast_all;
@@ -22,6 +23,8 @@ impl RouteHandler for Broadcast {
             .map_err(RouteError::internal)?;
         tracing::info!(route = "broadcast", user = %ctx.binding.user_id,
             delivered = d.delivered, pruned = d.pruned, failed = d.failed, "broadcast sent");
-        Ok(Some(json!({"type": "sent", "delivered": d.delivered})))
+        Ok(Some(
+            json!({frames::TYPE: frames::SENT, "delivered": d.delivered}),
+        ))
     }
 }

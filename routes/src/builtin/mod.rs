@@ -11,17 +11,27 @@ mod whoami;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use wsauth_protocol::Builtin;
+
 use crate::router::RouteHandler;
 
-/// Route key → handler for every built-in route.
+/// The handler of a built-in route: a `match` without a wildcard, so a route the protocol adds
+/// does not compile until it has one.
+fn handler(route: Builtin) -> Arc<dyn RouteHandler> {
+    match route {
+        Builtin::Ping => Arc::new(ping::Ping),
+        Builtin::WhoAmI => Arc::new(whoami::WhoAmI),
+        Builtin::SendToUser => Arc::new(send_to_user::SendToUser),
+        Builtin::Broadcast => Arc::new(broadcast::Broadcast),
+        Builtin::Refresh => Arc::new(refresh::Refresh),
+        Builtin::Default => Arc::new(default::DefaultRoute),
+    }
+}
+
+/// Route key → handler for every built-in route ([`Builtin::ALL`]).
 pub(crate) fn handlers() -> HashMap<String, Arc<dyn RouteHandler>> {
-    let all: [(&str, Arc<dyn RouteHandler>); 6] = [
-        ("ping", Arc::new(ping::Ping)),
-        ("whoami", Arc::new(whoami::WhoAmI)),
-        ("sendToUser", Arc::new(send_to_user::SendToUser)),
-        ("broadcast", Arc::new(broadcast::Broadcast)),
-        ("refresh", Arc::new(refresh::Refresh)),
-        ("$default", Arc::new(default::DefaultRoute)),
-    ];
-    all.into_iter().map(|(k, h)| (k.to_owned(), h)).collect()
+    Builtin::ALL
+        .into_iter()
+        .map(|b| (b.key().to_owned(), handler(b)))
+        .collect()
 }

@@ -75,7 +75,7 @@ impl Local {
 
     /// wsauth-local verifying against an external issuer, configured by `settings` (in
     /// Lambda mode, the functions' environment).
-    pub async fn external(opts: GatewayOptions, settings: wsauth_runtime::Settings) -> Self {
+    pub async fn external(opts: GatewayOptions, settings: wsauth_settings::Settings) -> Self {
         let cfg = settings.auth().unwrap();
         let opts = GatewayOptions { settings, ..opts };
         let (opts, store) = lambda_mode(opts, StoreKind::Memory);
@@ -204,7 +204,7 @@ pub fn fresh_tables(mut opts: GatewayOptions) -> GatewayOptions {
 }
 
 pub fn now() -> i64 {
-    wsauth_runtime::clock::now_epoch()
+    wsauth_settings::clock::now_epoch()
 }
 
 /// A claim of a JWT, read without verifying (the test's own tokens).

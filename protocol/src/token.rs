@@ -18,8 +18,10 @@ use std::str::FromStr;
 pub const SUBPROTOCOL: &str = "wsauth";
 /// The prefix of the subprotocol entry that carries the token.
 pub const BEARER_PROTOCOL_PREFIX: &str = "bearer.";
-/// The environment variable naming the token source.
-pub const TOKEN_SOURCE_VAR: &str = "WSAUTH_TOKEN_SOURCE";
+/// The query parameter that carries the token ([`TokenSource::Query`]).
+pub const QUERY_PARAMETER: &str = "token";
+/// The `Authorization` scheme that carries the token ([`TokenSource::Header`]).
+pub const AUTHORIZATION_SCHEME: &str = "Bearer";
 
 /// Where the handshake token travels (`WSAUTH_TOKEN_SOURCE`). Exactly one per deployment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -35,9 +37,20 @@ pub enum TokenSource {
 }
 
 /// A `WSAUTH_TOKEN_SOURCE` value that is none of the three.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("must be `subprotocol`, `query` or `header`, got {0:?}")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnknownTokenSource(pub String);
+
+impl fmt::Display for UnknownTokenSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "must be `subprotocol`, `query` or `header`, got {:?}",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for UnknownTokenSource {}
 
 impl TokenSource {
     /// Every source, in documentation order.
@@ -99,6 +112,17 @@ pub fn offered_protocols<'a>(
         .filter(|p| !p.is_empty())
 }
 
+/// The `Sec-WebSocket-Protocol` value a client offers with [`TokenSource::Subprotocol`]:
+/// `wsauth, bearer.<token>`.
+pub fn subprotocol_offer(token: &str) -> String {
+    format!("{SUBPROTOCOL}, {BEARER_PROTOCOL_PREFIX}{token}")
+}
+
+/// The `Authorization` value a client sends with [`TokenSource::Header`]: `Bearer <token>`.
+pub fn authorization_value(token: &str) -> String {
+    format!("{AUTHORIZATION_SCHEME} {token}")
+}
+
 /// Whether the client offered the `wsauth` subprotocol.
 pub fn offers_wsauth<'a>(values: impl IntoIterator<Item = &'a str>) -> bool {
     offered_protocols(values).any(|p| p == SUBPROTOCOL)
@@ -115,6 +139,10 @@ mod tests {
         assert!(offers_wsauth(["chat, wsauth"]));
         assert!(!offers_wsauth(["wsauthx, bearer.t"]));
         assert!(!offers_wsauth([]));
+        let offer = subprotocol_offer("a.b.c");
+        assert_eq!(offer, "wsauth, bearer.a.b.c");
+        assert!(offers_wsauth([offer.as_str()]));
+        assert_eq!(authorization_value("t"), "Bearer t");
     }
 
     #[test]

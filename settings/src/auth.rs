@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use jsonwebtoken::Algorithm;
 
-use super::{ConfigError, Settings};
+use crate::{ConfigError, Settings};
 
 /// Cognito's `token_use` claim.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,7 +90,7 @@ pub struct AuthorizerConfig {
     pub connect_scopes: Vec<String>,
     /// The one place the handshake token is read. `WSAUTH_TOKEN_SOURCE` (`subprotocol`, `query`
     /// or `header`); default `subprotocol`. A token anywhere else does not count.
-    pub token_source: wsauth_policy::protocol::TokenSource,
+    pub token_source: wsauth_protocol::token::TokenSource,
 }
 
 impl AuthorizerConfig {
@@ -143,7 +143,7 @@ pub fn check_jwks_url(url: &str) -> Result<(), String> {
     let host = parsed.host_str().unwrap_or_default();
     match parsed.scheme() {
         "https" if !host.is_empty() => Ok(()),
-        "http" if matches!(host, "127.0.0.1" | "[::1]" | "::1" | "localhost") => Ok(()),
+        "http" if wsauth_protocol::host::is_loopback_host(host) => Ok(()),
         "http" => Err("must be https:// (plain http is allowed on loopback only)".into()),
         _ => Err("must be an https:// URL".into()),
     }
@@ -409,7 +409,7 @@ impl AuthorizerConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wsauth_policy::protocol::TokenSource;
+    use wsauth_protocol::token::TokenSource;
 
     fn cfg(pairs: &[(&'static str, &str)]) -> Result<AuthorizerConfig, ConfigError> {
         Settings::from_pairs(pairs).auth()

@@ -8,34 +8,44 @@
 //! `revokedBefore` (N, epoch s), `ttl` (N, epoch s: when no token it revokes can still be
 //! valid; the TTL attribute). `bind` and `extend` are transactions: condition checks on the
 //! user's and the session's revocations, and the conditional write of the binding.
+//!
+//! # Layout
+//!
+//! - this file: [`DynamoSessionStore`] (the store's requests, their retries and the reading of
+//!   transaction cancellations) and [`client`].
+//! - [`schema`]: the tables as data ([`schema::SESSIONS`], [`schema::REVOCATIONS`]) and their
+//!   creation ([`ensure_tables`]).
+//! - [`item`]: the item mapping ([`to_item`], [`from_item`]).
+
+mod item;
+pub mod schema;
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, GlobalSecondaryIndex,
-    KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType, Put, ReturnValue,
-    ReturnValuesOnConditionCheckFailure, ScalarAttributeType, SseSpecification, TableStatus,
-    TimeToLiveSpecification, TransactWriteItem, Update,
+    AttributeValue, ConditionCheck, KeysAndAttributes, Put, ReturnValue,
+    ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 
-use wsauth_runtime::settings::StoreSettings;
+use wsauth_settings::StoreSettings;
 
 use crate::aws::{is_loopback_url, sdk_config_from_env};
 use crate::binding::{Binding, TTL_GRACE_SECONDS};
 use crate::revocation::{Renewal, Revoke, revokes, session_key, user_key};
 use crate::store::{Lookup, Page, Presumed, SessionStore, StoreError};
 
-/// The per-user index.
-pub const BY_USER_INDEX: &str = "byUser";
+pub use item::{Item, from_item, to_item};
+pub use schema::{
+    BY_SESSION_INDEX, BY_USER_INDEX, ensure_revocations_table, ensure_table, ensure_tables,
+};
 
-/// The per-session index (`logoutSession`).
-pub const BY_SESSION_INDEX: &str = "bySession";
+use item::{key, n, revocation_of, s, scopes_attr};
 
 /// How long a write may take to show in a GSI: a logout sweeps again after it. DynamoDB
 /// documents GSI propagation as usually under a second.
@@ -63,12 +73,6 @@ fn revoke_backoff(attempt: u32) -> Duration {
 /// How many times a message's read is sent while DynamoDB leaves some of its keys unprocessed.
 const UNPROCESSED_ATTEMPTS: u32 = 4;
 
-/// A revocation item's `revokedBefore` and `ttl`, when it has both.
-fn revocation_of(item: &Item) -> Option<(i64, i64)> {
-    let num = |k: &str| item.get(k)?.as_n().ok()?.parse::<i64>().ok();
-    Some((num("revokedBefore")?, num("ttl")?))
-}
-
 /// Whether one of `revocations` (items of the revocations table) is `target`'s and covers `b`'s
 /// token at `now`.
 fn covers(revocations: &[Item], target: &str, b: &Binding, now: i64) -> bool {
@@ -89,93 +93,12 @@ fn conflict_backoff(attempt: u32) -> Duration {
     Duration::from_millis(fastrand::u64(1..=cap))
 }
 
-type Item = HashMap<String, AttributeValue>;
-
-fn s(v: &str) -> AttributeValue {
-    AttributeValue::S(v.to_owned())
-}
-
-fn n(v: i64) -> AttributeValue {
-    AttributeValue::N(v.to_string())
-}
-
-fn scopes_attr(scopes: &[String]) -> AttributeValue {
-    AttributeValue::L(scopes.iter().map(|x| s(x)).collect())
-}
-
-/// A binding as a DynamoDB item.
-pub fn to_item(b: &Binding) -> Item {
-    HashMap::from([
-        ("connectionId".to_owned(), s(&b.connection_id)),
-        ("userId".to_owned(), s(&b.user_id)),
-        ("sessionId".to_owned(), s(&b.session_id)),
-        ("issuer".to_owned(), s(&b.issuer)),
-        ("scopes".to_owned(), scopes_attr(&b.scopes)),
-        ("connectedAt".to_owned(), n(b.connected_at)),
-        ("expiresAt".to_owned(), n(b.expires_at)),
-        ("ttl".to_owned(), n(b.ttl)),
-        ("endpoint".to_owned(), s(&b.endpoint)),
-    ])
-    .into_iter()
-    .chain(b.issued_at.map(|iat| ("issuedAt".to_owned(), n(iat))))
-    .collect()
-}
-
-/// A DynamoDB item read back as a binding. `scopes` may be a string set or a list.
-pub fn from_item(item: &Item) -> Result<Binding, StoreError> {
-    let corrupt = |what: &str| StoreError::Corrupt(what.to_owned());
-    let get_s = |k: &str| -> Result<String, StoreError> {
-        match item.get(k) {
-            Some(AttributeValue::S(v)) => Ok(v.clone()),
-            _ => Err(corrupt(k)),
-        }
-    };
-    let get_n = |k: &str| -> Result<i64, StoreError> {
-        match item.get(k) {
-            Some(AttributeValue::N(v)) => v.parse::<i64>().map_err(|_| corrupt(k)),
-            _ => Err(corrupt(k)),
-        }
-    };
-    let scopes = match item.get("scopes") {
-        None => Vec::new(),
-        Some(AttributeValue::Ss(v)) => v.clone(),
-        Some(AttributeValue::L(v)) => v
-            .iter()
-            .map(|x| match x {
-                AttributeValue::S(s) => Ok(s.clone()),
-                _ => Err(corrupt("scopes")),
-            })
-            .collect::<Result<_, _>>()?,
-        Some(_) => return Err(corrupt("scopes")),
-    };
-    let expires_at = get_n("expiresAt")?;
-    Ok(Binding {
-        connection_id: get_s("connectionId")?,
-        user_id: get_s("userId")?,
-        session_id: get_s("sessionId")?,
-        issuer: get_s("issuer")?,
-        scopes,
-        connected_at: get_n("connectedAt")?,
-        expires_at,
-        ttl: get_n("ttl").unwrap_or(expires_at.saturating_add(TTL_GRACE_SECONDS)),
-        endpoint: get_s("endpoint")?,
-        issued_at: match item.get("issuedAt") {
-            None => None,
-            Some(_) => Some(get_n("issuedAt")?),
-        },
-    })
-}
-
 fn unavailable<E, R>(e: SdkError<E, R>) -> StoreError
 where
     E: std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
     StoreError::Unavailable(DisplayErrorContext(&e).to_string())
-}
-
-fn key(connection_id: &str) -> Item {
-    HashMap::from([("connectionId".to_owned(), s(connection_id))])
 }
 
 /// A DynamoDB client for `settings` (region, credentials and endpoint from the SDK's own
@@ -186,163 +109,6 @@ pub async fn client(settings: &StoreSettings) -> Client {
         .as_deref()
         .is_some_and(is_loopback_url);
     Client::new(&sdk_config_from_env(local).await)
-}
-
-/// Creates the table (key, `byUser` GSI, TTL on `ttl`, on-demand, encrypted) unless it exists,
-/// and waits until it is active. Safe to call concurrently and repeatedly.
-pub async fn ensure_table(client: &Client, table: &str) -> Result<(), StoreError> {
-    let attr = |name: &str, t: ScalarAttributeType| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(t)
-            .build()
-            .map_err(|e| StoreError::Unavailable(e.to_string()))
-    };
-    let key_el = |name: &str, t: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(t)
-            .build()
-            .map_err(|e| StoreError::Unavailable(e.to_string()))
-    };
-    let exists = match client.describe_table().table_name(table).send().await {
-        Ok(d) => {
-            // A table made before `logoutSession` existed lacks its index: say so at start
-            // rather than fail the first session logout.
-            let has_by_session = d.table().is_some_and(|t| {
-                t.global_secondary_indexes()
-                    .iter()
-                    .any(|g| g.index_name() == Some(BY_SESSION_INDEX))
-            });
-            if !has_by_session {
-                return Err(StoreError::Unavailable(format!(
-                    "table {table} has no `{BY_SESSION_INDEX}` index (it predates logoutSession): \
-                     add the index (GSI on sessionId, connectedAt, all attributes) or use a new table"
-                )));
-            }
-            true
-        }
-        Err(e) if e.code() == Some("ResourceNotFoundException") => false,
-        Err(e) => return Err(unavailable(e)),
-    };
-    if !exists {
-        let gsi = |name: &str, hash: &str| {
-            GlobalSecondaryIndex::builder()
-                .index_name(name)
-                .key_schema(key_el(hash, KeyType::Hash)?)
-                .key_schema(key_el("connectedAt", KeyType::Range)?)
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::All)
-                        .build(),
-                )
-                .build()
-                .map_err(|e| StoreError::Unavailable(e.to_string()))
-        };
-        let created = client
-            .create_table()
-            .table_name(table)
-            .billing_mode(BillingMode::PayPerRequest)
-            .attribute_definitions(attr("connectionId", ScalarAttributeType::S)?)
-            .attribute_definitions(attr("userId", ScalarAttributeType::S)?)
-            .attribute_definitions(attr("sessionId", ScalarAttributeType::S)?)
-            .attribute_definitions(attr("connectedAt", ScalarAttributeType::N)?)
-            .key_schema(key_el("connectionId", KeyType::Hash)?)
-            .global_secondary_indexes(gsi(BY_USER_INDEX, "userId")?)
-            .global_secondary_indexes(gsi(BY_SESSION_INDEX, "sessionId")?)
-            .sse_specification(SseSpecification::builder().enabled(true).build())
-            .send()
-            .await;
-        created_or_exists(created)?;
-    }
-    await_active_with_ttl(client, table).await
-}
-
-/// Creates the revocations table (key `target`, TTL on `ttl`, on-demand, encrypted) unless it
-/// exists, and waits until it is active. Safe to call concurrently and repeatedly.
-pub async fn ensure_revocations_table(client: &Client, table: &str) -> Result<(), StoreError> {
-    let exists = match client.describe_table().table_name(table).send().await {
-        Ok(_) => true,
-        Err(e) if e.code() == Some("ResourceNotFoundException") => false,
-        Err(e) => return Err(unavailable(e)),
-    };
-    if !exists {
-        let built = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Unavailable(e.to_string());
-        let created = client
-            .create_table()
-            .table_name(table)
-            .billing_mode(BillingMode::PayPerRequest)
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name("target")
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .map_err(built)?,
-            )
-            .key_schema(
-                KeySchemaElement::builder()
-                    .attribute_name("target")
-                    .key_type(KeyType::Hash)
-                    .build()
-                    .map_err(built)?,
-            )
-            .sse_specification(SseSpecification::builder().enabled(true).build())
-            .send()
-            .await;
-        created_or_exists(created)?;
-    }
-    await_active_with_ttl(client, table).await
-}
-
-/// Both tables of `settings` ([`ensure_table`], [`ensure_revocations_table`]).
-pub async fn ensure_tables(client: &Client, settings: &StoreSettings) -> Result<(), StoreError> {
-    ensure_table(client, &settings.table).await?;
-    ensure_revocations_table(client, &settings.revocations_table).await
-}
-
-/// A `CreateTable` that succeeded, or found the table made meanwhile (a concurrent call).
-fn created_or_exists<T, E, R>(r: Result<T, SdkError<E, R>>) -> Result<(), StoreError>
-where
-    E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    match r {
-        Ok(_) => Ok(()),
-        Err(e) if e.code() == Some("ResourceInUseException") => Ok(()),
-        Err(e) => Err(unavailable(e)),
-    }
-}
-
-async fn await_active_with_ttl(client: &Client, table: &str) -> Result<(), StoreError> {
-    for _ in 0..100 {
-        let d = client
-            .describe_table()
-            .table_name(table)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        if d.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let ttl = TimeToLiveSpecification::builder()
-        .enabled(true)
-        .attribute_name("ttl")
-        .build()
-        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-    match client
-        .update_time_to_live()
-        .table_name(table)
-        .time_to_live_specification(ttl)
-        .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        // Already enabled (a second call, or a concurrent one).
-        Err(e) if e.code() == Some("ValidationException") => Ok(()),
-        Err(e) => Err(unavailable(e)),
-    }
 }
 
 /// Bindings and revocations in DynamoDB tables.
@@ -781,56 +547,5 @@ impl SessionStore for DynamoSessionStore {
             .await
             .map_err(unavailable)?;
         Ok(r.attributes().is_some_and(|a| !a.is_empty()))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn binding() -> Binding {
-        Binding {
-            connection_id: "L0SM9cOFvHcCIhw=".into(),
-            user_id: "alice".into(),
-            session_id: "s1".into(),
-            issuer: "https://i".into(),
-            scopes: vec!["messages:send".into()],
-            connected_at: 1_795_600_800_000,
-            expires_at: 1_795_604_400,
-            ttl: 1_795_604_700,
-            endpoint: "https://abc.execute-api.us-east-1.amazonaws.com/dev".into(),
-            issued_at: Some(1_795_600_700),
-        }
-    }
-
-    #[test]
-    fn items_round_trip_and_follow_the_data_model() {
-        let item = to_item(&binding());
-        assert_eq!(
-            item["connectedAt"],
-            AttributeValue::N("1795600800000".into())
-        );
-        assert!(matches!(item["scopes"], AttributeValue::L(_)));
-        assert_eq!(item["issuedAt"], AttributeValue::N("1795600700".into()));
-        assert_eq!(from_item(&item).unwrap(), binding());
-        let no_iat = Binding {
-            issued_at: None,
-            ..binding()
-        };
-        let item = to_item(&no_iat);
-        assert!(!item.contains_key("issuedAt"));
-        assert_eq!(from_item(&item).unwrap(), no_iat);
-    }
-
-    #[test]
-    fn string_set_scopes_are_read_and_broken_items_are_corrupt() {
-        let mut item = to_item(&binding());
-        item.insert("scopes".into(), AttributeValue::Ss(vec!["a".into()]));
-        assert_eq!(from_item(&item).unwrap().scopes, vec!["a"]);
-        item.insert("expiresAt".into(), AttributeValue::S("soon".into()));
-        assert!(matches!(from_item(&item), Err(StoreError::Corrupt(_))));
-        let mut item = to_item(&binding());
-        item.remove("userId");
-        assert!(matches!(from_item(&item), Err(StoreError::Corrupt(_))));
     }
 }

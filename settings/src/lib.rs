@@ -1,18 +1,39 @@
-//! Every setting wsauth reads, in one place: [`Settings`] snapshots the environment once at start
+//! `wsauth-settings`: what a wsauth process takes from its surroundings, in one place: every
+//! setting (the `WSAUTH_*` and `AWS_*` variables wsauth itself reads), the wall clock, and the
+//! log set-up. Everything else in wsauth receives these as values.
+//!
+//! [`Settings`] snapshots the environment once at start
 //! (a blank variable counts as unset), and each process asks only for the sections it uses: the
 //! authorizer [`Settings::auth`]; `connect` [`Settings::store`] and the management endpoint;
 //! `routes` all of them (its `refresh` route verifies tokens); `push` no issuer settings at all.
 //! A missing or bad value is a [`ConfigError`] naming the variable, and stops start-up.
 //!
 //! [`VARIABLES`] lists every variable read here; a test holds it to the README's configuration
-//! table, and another checks that no other crate reads a `WSAUTH_` variable itself.
+//! table, and another checks that no other crate reads a `WSAUTH_` or `AWS_` variable itself.
+//!
+//! # Layout
+//!
+//! - this file: [`Settings`], the snapshot of the environment, and the typed sections each
+//!   process asks for ([`Settings::auth`], [`Settings::store`], [`Settings::route_policy`], …);
+//!   one error type, [`ConfigError`], naming the variable.
+//! - [`auth`]: the issuers' settings ([`AuthorizerConfig`]).
+//! - [`clock`]: the wall clock (seconds and milliseconds since the epoch).
+//! - [`telemetry`]: log set-up for the Lambda binaries and wsauth-local, with the crates that
+//!   would log tokens held at `info`.
+
+#![deny(missing_docs)]
 
 pub mod auth;
+pub mod clock;
+pub mod telemetry;
 
 use std::collections::BTreeMap;
 
 use wsauth_policy::RoutePolicy;
-use wsauth_policy::protocol::{TOKEN_SOURCE_VAR, TokenSource, UnknownTokenSource};
+use wsauth_protocol::token::{TokenSource, UnknownTokenSource};
+
+/// The environment variable naming the token source.
+pub const TOKEN_SOURCE_VAR: &str = "WSAUTH_TOKEN_SOURCE";
 
 pub use auth::{AuthorizerConfig, IssuerRules, JwksSettings, TokenUse};
 

@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use wsauth_runtime::settings::VARIABLES;
+use wsauth_settings::VARIABLES;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -67,6 +67,6 @@ fn no_other_crate_reads_a_wsauth_variable() {
     }
     assert!(
         offenders.is_empty(),
-        "read through wsauth_runtime::Settings instead: {offenders:?}"
+        "read through wsauth_settings::Settings instead: {offenders:?}"
     );
 }

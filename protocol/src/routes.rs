@@ -1,0 +1,90 @@
+//! Route keys: API Gateway's three special routes, and wsauth's built-in message routes with the
+//! scopes each requires by default (a deployment may override them: `WSAUTH_ROUTE_POLICY`).
+
+/// The handshake route (the authorizer runs on it, then the `connect` function).
+pub const CONNECT: &str = "$connect";
+/// The route API Gateway invokes after a connection closed.
+pub const DISCONNECT: &str = "$disconnect";
+/// The route of a message that is not JSON or names no known route.
+pub const DEFAULT: &str = "$default";
+/// How API Gateway selects a message's route: the `action` member of its JSON body.
+pub const ROUTE_SELECTION_EXPRESSION: &str = "$request.body.action";
+/// The member of a message that names its route.
+pub const ACTION: &str = "action";
+/// The member of a message (and of its reply) that correlates the two.
+pub const ID: &str = "id";
+
+/// The scope `sendToUser` requires by default.
+pub const SCOPE_SEND: &str = "messages:send";
+/// The scope `broadcast` requires by default.
+pub const SCOPE_BROADCAST: &str = "messages:broadcast";
+
+/// A route wsauth answers itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Builtin {
+    /// `ping` → `{"type":"pong"}`.
+    Ping,
+    /// `whoami` → the session as the binding holds it.
+    WhoAmI,
+    /// `sendToUser {"to","data"}` → every live connection of `to`.
+    SendToUser,
+    /// `broadcast {"data"}` → every other connection.
+    Broadcast,
+    /// `refresh {"token"}` → the session renewed on the live connection.
+    Refresh,
+    /// `$default`: a frame that is not JSON, or names no known route.
+    Default,
+}
+
+impl Builtin {
+    /// Every built-in route, in the contract's order.
+    pub const ALL: [Builtin; 6] = [
+        Self::Ping,
+        Self::WhoAmI,
+        Self::SendToUser,
+        Self::Broadcast,
+        Self::Refresh,
+        Self::Default,
+    ];
+
+    /// The route key (`action`).
+    pub const fn key(self) -> &'static str {
+        match self {
+            Self::Ping => "ping",
+            Self::WhoAmI => "whoami",
+            Self::SendToUser => "sendToUser",
+            Self::Broadcast => "broadcast",
+            Self::Refresh => "refresh",
+            Self::Default => DEFAULT,
+        }
+    }
+
+    /// The scopes the route requires unless the deployment says otherwise.
+    pub const fn default_scopes(self) -> &'static [&'static str] {
+        match self {
+            Self::SendToUser => &[SCOPE_SEND],
+            Self::Broadcast => &[SCOPE_BROADCAST],
+            Self::Ping | Self::WhoAmI | Self::Refresh | Self::Default => &[],
+        }
+    }
+
+    /// The built-in route of `key`, if it is one.
+    pub fn from_key(key: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|b| b.key() == key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_distinct_and_round_trip() {
+        for b in Builtin::ALL {
+            assert_eq!(Builtin::from_key(b.key()), Some(b));
+        }
+        assert_eq!(Builtin::from_key("$connect"), None);
+        assert_eq!(Builtin::from_key("Ping"), None);
+        assert_eq!(Builtin::Default.key(), DEFAULT);
+    }
+}
