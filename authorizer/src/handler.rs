@@ -14,7 +14,7 @@ use wsauth_settings::clock::now_epoch;
 
 use crate::error::{AuthError, LambdaRefusal, Outcome};
 use crate::event::{AuthorizerResponse, WebSocketAuthorizerRequest};
-use crate::jwks::FetchError;
+use crate::jwks::JwksError;
 use crate::verify::{Verified, Verifier};
 use wsauth_settings::AuthorizerConfig;
 
@@ -26,7 +26,7 @@ pub struct Authorizer {
 impl Authorizer {
     /// Builds the JWKS cache and fetches the keys once (cold start). A failed first fetch is
     /// logged, not fatal: lookups fetch again, and fail closed (500) while nothing is usable.
-    pub async fn init(config: AuthorizerConfig) -> Result<Self, FetchError> {
+    pub async fn init(config: AuthorizerConfig) -> Result<Self, JwksError> {
         let verifier = Verifier::new(config)?;
         // Every issuer's keys at once: a slow IdP does not delay the others.
         let primed = futures_util::future::join_all(verifier.caches().iter().map(|c| c.prime()));

@@ -4,17 +4,19 @@
 //! # Layout
 //!
 //! - [`event`]: the REQUEST authorizer event, its identity sources, the response.
-//! - [`verify`]: strict JWT verification against the issuer's JWKS.
+//! - [`verify`]: strict JWT verification against the issuer's JWKS (`verify/mod.rs` the
+//!   pipeline, `segments.rs` splitting, decoding and the signature's form, `header.rs` the
+//!   header and its per-thread cache, `claims_rules.rs` the claim rules).
 //! - `claims` (internal): the token's claims, read by a scan of their common form or by
 //!   serde_json.
 //! - [`jwks`]: the JWKS cache (by issuer and kid, single-flight refetch, negative cache,
-//!   bounded staleness, key-by-key vetting).
+//!   bounded staleness, key-by-key vetting; `jwks/backoff.rs` the backoff after failed fetches).
 //! - [`handler`]: event in, Allow/Deny policy or `Unauthorized` out.
 //! - [`limits`]: the size caps applied before parsing.
 //! - [`error`]: the one error enum and its single mapping to a handshake status.
 //! - `src/main.rs`: the `authorizer` Lambda (settings and JWKS loaded once, at cold start).
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 mod claims;
 pub mod error;

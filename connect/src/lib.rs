@@ -14,7 +14,7 @@
 //!   [`ConnectError`].
 //! - `src/main.rs`: the `connect` Lambda, for both `$connect` and `$disconnect`.
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 use std::sync::Arc;
 
@@ -23,7 +23,7 @@ use aws_lambda_events::encodings::Body;
 use aws_lambda_events::http::{HeaderMap, HeaderValue};
 use wsauth_policy::{ContextError, Identity};
 use wsauth_protocol::token::{SUBPROTOCOL, offers_wsauth};
-use wsauth_session::{Binding, SessionStore, StoreError, management_endpoint};
+use wsauth_session::{Binding, SessionStore, StoreError, connections_endpoint};
 
 /// Why `$connect` or `$disconnect` was refused or failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -174,7 +174,7 @@ impl ConnectHandler {
         if now >= identity.expires_at {
             return Err(ConnectError::Expired);
         }
-        let endpoint = management_endpoint(
+        let endpoint = connections_endpoint(
             self.endpoint_override.as_deref(),
             ctx.domain_name.as_deref(),
             ctx.stage.as_deref(),

@@ -15,7 +15,7 @@ async fn main() -> Result<(), Error> {
     let settings = Settings::from_env();
     let store_settings = settings.store()?;
     let store = DynamoSessionStore::new(client(&store_settings).await, &store_settings);
-    let endpoint = settings.management_endpoint();
+    let endpoint = settings.management_endpoint_override();
     let handler = &ConnectHandler::new(Arc::new(store), endpoint);
     run(service_fn(
         move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async move {

@@ -211,7 +211,7 @@ async fn connect_writes_the_documented_item_to_dynamodb() {
 
 #[tokio::test]
 async fn a_store_outage_refuses_connect_with_500_and_writes_nothing() {
-    let down: Arc<dyn SessionStore> = Arc::new(wsauth_devkit::stores::unreachable_dynamodb());
+    let down: Arc<dyn SessionStore> = Arc::new(wsauth_devkit::stores::unreachable_dynamodb().await);
     let r = handler(&down)
         .handle_at(&event(fixture("connect")), NOW)
         .await;

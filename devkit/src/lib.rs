@@ -12,7 +12,7 @@
 //! - [`stores`]: the in-memory store and a fresh DynamoDB Local table; [`on_each_store!`] runs a
 //!   suite on both.
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod hostile;
 pub mod issuer;

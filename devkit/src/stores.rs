@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
+use wsauth_session::aws::sdk_config_from_env;
 use wsauth_session::dynamo::{client, ensure_tables};
 use wsauth_session::{
     Binding, DynamoSessionStore, Lookup, MemorySessionStore, Page, Presumed, Renewal, Revoke,
@@ -76,18 +77,14 @@ pub async fn dynamodb_local_dyn() -> Arc<dyn SessionStore> {
 }
 
 /// A DynamoDB store whose endpoint is a loopback port where nothing listens: DynamoDB "down"
-/// (two attempts per call, so outages fail fast).
-pub fn unreachable_dynamodb() -> DynamoSessionStore {
+/// (two attempts per call, so outages fail fast). Its client is built as every wsauth client is
+/// ([`sdk_config_from_env`]), with the endpoint and the attempts overridden.
+pub async fn unreachable_dynamodb() -> DynamoSessionStore {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map_or(9, |a| a.port());
-    let conf = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+    let conf = aws_sdk_dynamodb::config::Builder::from(&sdk_config_from_env(true).await)
         .endpoint_url(format!("http://127.0.0.1:{port}"))
-        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "l", "l", None, None, "t",
-        ))
         .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::standard().with_max_attempts(2))
         .build();
     // The default tables and retention: nothing is reached anyway.

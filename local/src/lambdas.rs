@@ -63,19 +63,29 @@ impl LambdaOptions {
 
 type Reply = oneshot::Sender<Result<Value, InvokeError>>;
 
+/// One invocation on its way to an instance.
 struct Invocation {
+    /// The `Lambda-Runtime-Aws-Request-Id` the instance answers with.
     request_id: String,
+    /// The event, as the instance reads it from `…/invocation/next`.
     event: Value,
+    /// The function's timeout, sent as the deadline header and enforced from delivery on.
     timeout: Duration,
+    /// Where the response (or the error) goes.
     reply: Reply,
+    /// Fired when the instance took the event: the timeout runs from then on.
     delivered: oneshot::Sender<()>,
 }
 
 /// What an instance's Runtime API endpoint and the pool share.
 struct Shared {
+    /// Which function this instance runs (logs, `Host` checks).
     function: Function,
+    /// The invocations waiting for this instance's `…/invocation/next`.
     queue: tokio::sync::Mutex<mpsc::Receiver<Invocation>>,
+    /// Invocations taken and not answered yet, by request ID.
     in_flight: Mutex<HashMap<String, Reply>>,
+    /// Set when the instance failed to start or crashed: the pool never reuses it.
     dead: AtomicBool,
     /// Set once the process is gone.
     died: tokio::sync::watch::Sender<bool>,
@@ -83,24 +93,35 @@ struct Shared {
 
 /// One running instance: its process (killed when this is dropped) and its invocation queue.
 struct Instance {
+    /// What it shares with its Runtime API endpoint.
     shared: Arc<Shared>,
+    /// Where its next invocation is sent.
     queue: mpsc::Sender<Invocation>,
+    /// Dropped with the instance: kills its process.
     _kill: oneshot::Sender<()>,
 }
 
 /// The instances of one function.
 struct Pool {
+    /// The function its instances run.
     function: Function,
+    /// The binary each instance starts (`bootstrap` of the function's folder).
     binary: PathBuf,
+    /// A command the binary runs under (qemu for arm64 builds on x86_64); empty: none.
     runner: Vec<String>,
+    /// The environment each instance gets (the settings, credentials, Runtime API address).
     env: Vec<(String, String)>,
+    /// Each invocation's timeout.
     timeout: Duration,
+    /// One permit per instance that may run at once (`--lambda-concurrency`).
     slots: Arc<Semaphore>,
+    /// Instances started and free for the next invocation (warm starts).
     idle: Mutex<Vec<Instance>>,
 }
 
 /// The four functions as child processes.
 pub struct Lambdas {
+    /// One pool per function.
     pools: HashMap<Function, Pool>,
 }
 
@@ -440,11 +461,11 @@ fn complete(s: &Shared, id: &str, result: Result<Value, InvokeError>) -> Respons
     }
 }
 
-/// `errorMessage` of a Runtime API error body (`{"errorType", "errorMessage"}`).
-fn error_message(body: &[u8]) -> Option<String> {
-    serde_json::from_slice::<Value>(body)
-        .ok()
-        .and_then(|v| v["errorMessage"].as_str().map(str::to_owned))
+/// `errorType` and `errorMessage` of a Runtime API error body (`{"errorType", "errorMessage"}`).
+fn error_fields(body: &[u8]) -> (Option<String>, Option<String>) {
+    let v = serde_json::from_slice::<Value>(body).unwrap_or_default();
+    let field = |k: &str| v[k].as_str().map(str::to_owned);
+    (field("errorType"), field("errorMessage"))
 }
 
 /// `…/invocation/{id}/response` (the function's response) or `…/invocation/{id}/error`.
@@ -456,9 +477,13 @@ async fn outcome(
     let result = match kind.as_str() {
         "response" => serde_json::from_slice::<Value>(&body)
             .map_err(|e| InvokeError::Crashed(format!("response is not JSON: {e}"))),
-        "error" => Err(InvokeError::Failed(
-            error_message(&body).unwrap_or_else(|| "unknown error".into()),
-        )),
+        "error" => {
+            let (error_type, message) = error_fields(&body);
+            Err(InvokeError::failed(
+                error_type.unwrap_or_default(),
+                message.unwrap_or_else(|| "unknown error".into()),
+            ))
+        }
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
     complete(&s, &id, result)
@@ -467,7 +492,7 @@ async fn outcome(
 /// The runtime could not start (a bad setting): the instance is dead.
 async fn init_error(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
     s.dead.store(true, Ordering::SeqCst);
-    let message = error_message(&body).unwrap_or_default();
+    let message = error_fields(&body).1.unwrap_or_default();
     tracing::warn!(function = s.function.name(), error = %message, "instance failed to start");
     StatusCode::ACCEPTED.into_response()
 }

@@ -10,7 +10,7 @@
 //!   listener and builds the gateway over the real handlers; [`run`] serves until a shutdown
 //!   future resolves, so tests bind port 0 and stop it themselves. `src/main.rs` is the CLI.
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod devissuer;
 pub mod gateway;
@@ -127,7 +127,7 @@ pub async fn assemble(
     store: Arc<dyn SessionStore>,
     add_routes: AddRoutes,
 ) -> Result<Arc<Gateway>, LocalError> {
-    let endpoint = gateway::management_endpoint(addr, &opts.stage);
+    let endpoint = gateway::local_connections_url(addr, &opts.stage);
     let jwks_url = format!(
         "{}/.well-known/jwks.json",
         endpoint.trim_end_matches(&format!("/{}", opts.stage))

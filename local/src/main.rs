@@ -213,7 +213,7 @@ async fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            let base = wsauth_local::gateway::management_endpoint(running.addr, "");
+            let base = wsauth_local::gateway::local_connections_url(running.addr, "");
             let base = base
                 .trim_end_matches('/')
                 .trim_start_matches("http://")

@@ -10,7 +10,7 @@
 //! - [`identity`]: who a connection belongs to, and its flat encoding in the authorizer context.
 //! - [`routes`]: the route permission table (route key → required scopes).
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod arn;
 pub mod iam;

@@ -41,7 +41,11 @@ pub trait Connections: Send + Sync + 'static {
 
 /// @connections over `aws-sdk-apigatewaymanagement`.
 pub struct ApiGwConnections {
+    /// The SDK configuration every endpoint's client is built from (region, credentials,
+    /// timeouts), loaded once.
     base: aws_config::SdkConfig,
+    /// One client per endpoint, built on first use: bindings of several stages or domains may
+    /// name several endpoints.
     clients: RwLock<HashMap<String, Client>>,
 }
 

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use wsauth_protocol::frames;
 
-use crate::fanout::MAX_MESSAGE_BYTES;
+use wsauth_protocol::limits::MAX_MESSAGE_BYTES;
 
 /// The sender named in server pushes.
 pub use wsauth_protocol::frames::SERVER_SENDER;

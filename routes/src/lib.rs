@@ -7,24 +7,25 @@
 //!   in front of every handler; [`Router::route`] adds application routes.
 //! - `builtin/`: the built-in routes, one file each (`ping`, `whoami`, `sendToUser`,
 //!   `broadcast`, `refresh`, `$default`).
-//! - [`response`]: the `routes` Lambda's answer to API Gateway ([`Router::handle_event`]).
+//! - [`handler`]: the `routes` Lambda's event in, its answer to API Gateway out
+//!   ([`Router::handle_event`]).
 //! - [`push`]: `sendToUser`, `broadcast`, `disconnectUser` for backends.
 //! - [`frame`]: the message frame recipients get, shared by routes and push.
-//! - [`fanout`]: bounded-concurrency delivery with pruning of gone connections; broadcast.
-//! - [`services`]: the bundle handlers use (store, @connections, verifier, endpoint).
+//! - [`services`]: the bundle handlers use (store, @connections, verifier, endpoint), and the
+//!   fan-out through it: bounded-concurrency delivery with pruning of gone connections;
+//!   broadcast.
 //! - [`connections`]: the @connections client (`aws-sdk-apigatewaymanagement`).
 //! - [`error`]: error codes and frames.
 //! - `src/bin/routes.rs`, `src/bin/push.rs`: the `routes` and `push` Lambdas.
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 mod builtin;
 pub mod connections;
 pub mod error;
-pub mod fanout;
 pub mod frame;
+pub mod handler;
 pub mod push;
-pub mod response;
 pub mod router;
 pub mod services;
 

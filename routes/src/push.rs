@@ -19,9 +19,9 @@ use wsauth_policy::{check_session_id, check_user_id};
 use wsauth_session::{Binding, Revoke};
 
 use crate::connections::ManagementError;
-use crate::fanout::{FANOUT_CONCURRENCY, broadcast_all};
 use crate::frame::{FrameTooLarge, SERVER_SENDER, message_frame};
 use crate::services::Services;
+use crate::services::{FANOUT_CONCURRENCY, broadcast_all};
 
 /// A push request, as the `push` function and `POST /_wsauth/push` take it.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -73,7 +73,7 @@ pub enum PushError {
     /// Not a push request (unknown `op`, missing or mistyped field).
     #[error("bad push request: {0}")]
     BadRequest(String),
-    /// The message would exceed 128 KiB.
+    /// The message would exceed API Gateway's message limit (`MAX_MESSAGE_BYTES`).
     #[error("payload too large")]
     PayloadTooLarge,
     /// The store failed.
@@ -91,22 +91,36 @@ impl PushError {
         }
     }
 
-    /// The status of a push that failed with `message` (its `errorMessage`, all a caller of the
-    /// function sees): each variant's message has a stable beginning.
-    pub fn status_of_message(message: &str) -> u16 {
-        let samples = [
+    /// The Lambda `errorType` the push function reports this error as: the variant's name,
+    /// so that a caller of the function (wsauth-local's push endpoint) can tell them apart.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            PushError::BadRequest(_) => "BadRequest",
+            PushError::PayloadTooLarge => "PayloadTooLarge",
+            PushError::Unavailable(_) => "Unavailable",
+        }
+    }
+
+    /// The status of a push that failed with the Lambda `errorType` `error_type`
+    /// ([`PushError::error_type`]); 500 for any other.
+    pub fn status_of_error_type(error_type: &str) -> u16 {
+        [
             PushError::BadRequest(String::new()),
             PushError::PayloadTooLarge,
             PushError::Unavailable(String::new()),
-        ];
-        samples
-            .iter()
-            .find(|e| {
-                let text = e.to_string();
-                let stable = text.trim_end_matches([' ', ':']);
-                message.starts_with(stable)
-            })
-            .map_or(500, PushError::status)
+        ]
+        .iter()
+        .find(|e| e.error_type() == error_type)
+        .map_or(500, PushError::status)
+    }
+}
+
+impl From<PushError> for lambda_runtime::Diagnostic {
+    fn from(e: PushError) -> Self {
+        Self {
+            error_type: e.error_type().to_owned(),
+            error_message: e.to_string(),
+        }
     }
 }
 
@@ -292,9 +306,17 @@ mod tests {
             PushError::PayloadTooLarge,
             PushError::Unavailable("timeout".into()),
         ] {
-            assert_eq!(PushError::status_of_message(&e.to_string()), e.status());
+            assert_eq!(PushError::status_of_error_type(e.error_type()), e.status());
+            let d = lambda_runtime::Diagnostic::from(e.clone());
+            assert_eq!(
+                (d.error_type.as_str(), d.error_message),
+                (e.error_type(), e.to_string())
+            );
         }
-        assert_eq!(PushError::status_of_message("something else"), 500);
+        assert_eq!(
+            PushError::status_of_error_type("wsauth_routes::push::PushError"),
+            500
+        );
     }
 
     #[test]

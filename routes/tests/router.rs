@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use wsauth_authorizer::Verifier;
 use wsauth_devkit::{SigningKey, jwks_json};
 use wsauth_policy::{Identity, RoutePolicy};
-use wsauth_routes::fanout::FANOUT_CONCURRENCY;
+use wsauth_routes::services::FANOUT_CONCURRENCY;
 use wsauth_routes::{Connections, ManagementError, Pusher, Reply, Router, Services};
 use wsauth_session::{Binding, Lookup, SessionStore};
 
@@ -817,7 +817,7 @@ async fn a_broadcast_whose_walk_fails_midway_is_reported_not_silently_cut_short(
     let first_page = w.conns.post_count();
     assert_eq!(
         first_page,
-        wsauth_routes::fanout::BROADCAST_PAGE,
+        wsauth_routes::services::BROADCAST_PAGE,
         "the first page was delivered"
     );
     let o = send(
@@ -937,7 +937,7 @@ async fn a_binding_made_moments_ago_is_not_pruned_on_410() {
     let r = w.pusher.handle_json(push.clone(), NOW + 29).await.unwrap();
     assert_eq!(r, json!({"delivered":0,"pruned":0}));
     // Still gone once the grace has passed: pruned then.
-    let grace = wsauth_routes::fanout::PRUNE_GRACE_SECONDS;
+    let grace = wsauth_routes::services::PRUNE_GRACE_SECONDS;
     let r = w.pusher.handle_json(push, NOW + grace + 1).await.unwrap();
     assert_eq!(r, json!({"delivered":0,"pruned":1}));
     assert!(w.store.get("b1").await.unwrap().is_none());

@@ -42,7 +42,7 @@ pub async fn sdk_config_from_env(local_placeholders: bool) -> aws_config::SdkCon
                 .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
                 .build_https(),
         );
-        if std::env::var("AWS_ACCESS_KEY_ID").is_err() {
+        if !wsauth_settings::aws::has_access_key() {
             loader = loader.credentials_provider(aws_credential_types::Credentials::new(
                 "local",
                 "local",
@@ -51,8 +51,8 @@ pub async fn sdk_config_from_env(local_placeholders: bool) -> aws_config::SdkCon
                 "wsauth-local",
             ));
         }
-        if std::env::var("AWS_REGION").is_err() && std::env::var("AWS_DEFAULT_REGION").is_err() {
-            loader = loader.region(aws_config::Region::new("us-east-1"));
+        if wsauth_settings::aws::region().is_none() {
+            loader = loader.region(aws_config::Region::new(wsauth_settings::aws::LOCAL_REGION));
         }
     }
     loader.load().await

@@ -34,7 +34,7 @@ pub struct Binding {
 /// The @connections endpoint of an API stage: `override_url` when set (a custom domain, or
 /// `wsauth-local`), else `https://{domain_name}/{stage}`. `None` when neither is known: calls
 /// must never go to a guessed host.
-pub fn management_endpoint(
+pub fn connections_endpoint(
     override_url: Option<&str>,
     domain_name: Option<&str>,
     stage: Option<&str>,
@@ -102,7 +102,7 @@ mod tests {
     #[test]
     fn the_management_endpoint_is_the_override_or_derived_never_guessed() {
         assert_eq!(
-            management_endpoint(
+            connections_endpoint(
                 None,
                 Some("abc.execute-api.us-east-1.amazonaws.com"),
                 Some("dev")
@@ -110,11 +110,11 @@ mod tests {
             Some("https://abc.execute-api.us-east-1.amazonaws.com/dev".into())
         );
         assert_eq!(
-            management_endpoint(Some("http://127.0.0.1:3001/dev/"), Some("x"), Some("y")),
+            connections_endpoint(Some("http://127.0.0.1:3001/dev/"), Some("x"), Some("y")),
             Some("http://127.0.0.1:3001/dev".into())
         );
-        assert_eq!(management_endpoint(None, None, Some("dev")), None);
-        assert_eq!(management_endpoint(Some(""), Some("d"), None), None);
+        assert_eq!(connections_endpoint(None, None, Some("dev")), None);
+        assert_eq!(connections_endpoint(Some(""), Some("d"), None), None);
     }
 
     #[test]

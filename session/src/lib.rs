@@ -6,7 +6,7 @@
 //! # Layout
 //!
 //! - [`binding`]: [`Binding`], who a connection belongs to (the data model of the DynamoDB
-//!   table), and [`management_endpoint`].
+//!   table), and [`connections_endpoint`].
 //! - [`store`]: [`SessionStore`], the narrow async operations on bindings, with two
 //!   implementations below; [`Lookup`], [`StoreError`].
 //! - [`dynamo`]: [`DynamoSessionStore`] (AWS, or DynamoDB Local), the item mapping, and
@@ -17,7 +17,7 @@
 //!   ([`revocation::revokes`]) both stores apply.
 //! - [`aws`]: the AWS SDK configuration every client shares (bounded timeouts and retries).
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod aws;
 pub mod binding;
@@ -26,7 +26,7 @@ pub mod memory;
 pub mod revocation;
 pub mod store;
 
-pub use binding::{Binding, TTL_GRACE_SECONDS, management_endpoint};
+pub use binding::{Binding, TTL_GRACE_SECONDS, connections_endpoint};
 pub use dynamo::DynamoSessionStore;
 pub use memory::MemorySessionStore;
 pub use revocation::{Renewal, Revoke};

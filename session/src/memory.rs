@@ -18,6 +18,7 @@ type Index = HashMap<String, BTreeSet<(i64, String)>>;
 
 #[derive(Default)]
 struct Inner {
+    /// The bindings by connection ID (ordered: pages walk it).
     by_connection: BTreeMap<String, Binding>,
     /// user → (connectedAt, connectionId)
     by_user: Index,
@@ -60,7 +61,10 @@ fn index_remove(index: &mut Index, key: &str, b: &Binding) {
 
 /// Bindings and revocations in process memory.
 pub struct MemorySessionStore {
+    /// Everything, under one lock: a bind and its revocation checks are one step, as
+    /// DynamoDB's transaction makes them.
     inner: RwLock<Inner>,
+    /// How long a revocation is kept (the DynamoDB store's TTL on it).
     revocations_kept_seconds: i64,
 }
 

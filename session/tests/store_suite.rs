@@ -470,7 +470,7 @@ wsauth_devkit::on_each_store!(
 
 #[tokio::test]
 async fn dynamodb_outage_gives_a_clean_error_not_a_panic() {
-    let s = wsauth_devkit::stores::unreachable_dynamodb();
+    let s = wsauth_devkit::stores::unreachable_dynamodb().await;
     let b = binding("c", "alice", 1, NOW + 60);
     assert!(matches!(s.bind(&b).await, Err(StoreError::Unavailable(_))));
     assert!(matches!(s.get("c").await, Err(StoreError::Unavailable(_))));

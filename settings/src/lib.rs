@@ -17,6 +17,8 @@
 //!   process asks for ([`Settings::auth`], [`Settings::store`], [`Settings::route_policy`], …);
 //!   one error type, [`ConfigError`], naming the variable.
 //! - [`auth`]: the issuers' settings ([`AuthorizerConfig`]).
+//! - [`aws`]: the AWS SDK variables wsauth looks at itself (region, access key) and the one
+//!   placeholder region of local endpoints.
 //! - [`clock`]: the wall clock (seconds and milliseconds since the epoch).
 //! - [`telemetry`]: log set-up for the Lambda binaries and wsauth-local, with the crates that
 //!   would log tokens held at `info`.
@@ -24,6 +26,7 @@
 #![deny(missing_docs)]
 
 pub mod auth;
+pub mod aws;
 pub mod clock;
 pub mod telemetry;
 
@@ -211,7 +214,7 @@ impl Settings {
 
     /// The @connections endpoint every call goes to, when set (`WSAUTH_MANAGEMENT_ENDPOINT`,
     /// custom domains); otherwise each binding's own.
-    pub fn management_endpoint(&self) -> Option<String> {
+    pub fn management_endpoint_override(&self) -> Option<String> {
         self.get("WSAUTH_MANAGEMENT_ENDPOINT")
             .map(|e| e.trim().to_owned())
     }
@@ -242,7 +245,7 @@ mod tests {
         assert_eq!(same.store().unwrap_err().var, "WSAUTH_REVOCATIONS_TABLE");
         assert_eq!(s.route_policy(), Ok(RoutePolicy::default()));
         assert_eq!(s.token_source(), Ok(TokenSource::Subprotocol));
-        assert_eq!(s.management_endpoint(), None);
+        assert_eq!(s.management_endpoint_override(), None);
         assert!(!s.has_issuer());
     }
 
@@ -257,7 +260,7 @@ mod tests {
         ]);
         assert_eq!(s.store().unwrap().table, "t1");
         assert_eq!(
-            s.management_endpoint().as_deref(),
+            s.management_endpoint_override().as_deref(),
             Some("https://ws.example.com/prod")
         );
         assert_eq!(s.auth().unwrap_err().var, "WSAUTH_AUDIENCE");

@@ -1,5 +1,6 @@
 //! The settings have one home: every variable the code reads is in the README's configuration
-//! table and the other way round, and no crate but this one reads a `WSAUTH_` variable itself.
+//! table and the other way round, and no crate but this one reads a `WSAUTH_` or `AWS_` variable
+//! itself (the AWS SDK reads its own).
 
 #![allow(clippy::unwrap_used)]
 
@@ -47,9 +48,13 @@ fn rust_sources(dir: &Path, out: &mut Vec<PathBuf>) {
 #[test]
 fn no_other_crate_reads_a_wsauth_variable() {
     let mut offenders = Vec::new();
-    for krate in std::fs::read_dir(root()).unwrap() {
-        let src = krate.unwrap().path().join("src");
-        if !src.is_dir() || src.starts_with(root().join("runtime")) {
+    let mut crates: Vec<PathBuf> = Vec::new();
+    for dir in [root(), root().join("clients")] {
+        crates.extend(std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()));
+    }
+    for krate in crates {
+        let src = krate.join("src");
+        if !src.is_dir() || src.starts_with(root().join("settings")) {
             continue;
         }
         let mut files = Vec::new();
@@ -57,9 +62,12 @@ fn no_other_crate_reads_a_wsauth_variable() {
         for f in files {
             let text = std::fs::read_to_string(&f).unwrap();
             for (n, line) in text.lines().enumerate() {
-                if line.contains("env::var(\"WSAUTH_")
-                    || line.contains("env::var(\"AWS_ENDPOINT_URL")
-                {
+                let reads = ["env::var(\"", "env::var_os(\""].iter().any(|r| {
+                    ["WSAUTH_", "AWS_"]
+                        .iter()
+                        .any(|p| line.contains(&format!("{r}{p}")))
+                });
+                if reads {
                     offenders.push(format!("{}:{}", f.display(), n + 1));
                 }
             }

@@ -248,7 +248,7 @@ async fn a_lost_disconnect_leaves_a_binding_that_the_next_push_prunes() {
     let store = l.gateway.store();
     let mut b = store.user_bindings("bob").await.unwrap().remove(0);
     assert!(store.unbind(&b.connection_id).await.unwrap());
-    b.connected_at -= (wsauth_routes::fanout::PRUNE_GRACE_SECONDS + 1) * 1000;
+    b.connected_at -= (wsauth_routes::services::PRUNE_GRACE_SECONDS + 1) * 1000;
     store.bind(&b).await.unwrap();
     let (status, r) = push(&l, json!({"op": "sendToUser", "userId": "bob", "data": 1})).await;
     assert_eq!(status, 200);

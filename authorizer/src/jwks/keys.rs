@@ -134,9 +134,10 @@ pub enum SkipReason {
     DuplicateKid,
 }
 
-/// Why a whole fetch failed (the cache keeps what it had).
+/// Why no key set came of a JWKS: its fetch failed or was not attempted, or its body is not a
+/// key set, or (installed) it holds no usable key. The cache keeps what it had.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum FetchError {
+pub enum JwksError {
     /// Connection refused, timed out, TLS failure…
     #[error("JWKS request failed: {0}")]
     Transport(String),
@@ -301,12 +302,12 @@ pub type Skipped = Vec<(Option<String>, SkipReason)>;
 /// Parses a whole JWKS body, skipping unusable keys one by one.
 /// Returns the usable keys (possibly none: a well-formed set is what the issuer publishes) and
 /// the skipped ones with their reasons.
-pub fn parse_jwks(issuer: &str, body: &[u8]) -> Result<(KeyMap, Skipped), FetchError> {
+pub fn parse_jwks(issuer: &str, body: &[u8]) -> Result<(KeyMap, Skipped), JwksError> {
     #[derive(serde::Deserialize)]
     struct Set {
         keys: Vec<Value>,
     }
-    let set: Set = serde_json::from_slice(body).map_err(|_| FetchError::NotAKeySet)?;
+    let set: Set = serde_json::from_slice(body).map_err(|_| JwksError::NotAKeySet)?;
     let mut keys = KeyMap::new();
     let mut skipped = Vec::new();
     for jwk in &set.keys {
@@ -441,11 +442,11 @@ mod tests {
     fn garbage_is_a_fetch_error_but_an_empty_set_is_a_set() {
         assert_eq!(
             parse_jwks(ISS, b"<html>").unwrap_err(),
-            FetchError::NotAKeySet
+            JwksError::NotAKeySet
         );
         assert_eq!(
             parse_jwks(ISS, br#"{"keys":{}}"#).unwrap_err(),
-            FetchError::NotAKeySet
+            JwksError::NotAKeySet
         );
         let (keys, skipped) = parse_jwks(ISS, br#"{"keys":[]}"#).unwrap();
         assert!(keys.is_empty() && skipped.is_empty());

@@ -4,8 +4,10 @@
 //!
 //! - [`keys`]: parsing keys and key sets (pure).
 //! - [`fetch`]: the [`Fetcher`] trait and [`HttpFetcher`].
-//! - this file: the cache policy (single flight, negative cache, backoff, staleness), on
-//!   tokio's clock so that tests run it on a paused one.
+//! - `backoff.rs`: the backoff after failed fetches (the failures in a row, when the last one
+//!   failed, and the wait before the next: [`MAX_BACKOFF`], [`FAIL_CLOSED_PROBE`]).
+//! - this file: the cache policy (single flight, negative cache, when to back off, staleness),
+//!   on tokio's clock so that tests run it on a paused one.
 //!
 //!
 //! - Keys are stored by (issuer, kid), never by kid alone: a key set belongs to one issuer and a
@@ -26,6 +28,7 @@
 //! - Unusable keys are skipped one by one, never the whole set: `oct`, `use` other than `sig`,
 //!   RSA under 2048 bits, unknown `kty`/`crv`, a declared `alg` that does not fit the key.
 
+mod backoff;
 pub mod fetch;
 pub mod keys;
 
@@ -37,20 +40,26 @@ use tokio::time::Instant;
 use wsauth_settings::auth::JwksSettings;
 
 use crate::error::AuthError;
+use backoff::Backoff;
+pub use backoff::{FAIL_CLOSED_PROBE, MAX_BACKOFF};
 pub use fetch::{Fetcher, HttpFetcher};
 pub use keys::{
-    FetchError, KeyKind, KeyMap, SkipReason, Skipped, VerifyingKey, parse_jwk, parse_jwks,
+    JwksError, KeyKind, KeyMap, SkipReason, Skipped, VerifyingKey, parse_jwk, parse_jwks,
 };
 
+/// One fetched (or installed) key set, replaced whole by the next.
 struct KeySet {
-    issuer: String,
+    /// The issuer that published it (the cache's own, shared): a lookup for another finds nothing.
+    issuer: Arc<str>,
+    /// Its usable keys by `kid`.
     keys: KeyMap,
+    /// When it was fetched: its age decides refresh and staleness.
     fetched_at: Instant,
 }
 
 impl KeySet {
     fn get(&self, issuer: &str, kid: &str) -> Option<&Arc<VerifyingKey>> {
-        if self.issuer != issuer {
+        if *self.issuer != *issuer {
             return None;
         }
         self.keys.get(kid).filter(|k| k.issuer == issuer)
@@ -60,30 +69,34 @@ impl KeySet {
 /// The cache of one issuer's JWKS. Cheap to share (`Arc`); all methods take `&self` or
 /// `self: &Arc<Self>`.
 pub struct JwksCache {
-    issuer: String,
+    /// The issuer whose keys these are: every key set and every lookup is bound to it, and the
+    /// log lines name it. Held once, shared with each [`KeySet`].
+    issuer: Arc<str>,
+    /// The timing of refresh, staleness and the unknown-kid cooldown (the URL, timeout and body
+    /// cap are the fetcher's).
     settings: JwksSettings,
+    /// Where key sets come from: [`HttpFetcher`], or a fake in tests.
     fetcher: Arc<dyn Fetcher>,
+    /// The last key set fetched or installed (`None` before the first): read on every
+    /// verification, replaced whole, never emptied by a failure.
     current: RwLock<Option<Arc<KeySet>>>,
     /// Held while a fetch is in flight: the single-flight gate.
     fetch_gate: tokio::sync::Mutex<()>,
-    /// Bumped after every fetch attempt, success or failure.
+    /// Bumped after every fetch attempt, success or failure: a caller that waited at the gate
+    /// sees it moved and uses that attempt's result instead of fetching again.
     generation: AtomicU64,
-    /// When the last unknown-kid refetch was attempted.
+    /// When the last unknown-kid refetch was attempted: the negative cache (at most one such
+    /// refetch per `unknown_kid_cooldown`).
     last_unknown_kid_fetch: RwLock<Option<Instant>>,
+    /// Set while a background refresh runs, so that the requests that meet an old set start one
+    /// task between them, not one each.
     background_refresh: AtomicBool,
+    /// HTTP fetches attempted since start, for [`FetchStats`] (metrics and tests).
     fetches: AtomicU64,
-    /// Failed fetches in a row, and when the last one failed (see [`JwksCache::backoff_wait`]).
-    backoff: std::sync::Mutex<(u32, Option<Instant>)>,
+    /// Failed fetches in a row, and when the last one failed: whether the next may start yet
+    /// (see [`Backoff::wait`]). Locked only to read or update it, never across a fetch.
+    backoff: std::sync::Mutex<Backoff>,
 }
-
-/// The longest wait between two fetches while the issuer's JWKS keeps failing and cached keys
-/// still serve.
-pub const MAX_BACKOFF: std::time::Duration = std::time::Duration::from_secs(300);
-
-/// While nothing usable is cached, a failing IdP is asked again after at most this long (or the
-/// cooldown, if longer): at most 15 requests a minute, and handshakes work again within seconds
-/// of its return instead of up to [`MAX_BACKOFF`] later.
-pub const FAIL_CLOSED_PROBE: std::time::Duration = std::time::Duration::from_secs(4);
 
 /// What a fetch did, for metrics and tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,15 +109,16 @@ pub struct FetchStats {
 
 impl JwksCache {
     /// A cache for `issuer`'s JWKS; nothing is fetched until [`prime`](Self::prime) or a lookup.
-    pub fn new(issuer: &str, settings: JwksSettings) -> Result<Self, FetchError> {
+    pub fn new(issuer: &str, settings: JwksSettings) -> Result<Self, JwksError> {
         let fetcher = Arc::new(HttpFetcher::new(&settings)?);
         Ok(Self::with_fetcher(issuer, settings, fetcher))
     }
 
     /// A cache for `issuer`'s JWKS fetched by `fetcher` (tests use a fake one).
     pub fn with_fetcher(issuer: &str, settings: JwksSettings, fetcher: Arc<dyn Fetcher>) -> Self {
+        let backoff = Backoff::new(settings.unknown_kid_cooldown);
         Self {
-            issuer: issuer.to_owned(),
+            issuer: Arc::from(issuer),
             settings,
             fetcher,
             current: RwLock::new(None),
@@ -113,7 +127,7 @@ impl JwksCache {
             last_unknown_kid_fetch: RwLock::new(None),
             background_refresh: AtomicBool::new(false),
             fetches: AtomicU64::new(0),
-            backoff: std::sync::Mutex::new((0, None)),
+            backoff: std::sync::Mutex::new(backoff),
         }
     }
 
@@ -123,7 +137,7 @@ impl JwksCache {
     }
 
     /// Fetches now (cold start). A failure is returned for logging; lookups will retry.
-    pub async fn prime(&self) -> Result<usize, FetchError> {
+    pub async fn prime(&self) -> Result<usize, JwksError> {
         let generation = self.generation.load(Ordering::Acquire);
         self.fetch_single_flight(generation).await
     }
@@ -131,15 +145,15 @@ impl JwksCache {
     /// Installs a key set as if it had just been fetched (a local dev issuer whose keys are in
     /// process, or tests). Unusable keys are skipped as on a fetch; an unusable set is refused
     /// and the cache keeps what it had.
-    pub fn install(&self, body: &[u8]) -> Result<usize, FetchError> {
+    pub fn install(&self, body: &[u8]) -> Result<usize, JwksError> {
         let (keys, _skipped) = parse_jwks(&self.issuer, body)?;
         if keys.is_empty() {
-            return Err(FetchError::NoUsableKey);
+            return Err(JwksError::NoUsableKey);
         }
         let n = keys.len();
         if let Ok(mut g) = self.current.write() {
             *g = Some(Arc::new(KeySet {
-                issuer: self.issuer.clone(),
+                issuer: Arc::clone(&self.issuer),
                 keys,
                 fetched_at: Instant::now(),
             }));
@@ -219,7 +233,7 @@ impl JwksCache {
             .ok_or(AuthError::UnknownKid)
     }
 
-    async fn refetch_for_unknown_kid(&self, generation: u64) -> Result<usize, FetchError> {
+    async fn refetch_for_unknown_kid(&self, generation: u64) -> Result<usize, JwksError> {
         let _gate = self.fetch_gate.lock().await;
         if self.generation.load(Ordering::Acquire) != generation {
             return Ok(0); // another caller fetched while we waited: use its result
@@ -239,7 +253,7 @@ impl JwksCache {
         self.fetch_locked().await
     }
 
-    async fn fetch_single_flight(&self, generation: u64) -> Result<usize, FetchError> {
+    async fn fetch_single_flight(&self, generation: u64) -> Result<usize, JwksError> {
         let _gate = self.fetch_gate.lock().await;
         if self.generation.load(Ordering::Acquire) != generation {
             return Ok(0);
@@ -262,38 +276,24 @@ impl JwksCache {
         });
     }
 
-    /// Whether the last failed fetch was too recent for another: see
-    /// [`JwksCache::backoff_wait`] (`usable`: whether cached keys still serve).
+    /// Whether the last failed fetch was too recent for another: see [`Backoff::wait`]
+    /// (`usable`: whether cached keys still serve).
     fn backing_off(&self, usable: bool) -> bool {
-        self.backoff.lock().ok().is_some_and(|b| match b.1 {
-            Some(failed_at) => failed_at.elapsed() < self.backoff_wait(b.0, usable),
-            None => false,
-        })
-    }
-
-    /// How long after the last of `failures` failed fetches the next may start: exponentially
-    /// from the cooldown up to [`MAX_BACKOFF`] while cached keys serve (`usable`), and at most
-    /// `max(cooldown, FAIL_CLOSED_PROBE)` while nothing usable is cached.
-    fn backoff_wait(&self, failures: u32, usable: bool) -> std::time::Duration {
-        let cooldown = self.settings.unknown_kid_cooldown;
-        let factor = 1u32 << failures.saturating_sub(1).min(16);
-        let wait = cooldown.saturating_mul(factor).min(MAX_BACKOFF);
-        if usable {
-            wait
-        } else {
-            wait.min(cooldown.max(FAIL_CLOSED_PROBE))
-        }
+        self.backoff
+            .lock()
+            .ok()
+            .is_some_and(|b| b.backing_off(Instant::now(), usable))
     }
 
     /// One fetch; the caller holds the gate. A well-formed key set replaces the cached one whole
     /// (a key it no longer lists stops verifying at once, even if none is left); a failure leaves
     /// the cache as it was and backs the next attempt off. While backing off, nothing is fetched.
-    async fn fetch_locked(&self) -> Result<usize, FetchError> {
+    async fn fetch_locked(&self) -> Result<usize, JwksError> {
         let usable = self
             .snapshot()
             .is_some_and(|s| s.fetched_at.elapsed() <= self.settings.max_staleness);
         if self.backing_off(usable) {
-            return Err(FetchError::BackingOff);
+            return Err(JwksError::BackingOff);
         }
         self.fetches.fetch_add(1, Ordering::Relaxed);
         let result = self
@@ -303,11 +303,11 @@ impl JwksCache {
             .and_then(|body| parse_jwks(&self.issuer, &body));
         self.generation.fetch_add(1, Ordering::AcqRel);
         let failures_before = self.backoff.lock().ok().map_or(0, |mut b| {
-            let before = b.0;
-            *b = match &result {
-                Ok(_) => (0, None),
-                Err(_) => (b.0.saturating_add(1), Some(Instant::now())),
-            };
+            let before = b.failures();
+            match &result {
+                Ok(_) => b.succeeded(),
+                Err(_) => b.failed(Instant::now()),
+            }
             before
         });
         // One warning per outage (its first failure) and one line when it ends, however many
@@ -331,7 +331,7 @@ impl JwksCache {
         let n = keys.len();
         if let Ok(mut g) = self.current.write() {
             *g = Some(Arc::new(KeySet {
-                issuer: self.issuer.clone(),
+                issuer: Arc::clone(&self.issuer),
                 keys,
                 fetched_at: Instant::now(),
             }));
@@ -380,13 +380,13 @@ mod tests {
 
     #[async_trait]
     impl Fetcher for Scripted {
-        async fn fetch(&self) -> Result<Vec<u8>, FetchError> {
+        async fn fetch(&self) -> Result<Vec<u8>, JwksError> {
             self.calls.fetch_add(1, Ordering::SeqCst);
             self.body
                 .lock()
                 .unwrap()
                 .clone()
-                .ok_or(FetchError::Status(503))
+                .ok_or(JwksError::Status(503))
         }
     }
 
@@ -454,7 +454,7 @@ mod tests {
         tokio::task::yield_now().await;
         tokio::time::sleep(Duration::from_millis(1)).await;
         assert_eq!(
-            cache.backoff.lock().unwrap().0,
+            cache.backoff.lock().unwrap().failures(),
             0,
             "a success resets the backoff"
         );

@@ -32,7 +32,7 @@
 //!   a channel), [`State`], [`Error`];
 //! - `task.rs`: the connection task (connect, read, reply matching, refresh, backoff).
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 mod task;
 

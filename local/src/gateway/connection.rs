@@ -41,12 +41,19 @@ pub(crate) enum PostError {
 
 /// A live connection, as the registry (and so @connections) sees it.
 pub(crate) struct Conn {
+    /// The frames queued for the client (bounded: a full queue answers @connections 429).
     outgoing: mpsc::Sender<String>,
+    /// Asks the connection's task to close with a code and reason (@connections DELETE, limits).
     close_tx: mpsc::UnboundedSender<(u16, String)>,
+    /// When the handshake completed (epoch ms): @connections GET's `connectedAt`.
     pub(crate) connected_at_ms: i64,
+    /// The last data either way (epoch ms): the idle timeout and GET's `lastActiveAt`.
     pub(crate) last_active_ms: Arc<AtomicI64>,
+    /// The client's address: GET's `identity.sourceIp`.
     pub(crate) source_ip: String,
+    /// The client's `User-Agent`: GET's `identity.userAgent`.
     pub(crate) user_agent: String,
+    /// Set once closing began: posts to it answer 410 from then on.
     closing: Arc<AtomicBool>,
 }
 

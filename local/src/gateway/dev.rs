@@ -58,8 +58,11 @@ pub(super) async fn push(
     };
     match gw.functions.invoke(Function::Push, v).await {
         Ok(r) => axum::Json(r).into_response(),
-        Err(InvokeError::Failed(message)) => {
-            let status = StatusCode::from_u16(PushError::status_of_message(&message))
+        Err(InvokeError::Failed {
+            error_type,
+            message,
+        }) => {
+            let status = StatusCode::from_u16(PushError::status_of_error_type(&error_type))
                 .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             json_error(status, message)
         }

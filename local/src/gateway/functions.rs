@@ -53,15 +53,30 @@ impl Function {
 /// Why an invocation produced no response.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InvokeError {
-    /// The function returned an error (Lambda's `errorMessage`).
-    #[error("function error: {0}")]
-    Failed(String),
+    /// The function returned an error (Lambda's `errorType` and `errorMessage`).
+    #[error("function error: {message}")]
+    Failed {
+        /// Lambda's `errorType`.
+        error_type: String,
+        /// Lambda's `errorMessage`.
+        message: String,
+    },
     /// It ran past its timeout.
     #[error("timed out")]
     Timeout,
     /// It crashed (a panic, a dead process) or answered something that is not its response.
     #[error("function crashed: {0}")]
     Crashed(String),
+}
+
+impl InvokeError {
+    /// A function error of `error_type` saying `message`.
+    pub fn failed(error_type: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Failed {
+            error_type: error_type.into(),
+            message: message.into(),
+        }
+    }
 }
 
 /// Invokes the four functions.
@@ -76,14 +91,21 @@ pub trait Functions: Send + Sync + 'static {
 
 /// The handlers linked into this process.
 pub struct Linked {
+    /// The handlers, shared with each invocation's task (a panic there is a crash, not ours).
     inner: Arc<Handlers>,
+    /// Each invocation's timeout.
     timeout: Duration,
 }
 
+/// The four handlers the Lambda mains run.
 struct Handlers {
+    /// The `authorizer` function.
     authorizer: Authorizer,
+    /// The `connect` function (`$connect`, `$disconnect`).
     connect: ConnectHandler,
+    /// The `routes` function.
     router: Router,
+    /// The `push` function.
     pusher: Pusher,
 }
 
@@ -114,7 +136,8 @@ impl Linked {
 }
 
 fn parse<T: serde::de::DeserializeOwned>(event: Value) -> Result<T, InvokeError> {
-    serde_json::from_value(event).map_err(|e| InvokeError::Failed(format!("bad event: {e}")))
+    serde_json::from_value(event)
+        .map_err(|e| InvokeError::failed("BadEvent", format!("bad event: {e}")))
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> Result<Value, InvokeError> {
@@ -128,7 +151,7 @@ impl Handlers {
                 let e: WebSocketAuthorizerRequest = parse(event)?;
                 match self.authorizer.handle(&e).await {
                     Ok(r) => to_json(&r),
-                    Err(refusal) => Err(InvokeError::Failed(refusal.to_string())),
+                    Err(refusal) => Err(InvokeError::failed("LambdaRefusal", refusal.to_string())),
                 }
             }
             Function::Connect => {
@@ -143,7 +166,7 @@ impl Handlers {
                 .pusher
                 .handle_json(event, now_epoch())
                 .await
-                .map_err(|e| InvokeError::Failed(e.to_string())),
+                .map_err(|e| InvokeError::failed(e.error_type(), e.to_string())),
         }
     }
 }

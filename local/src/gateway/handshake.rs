@@ -54,7 +54,9 @@ impl Gateway {
             .await
         {
             Ok(v) => v,
-            Err(InvokeError::Failed(m)) if m == "Unauthorized" => return Err(401),
+            Err(InvokeError::Failed { message, .. }) if message == "Unauthorized" => {
+                return Err(401);
+            }
             Err(e) => {
                 tracing::warn!(connection_id = %meta.connection_id, error = %e, "authorizer failed: 500");
                 return Err(500);

@@ -96,7 +96,7 @@ impl Default for GatewayOptions {
             idle_timeout: Duration::from_secs(600),
             max_connection_duration: Duration::from_secs(7200),
             push_from_anywhere: false,
-            region: "us-east-1".into(),
+            region: wsauth_settings::aws::LOCAL_REGION.into(),
             account: "123456789012".into(),
             api_id: "wsauthlocal".into(),
             token_source: TokenSource::default(),
@@ -110,23 +110,36 @@ impl Default for GatewayOptions {
 
 /// Everything the gateway needs: the functions, the route table and the connection registry.
 pub struct Gateway {
+    /// What it was started with: the stage, API Gateway's limits, the token source, the
+    /// settings the functions see.
     opts: GatewayOptions,
+    /// The emulated API (ID, region, account, stage): what every event and `methodArn` names.
     api: Api,
+    /// The address it listens on: the `Host` its endpoints answer to.
     listen: SocketAddr,
+    /// The four functions (linked in, or child processes with `--lambdas`): every event goes
+    /// through here, as on AWS every integration goes through Lambda.
     functions: Arc<dyn Functions>,
+    /// The route keys a message can select (the router's); any other selects `$default`.
     route_keys: HashSet<String>,
+    /// The bindings the functions keep: [`Gateway::store`] hands them to tests (linked mode).
     store: Arc<dyn SessionStore>,
+    /// The credentials @connections calls must be signed with (SigV4), as IAM would require.
     credentials: Credentials,
+    /// The dev issuer (JWKS and dev tokens) when `WSAUTH_ISSUER` is unset.
     dev: Option<DevIssuer>,
+    /// The live connections by ID: what @connections posts to, reads and closes.
     conns: RwLock<HashMap<String, Conn>>,
-    /// Connections whose `$disconnect` has not run yet.
+    /// Connections whose `$disconnect` has not run yet: shutdown waits for them.
     active: AtomicUsize,
+    /// Set by [`Gateway::shutdown`]: handshakes are refused from then on.
     shutting_down: AtomicBool,
+    /// Woken each time a connection's `$disconnect` has run: shutdown waits on it.
     gone: tokio::sync::Notify,
 }
 
 /// The @connections endpoint handlers use to reach this gateway.
-pub fn management_endpoint(listen: SocketAddr, stage: &str) -> String {
+pub fn local_connections_url(listen: SocketAddr, stage: &str) -> String {
     let ip = if listen.ip().is_unspecified() {
         IpAddr::V4(Ipv4Addr::LOCALHOST)
     } else {

@@ -103,7 +103,7 @@ impl Credentials {
 
     /// The variables a child process signs with these credentials (and the region).
     pub fn environment(&self) -> Vec<(String, String)> {
-        let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
+        let region = wsauth_settings::aws::region_or_local();
         vec![
             ("AWS_ACCESS_KEY_ID".into(), self.access_key_id.clone()),
             (

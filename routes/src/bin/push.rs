@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use lambda_runtime::{Diagnostic, Error, LambdaEvent, run, service_fn};
 use serde_json::Value;
 use wsauth_routes::{Pusher, Services};
 use wsauth_settings::Settings;
@@ -17,7 +17,8 @@ async fn main() -> Result<(), Error> {
         pusher
             .handle_json(event.payload, now_epoch())
             .await
-            .map_err(Error::from)
+            // The variant as `errorType`: callers tell the failures apart by it, not by text.
+            .map_err(Diagnostic::from)
     }))
     .await
 }

@@ -6,9 +6,9 @@ use serde_json::{Value, json};
 use wsauth_protocol::frames;
 
 use crate::error::RouteError;
-use crate::fanout::broadcast_all;
 use crate::frame::message_frame;
 use crate::router::{MessageContext, RouteHandler};
+use crate::services::broadcast_all;
 
 /// `broadcast`.
 pub(crate) struct Broadcast;

@@ -114,9 +114,13 @@ pub async fn client(settings: &StoreSettings) -> Client {
 /// Bindings and revocations in DynamoDB tables.
 #[derive(Clone)]
 pub struct DynamoSessionStore {
+    /// The DynamoDB client, built once at start.
     client: Client,
+    /// The sessions table.
     table: String,
+    /// The revocations table.
     revocations_table: String,
+    /// How long a revocation is kept (its TTL): the longest token lifetime and the leeway.
     revocations_kept_seconds: i64,
 }
 

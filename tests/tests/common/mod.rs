@@ -351,10 +351,10 @@ pub async fn management_client_with_secret(
     local: &Local,
     secret: &str,
 ) -> aws_sdk_apigatewaymanagement::Client {
-    let conf = aws_sdk_apigatewaymanagement::Config::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
+    // Built as every wsauth client is, with the endpoint and the secret overridden.
+    let sdk = wsauth_session::aws::sdk_config_from_env(true).await;
+    let conf = aws_sdk_apigatewaymanagement::config::Builder::from(&sdk)
         .endpoint_url(format!("http://{}/dev", local.addr))
-        .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_credential_types::Credentials::new(
             "local", secret, None, None, "test",
         ))

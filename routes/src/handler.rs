@@ -6,7 +6,7 @@ use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxy
 use aws_lambda_events::encodings::Body;
 use serde_json::Value;
 use wsauth_protocol::routes;
-use wsauth_session::{Presumed, management_endpoint};
+use wsauth_session::{Presumed, connections_endpoint};
 
 use crate::error::{ErrorCode, RouteError};
 use crate::router::{Reply, Router};
@@ -50,7 +50,7 @@ impl Router {
         resp.status_code = 200;
         let body = reply.frame.as_ref().map(Value::to_string);
         if reply.close && !connection_id.is_empty() {
-            let endpoint = management_endpoint(
+            let endpoint = connections_endpoint(
                 self.services().endpoint_override.as_deref(),
                 ctx.domain_name.as_deref(),
                 ctx.stage.as_deref(),
