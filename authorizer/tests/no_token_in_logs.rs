@@ -5,34 +5,17 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use common::*;
 use serde_json::json;
 use wsauth_authorizer::Authorizer;
 
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn no_log_line_contains_a_token_or_a_signature() {
-    let capture = Capture::default();
-    let writer = capture.clone();
+    let capture = wsauth_settings::telemetry::LogCapture::default();
     let subscriber = tracing_subscriber::fmt()
         .json()
         .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
+        .with_writer(capture.clone())
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
 
@@ -54,7 +37,7 @@ async fn no_log_line_contains_a_token_or_a_signature() {
     for t in &tokens {
         let _ = auth.handle(&authorizer_event(Some(t))).await;
     }
-    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let logs = capture.text();
     assert!(
         logs.lines().count() >= tokens.len(),
         "every decision is logged"

@@ -71,6 +71,50 @@ pub async fn dynamodb_local_with(
     DynamoSessionStore::new(aws_sdk_dynamodb::Client::from_conf(conf), &settings)
 }
 
+/// An SDK interceptor that records the operation of every request a DynamoDB client sends
+/// (every attempt, retries included): for [`dynamodb_local_with`], to count what an operation
+/// costs in requests.
+#[derive(Debug, Default, Clone)]
+pub struct SentRequests(Arc<Mutex<Vec<String>>>);
+
+impl SentRequests {
+    /// The operations sent since the last call (`GetItem`, `BatchGetItem`, …), in order.
+    pub fn take(&self) -> Vec<String> {
+        self.0
+            .lock()
+            .map(|mut v| std::mem::take(&mut *v))
+            .unwrap_or_default()
+    }
+
+    /// How many `operation` requests were sent (none taken).
+    pub fn count(&self, operation: &str) -> usize {
+        self.0
+            .lock()
+            .map(|v| v.iter().filter(|o| *o == operation).count())
+            .unwrap_or_default()
+    }
+}
+
+impl aws_sdk_dynamodb::config::Intercept for SentRequests {
+    fn name(&self) -> &'static str {
+        "SentRequests"
+    }
+
+    fn read_before_transmit(
+        &self,
+        ctx: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _rc: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        let target = ctx.request().headers().get("x-amz-target").unwrap_or("?");
+        let operation = target.rsplit('.').next().unwrap_or("?").to_owned();
+        if let Ok(mut v) = self.0.lock() {
+            v.push(operation);
+        }
+        Ok(())
+    }
+}
+
 /// [`dynamodb_local`] behind the trait.
 pub async fn dynamodb_local_dyn() -> Arc<dyn SessionStore> {
     Arc::new(dynamodb_local().await)
@@ -136,11 +180,21 @@ macro_rules! on_each_store {
 pub type FailWhen = dyn Fn(&'static str, Option<&str>) -> Option<StoreError> + Send + Sync;
 
 /// Any store, with every call recorded (operation names, in order) and, optionally, some calls
-/// failing: for counting the store calls a message costs and for outages of one operation.
+/// failing (outages of one operation) or its indexes lagging: for counting the store calls a
+/// message costs, and for what DynamoDB Local never shows.
 pub struct Instrumented {
+    /// The store every call reaches (unless it fails here).
     inner: Arc<dyn SessionStore>,
+    /// The operations called, in order, since the last [`take_calls`](Self::take_calls).
     calls: Mutex<Vec<&'static str>>,
+    /// Which calls fail, and how.
     fail: Box<FailWhen>,
+    /// How long a binding stays out of `user_bindings` and `session_bindings` after it was
+    /// written, as DynamoDB's eventually consistent GSIs may; also `index_delay`. `None`: the
+    /// inner store's indexes and delay.
+    lag: Option<std::time::Duration>,
+    /// When each binding was written (for `lag`).
+    written: Mutex<std::collections::HashMap<String, std::time::Instant>>,
 }
 
 impl Instrumented {
@@ -158,6 +212,18 @@ impl Instrumented {
             inner,
             calls: Mutex::new(Vec::new()),
             fail: Box::new(fail),
+            lag: None,
+            written: Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    /// `inner` whose indexes (`user_bindings`, `session_bindings`) show a binding only `lag`
+    /// after it was written; `index_delay` is `lag`. For the logout's second sweep, which
+    /// DynamoDB Local (whose indexes are immediate) never needs.
+    pub fn lagging(inner: Arc<dyn SessionStore>, lag: std::time::Duration) -> Self {
+        Self {
+            lag: Some(lag),
+            ..Self::new(inner)
         }
     }
 
@@ -178,13 +244,26 @@ impl Instrumented {
             None => Ok(()),
         }
     }
+
+    /// What an index read shows of `found` under `lag`.
+    fn visible(&self, mut found: Vec<Binding>) -> Vec<Binding> {
+        let (Some(lag), Ok(w)) = (self.lag, self.written.lock()) else {
+            return found;
+        };
+        found.retain(|b| w.get(&b.connection_id).is_none_or(|t| t.elapsed() >= lag));
+        found
+    }
 }
 
 #[async_trait]
 impl SessionStore for Instrumented {
     async fn bind(&self, b: &Binding) -> Result<(), StoreError> {
         self.enter("bind", Some(&b.connection_id))?;
-        self.inner.bind(b).await
+        self.inner.bind(b).await?;
+        if let Ok(mut w) = self.written.lock() {
+            w.insert(b.connection_id.clone(), std::time::Instant::now());
+        }
+        Ok(())
     }
     async fn get(&self, c: &str) -> Result<Option<Binding>, StoreError> {
         self.enter("get", Some(c))?;
@@ -201,7 +280,7 @@ impl SessionStore for Instrumented {
     }
     async fn user_bindings(&self, u: &str) -> Result<Vec<Binding>, StoreError> {
         self.enter("user_bindings", Some(u))?;
-        self.inner.user_bindings(u).await
+        Ok(self.visible(self.inner.user_bindings(u).await?))
     }
     async fn page(&self, start: Option<&str>, limit: usize) -> Result<Page, StoreError> {
         self.enter("page", start)?;
@@ -217,86 +296,13 @@ impl SessionStore for Instrumented {
     }
     async fn session_bindings(&self, s: &str) -> Result<Vec<Binding>, StoreError> {
         self.enter("session_bindings", Some(s))?;
-        self.inner.session_bindings(s).await
+        Ok(self.visible(self.inner.session_bindings(s).await?))
     }
     async fn unbind(&self, c: &str) -> Result<bool, StoreError> {
         self.enter("unbind", Some(c))?;
         self.inner.unbind(c).await
     }
     fn index_delay(&self) -> std::time::Duration {
-        self.inner.index_delay()
-    }
-}
-
-/// Any store whose indexes (`user_bindings`, `session_bindings`) show a binding only `lag` after
-/// it was written, as DynamoDB's eventually consistent GSIs may; `index_delay` is `lag`. For the
-/// logout's second sweep, which DynamoDB Local (whose indexes are immediate) never needs.
-pub struct LaggingIndex {
-    inner: Arc<dyn SessionStore>,
-    lag: std::time::Duration,
-    written: Mutex<std::collections::HashMap<String, std::time::Instant>>,
-}
-
-impl LaggingIndex {
-    /// `inner` with indexes `lag` behind.
-    pub fn new(inner: Arc<dyn SessionStore>, lag: std::time::Duration) -> Self {
-        Self {
-            inner,
-            lag,
-            written: Mutex::new(std::collections::HashMap::new()),
-        }
-    }
-
-    fn visible(&self, mut found: Vec<Binding>) -> Vec<Binding> {
-        if let Ok(w) = self.written.lock() {
-            found.retain(|b| {
-                w.get(&b.connection_id)
-                    .is_none_or(|t| t.elapsed() >= self.lag)
-            });
-        }
-        found
-    }
-}
-
-#[async_trait]
-impl SessionStore for LaggingIndex {
-    async fn bind(&self, b: &Binding) -> Result<(), StoreError> {
-        self.inner.bind(b).await?;
-        if let Ok(mut w) = self.written.lock() {
-            w.insert(b.connection_id.clone(), std::time::Instant::now());
-        }
-        Ok(())
-    }
-    async fn get(&self, c: &str) -> Result<Option<Binding>, StoreError> {
-        self.inner.get(c).await
-    }
-    async fn authorize(
-        &self,
-        c: &str,
-        presumed: Option<Presumed<'_>>,
-        now: i64,
-    ) -> Result<Lookup, StoreError> {
-        self.inner.authorize(c, presumed, now).await
-    }
-    async fn user_bindings(&self, u: &str) -> Result<Vec<Binding>, StoreError> {
-        Ok(self.visible(self.inner.user_bindings(u).await?))
-    }
-    async fn page(&self, start: Option<&str>, limit: usize) -> Result<Page, StoreError> {
-        self.inner.page(start, limit).await
-    }
-    async fn extend(&self, c: &str, r: &Renewal) -> Result<bool, StoreError> {
-        self.inner.extend(c, r).await
-    }
-    async fn revoke(&self, t: &Revoke, before: i64) -> Result<i64, StoreError> {
-        self.inner.revoke(t, before).await
-    }
-    async fn session_bindings(&self, s: &str) -> Result<Vec<Binding>, StoreError> {
-        Ok(self.visible(self.inner.session_bindings(s).await?))
-    }
-    async fn unbind(&self, c: &str) -> Result<bool, StoreError> {
-        self.inner.unbind(c).await
-    }
-    fn index_delay(&self) -> std::time::Duration {
-        self.lag
+        self.lag.unwrap_or_else(|| self.inner.index_delay())
     }
 }

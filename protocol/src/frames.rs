@@ -11,6 +11,10 @@ pub const WHOAMI: &str = "whoami";
 pub const SENT: &str = "sent";
 /// `{"type":"refreshed","expiresAt"}`.
 pub const REFRESHED: &str = "refreshed";
+
+/// The replies of the built-in routes that succeed.
+pub const REPLIES: [&str; 4] = [PONG, WHOAMI, SENT, REFRESHED];
+
 /// `{"type":"message","from","data"}`: what a recipient of `sendToUser`, `broadcast` or a push
 /// gets.
 pub const MESSAGE: &str = "message";

@@ -7,18 +7,6 @@ pub const CONNECT: &str = "$connect";
 pub const DISCONNECT: &str = "$disconnect";
 /// The route of a message that is not JSON or names no known route.
 pub const DEFAULT: &str = "$default";
-/// How API Gateway selects a message's route: the `action` member of its JSON body.
-pub const ROUTE_SELECTION_EXPRESSION: &str = "$request.body.action";
-/// The member of a message that names its route.
-pub const ACTION: &str = "action";
-/// The member of a message (and of its reply) that correlates the two.
-pub const ID: &str = "id";
-
-/// The scope `sendToUser` requires by default.
-pub const SCOPE_SEND: &str = "messages:send";
-/// The scope `broadcast` requires by default.
-pub const SCOPE_BROADCAST: &str = "messages:broadcast";
-
 /// A route wsauth answers itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Builtin {
@@ -34,6 +22,21 @@ pub enum Builtin {
     Refresh,
     /// `$default`: a frame that is not JSON, or names no known route.
     Default,
+}
+
+/// How API Gateway selects a message's route: the `action` member of its JSON body.
+pub const ROUTE_SELECTION_EXPRESSION: &str = "$request.body.action";
+/// The member of a message that names its route.
+pub const ACTION: &str = "action";
+/// The member of a message (and of its reply) that correlates the two.
+pub const ID: &str = "id";
+
+/// The scopes a built-in route requires by default ([`Builtin::default_scopes`]).
+pub mod scopes {
+    /// `sendToUser`'s.
+    pub const SEND: &str = "messages:send";
+    /// `broadcast`'s.
+    pub const BROADCAST: &str = "messages:broadcast";
 }
 
 impl Builtin {
@@ -62,8 +65,8 @@ impl Builtin {
     /// The scopes the route requires unless the deployment says otherwise.
     pub const fn default_scopes(self) -> &'static [&'static str] {
         match self {
-            Self::SendToUser => &[SCOPE_SEND],
-            Self::Broadcast => &[SCOPE_BROADCAST],
+            Self::SendToUser => &[scopes::SEND],
+            Self::Broadcast => &[scopes::BROADCAST],
             Self::Ping | Self::WhoAmI | Self::Refresh | Self::Default => &[],
         }
     }

@@ -833,7 +833,7 @@ async fn a_broadcast_whose_walk_fails_midway_is_reported_not_silently_cut_short(
 
 #[tokio::test]
 async fn the_second_sweep_finds_a_binding_the_index_did_not_show_yet() {
-    let lagging = wsauth_devkit::stores::LaggingIndex::new(
+    let lagging = wsauth_devkit::stores::Instrumented::lagging(
         wsauth_devkit::stores::memory_dyn().await,
         Duration::from_millis(300),
     );

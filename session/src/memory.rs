@@ -38,6 +38,16 @@ impl Inner {
             .any(|&(before, until)| revokes(before, until, issued_at, now))
     }
 
+    /// The bindings `index` lists under `key`, oldest first (as DynamoDB's index answers).
+    fn indexed(&self, index: &Index, key: &str) -> Vec<Binding> {
+        index
+            .get(key)
+            .into_iter()
+            .flatten()
+            .filter_map(|(_, c)| self.by_connection.get(c).cloned())
+            .collect()
+    }
+
     fn prune_revocations(&mut self, now: i64) {
         self.revocations.retain(|_, &mut (_, until)| until > now);
     }
@@ -153,24 +163,12 @@ impl SessionStore for MemorySessionStore {
 
     async fn user_bindings(&self, user_id: &str) -> Result<Vec<Binding>, StoreError> {
         let inner = self.inner.read().map_err(poisoned)?;
-        Ok(inner
-            .by_user
-            .get(user_id)
-            .into_iter()
-            .flatten()
-            .filter_map(|(_, c)| inner.by_connection.get(c).cloned())
-            .collect())
+        Ok(inner.indexed(&inner.by_user, user_id))
     }
 
     async fn session_bindings(&self, session_id: &str) -> Result<Vec<Binding>, StoreError> {
         let inner = self.inner.read().map_err(poisoned)?;
-        Ok(inner
-            .by_session
-            .get(session_id)
-            .into_iter()
-            .flatten()
-            .filter_map(|(_, c)| inner.by_connection.get(c).cloned())
-            .collect())
+        Ok(inner.indexed(&inner.by_session, session_id))
     }
 
     async fn revoke(&self, target: &Revoke, revoked_before: i64) -> Result<i64, StoreError> {

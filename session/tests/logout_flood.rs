@@ -39,32 +39,10 @@ fn binding(conn: &str, iat: i64) -> Binding {
     Binding::new(conn, &id, NOW * 1000, "https://api.test/dev")
 }
 
-/// Counts the `UpdateItem` requests a client sends (every attempt).
-#[derive(Debug, Default, Clone)]
-struct UpdatesSent(Arc<AtomicUsize>);
-
-impl aws_sdk_dynamodb::config::Intercept for UpdatesSent {
-    fn name(&self) -> &'static str {
-        "UpdatesSent"
-    }
-    fn read_before_transmit(
-        &self,
-        ctx: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
-        _rc: &aws_sdk_dynamodb::config::RuntimeComponents,
-        _cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
-    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
-        let target = ctx.request().headers().get("x-amz-target").unwrap_or("");
-        if target.ends_with(".UpdateItem") {
-            self.0.fetch_add(1, Ordering::Relaxed);
-        }
-        Ok(())
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_logout_is_written_under_a_flood_of_20_reconnect_loops() {
     // Every UpdateItem sent (each attempt of a revocation write) is counted.
-    let updates = UpdatesSent::default();
+    let updates = wsauth_devkit::stores::SentRequests::default();
     let store: Arc<dyn SessionStore> =
         Arc::new(wsauth_devkit::stores::dynamodb_local_with(updates.clone()).await);
     let stop = Arc::new(AtomicBool::new(false));
@@ -122,7 +100,7 @@ async fn a_logout_is_written_under_a_flood_of_20_reconnect_loops() {
         "logout under {LOOPS} reconnect loops on DynamoDB Local: {written} of {logouts} written, \
          {failed} unavailable (503); {} write attempts (the rest met a handshake's \
          transaction); median {} ms, slowest {} ms; {} binds went through, {} refused as revoked",
-        updates.0.load(Ordering::Relaxed),
+        updates.count("UpdateItem"),
         times.get(times.len() / 2).copied().unwrap_or(0),
         slowest.as_millis(),
         binds.load(Ordering::Relaxed),

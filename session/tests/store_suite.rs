@@ -362,7 +362,8 @@ async fn a_message_reads_the_binding_with_its_expiry_and_revocations(s: Arc<dyn 
 /// A logout whose sweep found nothing (the index lags behind the binding, as DynamoDB's GSIs
 /// may): the connection's next message is refused all the same, for a user and for a session.
 async fn a_logout_the_index_missed_refuses_the_next_message(inner: Arc<dyn SessionStore>) {
-    let s = wsauth_devkit::stores::LaggingIndex::new(inner, std::time::Duration::from_secs(3600));
+    let s =
+        wsauth_devkit::stores::Instrumented::lagging(inner, std::time::Duration::from_secs(3600));
     let phone = token_binding("p", "alice", "phone", Some(NOW - 100));
     let laptop = token_binding("l", "alice", "laptop", Some(NOW - 100));
     s.bind(&phone).await.unwrap();
@@ -544,44 +545,16 @@ async fn ensure_table_is_idempotent_and_creates_the_indexes_and_ttl() {
     assert_eq!(desc.attribute_name(), Some("ttl"));
 }
 
-/// Counts the requests a DynamoDB client sends (every attempt), by operation.
-#[derive(Debug, Default, Clone)]
-struct SentRequests(Arc<std::sync::Mutex<Vec<String>>>);
-
-impl aws_sdk_dynamodb::config::Intercept for SentRequests {
-    fn name(&self) -> &'static str {
-        "SentRequests"
-    }
-    fn read_before_transmit(
-        &self,
-        ctx: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
-        _rc: &aws_sdk_dynamodb::config::RuntimeComponents,
-        _cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
-    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
-        let target = ctx
-            .request()
-            .headers()
-            .get("x-amz-target")
-            .unwrap_or("?")
-            .rsplit('.')
-            .next()
-            .unwrap_or("?")
-            .to_owned();
-        self.0.lock().unwrap().push(target);
-        Ok(())
-    }
-}
-
 /// The per-message check costs one DynamoDB request, revocations included: one consistent
 /// `BatchGetItem`. After a `refresh` moved the session, one more for its revocation.
 #[tokio::test]
 async fn a_message_costs_one_dynamodb_request_revocations_included() {
-    let sent = SentRequests::default();
+    let sent = wsauth_devkit::stores::SentRequests::default();
     let s = wsauth_devkit::stores::dynamodb_local_with(sent.clone()).await;
     s.bind(&token_binding("c", "alice", "phone", Some(NOW - 100)))
         .await
         .unwrap();
-    let taken = || std::mem::take(&mut *sent.0.lock().unwrap());
+    let taken = || sent.take();
     taken();
     let ctx = presumed("alice", "phone");
     assert!(matches!(

@@ -85,34 +85,49 @@ pub fn init_local_tracing() {
     let _ = tracing_subscriber::registry().with(layer).try_init();
 }
 
+/// An in-memory log sink whose lines can be read back: the writer the test suites give
+/// `tracing_subscriber` to search every log line for tokens. Clones share one buffer.
+#[derive(Clone, Default)]
+pub struct LogCapture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl LogCapture {
+    /// Everything written so far, as text (invalid UTF-8 replaced).
+    pub fn text(&self) -> String {
+        let bytes = self.0.lock().map(|v| v.clone()).unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+impl std::io::Write for LogCapture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut v) = self.0.lock() {
+            v.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogCapture {
+    type Writer = LogCapture;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
-    use std::sync::{Arc, Mutex};
-
     use super::*;
-
-    #[derive(Clone, Default)]
-    struct Lines(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Lines {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            if let Ok(mut v) = self.0.lock() {
-                v.extend_from_slice(buf);
-            }
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
 
     /// What is written under `directives` when each capped crate and wsauth trace a secret.
     fn written(directives: &str) -> String {
-        let lines = Lines::default();
-        let writer = lines.clone();
+        let lines = LogCapture::default();
         let layer = tracing_subscriber::fmt::layer()
-            .with_writer(move || writer.clone())
+            .with_writer(lines.clone())
             .with_filter(log_filter(directives));
         let subscriber = tracing_subscriber::registry().with(layer);
         tracing::subscriber::with_default(subscriber, || {
@@ -125,8 +140,7 @@ mod tests {
             tracing::trace!(target: "wsauth_routes::router", "wsauth's own trace");
             tracing::trace!(target: "hyperactive", "a crate merely named alike");
         });
-        let v = lines.0.lock().map(|v| v.clone()).unwrap_or_default();
-        String::from_utf8_lossy(&v).into_owned()
+        lines.text()
     }
 
     #[test]

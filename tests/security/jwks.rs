@@ -10,6 +10,11 @@ use wsauth_devkit::SigningKey;
 use crate::Check;
 use crate::env::{Env, claims};
 
+/// A token of alice's for ten minutes, signed by `key` (empty when it cannot sign).
+fn alice(key: &SigningKey) -> String {
+    key.mint(&claims("alice", "", 600)).unwrap_or_default()
+}
+
 /// DoS on the IdP ("kid flooding"): 1,000 tokens with random `kid`s cause at most one JWKS fetch.
 pub async fn random_kid_flood_costs_at_most_one_fetch(env: &Env) -> Check {
     // A fresh instance, its cache warm and its refetch budget unused.
@@ -18,15 +23,7 @@ pub async fn random_kid_flood_costs_at_most_one_fetch(env: &Env) -> Check {
         .expect("JWKS server");
     let cfg = crate::env::config(&jwks.url, &[("WSAUTH_JWKS_COOLDOWN_SECONDS", "60")]);
     let local = crate::common::Local::external(wsauth_local::GatewayOptions::default(), cfg).await;
-    let warm = env
-        .status(
-            &local,
-            &env.keys
-                .rsa
-                .mint(&claims("alice", "", 600))
-                .unwrap_or_default(),
-        )
-        .await;
+    let warm = env.status(&local, &alice(&env.keys.rsa)).await;
     let before = jwks.hits();
     let mut tokens = Vec::new();
     for i in 0..1000u32 {
@@ -120,11 +117,7 @@ pub async fn jwks_unknown_kty_is_skipped(env: &Env) -> Check {
 /// Availability vs. safety: the JWKS endpoint down → cached keys keep working; past the
 /// maximum staleness the handshake fails closed (500).
 pub async fn jwks_outage_uses_cache_then_fails_closed(env: &Env) -> Check {
-    let token = env
-        .keys
-        .rsa
-        .mint(&claims("alice", "", 600))
-        .unwrap_or_default();
+    let token = alice(&env.keys.rsa);
     let warm = env.status(&env.stale, &token).await;
     env.stale_jwks.set(Mode::Status(503));
     let during = env.status(&env.stale, &token).await;
@@ -139,11 +132,7 @@ pub async fn jwks_outage_uses_cache_then_fails_closed(env: &Env) -> Check {
 }
 
 async fn garbage(env: &Env, mode: Mode) -> Check {
-    let token = env
-        .keys
-        .ed
-        .mint(&claims("alice", "", 600))
-        .unwrap_or_default();
+    let token = alice(&env.keys.ed);
     let warm = env.status(&env.fragile, &token).await;
     env.fragile_jwks.set(mode);
     let before = env.fragile_jwks.hits();
@@ -315,16 +304,8 @@ pub async fn removed_and_emptied_keys_stop_verifying(env: &Env) -> Check {
     let jwks = server(env.keys.jwks()).await;
     let cfg = crate::env::config(&jwks.url, &[("WSAUTH_JWKS_COOLDOWN_SECONDS", "0")]);
     let local = crate::common::Local::external(wsauth_local::GatewayOptions::default(), cfg).await;
-    let rsa = env
-        .keys
-        .rsa
-        .mint(&claims("alice", "", 600))
-        .unwrap_or_default();
-    let ec = env
-        .keys
-        .ec
-        .mint(&claims("alice", "", 600))
-        .unwrap_or_default();
+    let rsa = alice(&env.keys.rsa);
+    let ec = alice(&env.keys.ec);
     let before = env.status(&local, &rsa).await;
     jwks.set(Mode::Json(wsauth_devkit::jwks_json([
         &env.keys.ec,
@@ -334,24 +315,14 @@ pub async fn removed_and_emptied_keys_stop_verifying(env: &Env) -> Check {
     let Ok(rotated) = SigningKey::generate(Algorithm::EdDSA, "rotated") else {
         return Check::new("key", "key generation failed");
     };
-    let _ = env
-        .status(
-            &local,
-            &rotated.mint(&claims("alice", "", 600)).unwrap_or_default(),
-        )
-        .await;
+    let _ = env.status(&local, &alice(&rotated)).await;
     let refetches = jwks.hits() - hits;
     let (removed, kept) = (
         env.status(&local, &rsa).await,
         env.status(&local, &ec).await,
     );
     jwks.set(Mode::Json(json!({"keys": []})));
-    let _ = env
-        .status(
-            &local,
-            &rotated.mint(&claims("alice", "", 600)).unwrap_or_default(),
-        )
-        .await;
+    let _ = env.status(&local, &alice(&rotated)).await;
     let emptied = env.status(&local, &ec).await;
     Check::new(
         "before 101, 1 refetch, removed 401, kept 101, emptied 401",
@@ -375,14 +346,7 @@ pub async fn failing_idp_under_a_kid_flood_is_asked_rarely(env: &Env) -> Check {
         let Ok(k) = SigningKey::generate(Algorithm::EdDSA, &kid) else {
             break;
         };
-        if env
-            .status(
-                &local,
-                &k.mint(&claims("alice", "", 600)).unwrap_or_default(),
-            )
-            .await
-            != 101
-        {
+        if env.status(&local, &alice(&k)).await != 101 {
             refused += 1;
         }
     }

@@ -20,11 +20,10 @@ mod sessions;
 mod tokens;
 
 use std::future::Future;
-use std::io::Write;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
 
 use env::Env;
+use wsauth_settings::telemetry::LogCapture;
 
 /// What a case expected and what it observed.
 pub struct Check {
@@ -57,6 +56,11 @@ impl Check {
 }
 
 /// The usual handshake check: the status the contract names.
+/// `expected` when `held`, else `otherwise` (a failing observation, in capitals).
+pub fn said(held: bool, expected: &'static str, otherwise: &'static str) -> &'static str {
+    if held { expected } else { otherwise }
+}
+
 pub fn status_check(expected: u16, observed: u16) -> Check {
     Check::new(&expected.to_string(), &observed.to_string())
 }
@@ -69,25 +73,9 @@ macro_rules! cases {
     };
 }
 
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if let Ok(mut v) = self.0.lock() {
-            v.extend_from_slice(buf);
-        }
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 fn main() {
     // Every log line of the run, every level of wsauth's crates (dependencies at info).
-    let capture = Capture::default();
-    let writer = capture.clone();
+    let capture = LogCapture::default();
     let filter = tracing_subscriber::EnvFilter::new(
         "info,wsauth_policy=trace,wsauth_session=trace,wsauth_authorizer=trace,\
          wsauth_connect=trace,wsauth_routes=trace,wsauth_local=trace",
@@ -95,7 +83,7 @@ fn main() {
     tracing_subscriber::fmt()
         .json()
         .with_env_filter(filter)
-        .with_writer(move || writer.clone())
+        .with_writer(capture.clone())
         .init();
 
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -107,7 +95,7 @@ fn main() {
     std::process::exit(i32::from(failed > 0));
 }
 
-async fn run(capture: Capture) -> usize {
+async fn run(capture: LogCapture) -> usize {
     let env = Env::start().await;
     let all: Vec<(&str, CaseFn)> = cases![
         tokens::control_valid_tokens_connect,
@@ -206,8 +194,7 @@ async fn run(capture: Capture) -> usize {
     }
 
     // No token or signature in any log line.
-    let logs = capture.0.lock().map(|v| v.clone()).unwrap_or_default();
-    let logs = String::from_utf8_lossy(&logs);
+    let logs = capture.text();
     let tokens = env.tokens.lock().map(|t| t.clone()).unwrap_or_default();
     let mut leaked = 0usize;
     for t in &tokens {

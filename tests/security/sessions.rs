@@ -6,9 +6,9 @@ use futures_util::SinkExt;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::Check;
 use crate::common::{self, Seen, expect_close, next, recv, request, send, send_text};
 use crate::env::{Env, WAIT};
+use crate::{Check, said};
 
 fn close_code(c: (Option<u16>, String)) -> String {
     c.0.map_or("none".into(), |c| c.to_string())
@@ -137,11 +137,7 @@ pub async fn refresh_with_another_users_token(env: &Env) -> Check {
         &format!(
             "{}, session {}",
             r["code"].as_str().or(r["type"].as_str()).unwrap_or("-"),
-            if before == after {
-                "unchanged"
-            } else {
-                "CHANGED"
-            }
+            said(before == after, "unchanged", "CHANGED")
         ),
     )
 }
@@ -161,11 +157,7 @@ pub async fn send_without_scope_is_forbidden(env: &Env) -> Check {
         &format!(
             "{}, {}",
             r["code"].as_str().unwrap_or("-"),
-            if leaked == Seen::Timeout {
-                "nothing delivered"
-            } else {
-                "DELIVERED"
-            }
+            said(leaked == Seen::Timeout, "nothing delivered", "DELIVERED")
         ),
     )
 }

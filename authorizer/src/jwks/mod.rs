@@ -405,6 +405,15 @@ mod tests {
         SigningKey::generate(Algorithm::ES256, kid).unwrap()
     }
 
+    /// A cache primed with `k1` (cooldown 10 s), the IdP down from then on.
+    async fn k1_served_then_idp_down() -> (Arc<JwksCache>, Arc<Scripted>) {
+        let fetcher = Scripted::new(Some(jwks_json([&key("k1")])));
+        let cache = Arc::new(JwksCache::with_fetcher(ISS, settings(10), fetcher.clone()));
+        cache.prime().await.unwrap();
+        fetcher.set(None);
+        (cache, fetcher)
+    }
+
     /// The seconds (of `seconds`, one lookup each) at which `fetcher` was called.
     async fn fetch_times(
         cache: &Arc<JwksCache>,
@@ -427,10 +436,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn while_cached_keys_serve_failures_back_off_exponentially_to_five_minutes() {
-        let fetcher = Scripted::new(Some(jwks_json([&key("k1")])));
-        let cache = Arc::new(JwksCache::with_fetcher(ISS, settings(10), fetcher.clone()));
-        cache.prime().await.unwrap();
-        fetcher.set(None);
+        let (cache, fetcher) = k1_served_then_idp_down().await;
         // An unknown kid a second for 20 minutes, the IdP down all along; k1 keeps serving.
         let at = fetch_times(&cache, &fetcher, 1200, |s| format!("flood-{s}")).await;
         // 10 s, 20 s, 40 s, 80 s, 160 s, then 300 s apart (±1 s: a background refresh is
@@ -497,10 +503,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn past_the_staleness_bound_probing_returns_to_every_few_seconds() {
-        let fetcher = Scripted::new(Some(jwks_json([&key("k1")])));
-        let cache = Arc::new(JwksCache::with_fetcher(ISS, settings(10), fetcher.clone()));
-        cache.prime().await.unwrap();
-        fetcher.set(None);
+        let (cache, fetcher) = k1_served_then_idp_down().await;
         // An hour of outage: k1 serves (max staleness 3600 s) while the backoff grows to 5 min.
         let at = fetch_times(&cache, &fetcher, 3600, |s| format!("flood-{s}")).await;
         assert!(at.windows(2).any(|w| w[1] - w[0] == 300), "{at:?}");
@@ -532,34 +535,16 @@ mod tests {
         );
     }
 
-    /// Log lines written to a buffer, for counting warnings.
-    #[derive(Clone, Default)]
-    struct Lines(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Lines {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
     #[tokio::test(start_paused = true)]
     async fn an_outage_is_one_warning_and_no_task_per_request() {
-        let lines = Lines::default();
-        let writer = lines.clone();
+        let lines = wsauth_settings::telemetry::LogCapture::default();
         let subscriber = tracing_subscriber::fmt()
             .with_max_level(tracing::Level::INFO)
             .with_ansi(false)
-            .with_writer(move || writer.clone())
+            .with_writer(lines.clone())
             .finish();
         let _guard = tracing::subscriber::set_default(subscriber);
-        let fetcher = Scripted::new(Some(jwks_json([&key("k1")])));
-        let cache = Arc::new(JwksCache::with_fetcher(ISS, settings(10), fetcher.clone()));
-        cache.prime().await.unwrap();
-        fetcher.set(None);
+        let (cache, fetcher) = k1_served_then_idp_down().await;
         tokio::time::advance(Duration::from_secs(301)).await;
         // Past `refresh_after`, the IdP down: a thousand verifications a second for 20 s.
         for _ in 0..20 {
@@ -569,7 +554,7 @@ mod tests {
             tokio::task::yield_now().await;
             tokio::time::advance(Duration::from_secs(1)).await;
         }
-        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        let text = lines.text();
         let warnings = text.lines().filter(|l| l.contains("WARN")).count();
         assert_eq!(warnings, 1, "{text}");
         assert!(fetcher.calls() <= 3, "{} fetches in 20 s", fetcher.calls());
@@ -579,7 +564,7 @@ mod tests {
         assert!(cache.cached("k1").is_some());
         tokio::task::yield_now().await;
         tokio::time::sleep(Duration::from_millis(1)).await;
-        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        let text = lines.text();
         assert!(text.contains("succeeded again"), "{text}");
         assert_eq!(text.lines().filter(|l| l.contains("WARN")).count(), 1);
     }

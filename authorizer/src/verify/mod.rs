@@ -318,19 +318,17 @@ mod tests {
         // signature encoding before a bad payload encoding, as before.
         let (h, rest) = token.split_once('.').unwrap();
         let (p, _) = rest.split_once('.').unwrap();
-        assert_eq!(check(&v, &format!("!.{p}.!")), malformed("header encoding"));
-        assert_eq!(
-            check(&v, &format!("{h}.!.!")),
-            malformed("signature encoding")
-        );
-        assert_eq!(
-            check(&v, &format!("{h}.!.AAAA")),
-            malformed("payload encoding")
-        );
-        assert_eq!(
-            check(&v, &format!("{h}.{p}.AAAA")),
-            Err(Some(AuthError::SignatureEncoding))
-        );
+        for (t, want) in [
+            (format!("!.{p}.!"), malformed("header encoding")),
+            (format!("{h}.!.!"), malformed("signature encoding")),
+            (format!("{h}.!.AAAA"), malformed("payload encoding")),
+            (
+                format!("{h}.{p}.AAAA"),
+                Err(Some(AuthError::SignatureEncoding)),
+            ),
+        ] {
+            assert_eq!(check(&v, &t), want, "{t}");
+        }
         // The segments are counted before the header's size is, and the header's size before the
         // signature's encoding is told.
         let big = "A".repeat(MAX_HEADER_B64 + 1);
@@ -344,14 +342,12 @@ mod tests {
         assert!(KnownHeader::find(h).is_some());
         assert_eq!(check(&v, &format!("{token}.")), not_three);
         assert_eq!(check(&v, &format!("{token}.e30")), not_three);
-        assert_eq!(
-            check(&v, &format!("{h}.{p}.!")),
-            malformed("signature encoding")
-        );
-        assert_eq!(
-            check(&v, &format!("{h}.!.AAAA")),
-            malformed("payload encoding")
-        );
+        for (t, want) in [
+            (format!("{h}.{p}.!"), malformed("signature encoding")),
+            (format!("{h}.!.AAAA"), malformed("payload encoding")),
+        ] {
+            assert_eq!(check(&v, &t), want, "{t}");
+        }
     }
 
     #[test]

@@ -148,27 +148,21 @@ fn phase_bounds(windows: &[Window], t0: f64, end: f64) -> Vec<Bound> {
     let mut bounds: Vec<Bound> = Vec::new();
     let mut cursor = t0;
     for w in windows {
-        bounds.push((
-            if bounds.is_empty() {
-                "before".into()
-            } else {
-                "between".into()
-            },
-            cursor,
-            w.from,
-        ));
+        let name = if bounds.is_empty() {
+            "before"
+        } else {
+            "between"
+        };
+        bounds.push((name.into(), cursor, w.from));
         bounds.push((format!("during: {}", w.name), w.from, w.to));
         cursor = w.to;
     }
-    bounds.push((
-        if windows.is_empty() {
-            "steady".into()
-        } else {
-            "after".into()
-        },
-        cursor,
-        end,
-    ));
+    let last = if windows.is_empty() {
+        "steady"
+    } else {
+        "after"
+    };
+    bounds.push((last.into(), cursor, end));
     bounds
 }
 
