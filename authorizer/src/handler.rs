@@ -13,8 +13,8 @@ use wsauth_policy::{ExecuteApiArn, PolicyDocument};
 use wsauth_settings::clock::now_epoch;
 
 use crate::error::{AuthError, LambdaRefusal, Outcome};
-use crate::event::{AuthorizerResponse, WebSocketAuthorizerRequest};
 use crate::jwks::JwksError;
+use crate::request::{AuthorizerResponse, WebSocketAuthorizerRequest};
 use crate::verify::{Verified, Verifier};
 use wsauth_settings::AuthorizerConfig;
 

@@ -3,7 +3,8 @@
 //!
 //! # Layout
 //!
-//! - [`event`]: the REQUEST authorizer event, its identity sources, the response.
+//! - [`request`]: the REQUEST authorizer event (its identity sources, the token in it) and the
+//!   response.
 //! - [`verify`]: strict JWT verification against the issuer's JWKS (`verify/mod.rs` the
 //!   pipeline, `segments.rs` splitting, decoding and the signature's form, `header.rs` the
 //!   header and its per-thread cache, `claims_rules.rs` the claim rules).
@@ -20,15 +21,15 @@
 
 mod claims;
 pub mod error;
-pub mod event;
 pub mod handler;
 pub mod jwks;
 pub mod limits;
+pub mod request;
 pub mod verify;
 
 pub use error::{AuthError, LambdaRefusal, Outcome};
-pub use event::{AuthorizerResponse, WebSocketAuthorizerRequest};
 pub use handler::Authorizer;
 pub use jwks::JwksCache;
+pub use request::{AuthorizerResponse, WebSocketAuthorizerRequest};
 pub use verify::{Verified, Verifier};
 pub use wsauth_settings::AuthorizerConfig;

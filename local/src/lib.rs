@@ -4,6 +4,8 @@
 //! # Layout
 //!
 //! - [`gateway`]: the emulated API (handshake, routing, limits, @connections, push, demo page).
+//! - [`lambdas`]: `--lambdas DIR`: the built Lambda binaries as child processes behind an
+//!   emulated Lambda Runtime API.
 //! - [`devissuer`]: the dev issuer used when `WSAUTH_ISSUER` is not set.
 //! - [`ids`]: connection IDs; [`timefmt`]: API Gateway's time formats.
 //! - this file: assembly. [`bind`] (or [`bind_with_routes`], with application routes) binds the

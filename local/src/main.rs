@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use wsauth_local::devissuer::{DEV_DIR, DevIssuer};
-use wsauth_local::gateway::FUNCTION_TIMEOUT_SECS;
+use wsauth_local::gateway::{self, FUNCTION_TIMEOUT_SECS};
 use wsauth_local::lambdas::LambdaOptions;
 use wsauth_local::{GatewayOptions, StoreKind, bind, issuer_mode, run};
 use wsauth_protocol::token::{TokenSource, UnknownTokenSource};
@@ -35,19 +35,19 @@ enum Command {
     /// Serve the WebSocket API, @connections, push and the demo page.
     Serve {
         /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:3001")]
+        #[arg(long, default_value = gateway::DEFAULT_LISTEN)]
         listen: String,
         /// Stage: the WebSocket URL is ws://{listen}/{stage}.
-        #[arg(long, default_value = "dev")]
+        #[arg(long, default_value = gateway::DEFAULT_STAGE)]
         stage: String,
         /// Where bindings live.
         #[arg(long, value_enum, default_value = "memory")]
         store: Store,
         /// Close connections idle this many seconds (1001).
-        #[arg(long, default_value_t = 600)]
+        #[arg(long, default_value_t = gateway::IDLE_TIMEOUT.as_secs())]
         idle_timeout: u64,
         /// Close connections after this many seconds (1001).
-        #[arg(long, default_value_t = 7200)]
+        #[arg(long, default_value_t = gateway::MAX_CONNECTION_DURATION.as_secs())]
         max_connection_duration: u64,
         /// Accept POST /_wsauth/push from any address (default: loopback only).
         #[arg(long)]

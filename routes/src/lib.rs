@@ -9,7 +9,8 @@
 //!   `broadcast`, `refresh`, `$default`).
 //! - [`handler`]: the `routes` Lambda's event in, its answer to API Gateway out
 //!   ([`Router::handle_event`]).
-//! - [`push`]: `sendToUser`, `broadcast`, `disconnectUser` for backends.
+//! - [`push`]: `sendToUser`, `broadcast`, `disconnectUser`, `logoutUser`, `logoutSession` for
+//!   backends.
 //! - [`frame`]: the message frame recipients get, shared by routes and push.
 //! - [`services`]: the bundle handlers use (store, @connections, verifier, endpoint), and the
 //!   fan-out through it: bounded-concurrency delivery with pruning of gone connections;

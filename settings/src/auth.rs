@@ -56,7 +56,8 @@ pub struct IssuerRules {
     pub issuer: Arc<str>,
     /// Accepted audiences; `aud` must contain one. `WSAUTH_AUDIENCE` (comma-separated).
     pub audiences: Vec<String>,
-    /// Accepted `alg` values. `WSAUTH_ALGORITHMS`; default `RS256,ES256,EdDSA`. HS* and `none`
+    /// Accepted `alg` values. `WSAUTH_ALGORITHMS`; default [`DEFAULT_ALGORITHMS`]
+    /// (`RS256,ES256,EdDSA`). HS* and `none`
     /// are refused at start: a JWKS-verified token is never symmetric.
     pub algorithms: Vec<Algorithm>,
     /// Cognito `token_use` to require. `WSAUTH_TOKEN_USE` (`access` or `id`); default unchecked.
@@ -94,9 +95,13 @@ pub struct AuthorizerConfig {
 }
 
 impl AuthorizerConfig {
-    /// The rules of the issuer named `iss`, if it is configured.
-    pub fn issuer(&self, iss: &str) -> Option<&IssuerRules> {
-        self.issuers.iter().find(|i| *i.issuer == *iss)
+    /// The position (in [`issuers`](Self::issuers)) and rules of the issuer named `iss`, if it
+    /// is configured: how the verifier picks the issuer of a token.
+    pub fn issuer(&self, iss: &str) -> Option<(usize, &IssuerRules)> {
+        self.issuers
+            .iter()
+            .enumerate()
+            .find(|(_, i)| *i.issuer == *iss)
     }
 }
 
@@ -112,6 +117,18 @@ pub const SUPPORTED: [Algorithm; 9] = [
     Algorithm::ES384,
     Algorithm::EdDSA,
 ];
+
+/// The algorithms accepted when `WSAUTH_ALGORITHMS` (or an issuer's `algorithms`) is unset.
+pub const DEFAULT_ALGORITHMS: [Algorithm; 3] =
+    [Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA];
+
+/// `algs` as `WSAUTH_ALGORITHMS` spells them (`RS256,ES256,EdDSA`).
+pub fn alg_list(algs: &[Algorithm]) -> String {
+    algs.iter()
+        .map(|a| alg_name(*a))
+        .collect::<Vec<_>>()
+        .join(",")
+}
 
 /// Parses an `alg` name exactly as JOSE spells it; only asymmetric algorithms are known.
 pub fn parse_algorithm(name: &str) -> Option<Algorithm> {
@@ -207,7 +224,7 @@ fn algorithms(
     names: Option<Vec<String>>,
 ) -> Result<Vec<Algorithm>, ConfigError> {
     let Some(names) = names else {
-        return Ok(vec![Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA]);
+        return Ok(DEFAULT_ALGORITHMS.to_vec());
     };
     let mut algs = Vec::new();
     for name in names {
@@ -215,8 +232,8 @@ fn algorithms(
             ConfigError::new(
                 var,
                 format!(
-                    "{name:?} is not accepted (use RS256, RS384, RS512, PS256, PS384, PS512, \
-                     ES256, ES384, EdDSA; symmetric and `none` never are)"
+                    "{name:?} is not accepted (use {}; symmetric and `none` never are)",
+                    alg_list(&SUPPORTED).replace(',', ", ")
                 ),
             )
         })?;
@@ -428,13 +445,14 @@ mod tests {
                        "tokenTypes":["application/AT+JWT"]}]"#;
         let c = cfg(&[("WSAUTH_ISSUERS", two)]).unwrap();
         assert_eq!(c.issuers.len(), 2);
-        let b = c.issuer("https://b.example").unwrap();
+        let (index, b) = c.issuer("https://b.example").unwrap();
+        assert_eq!(index, 1);
         assert_eq!(b.user_id_prefix, "b|");
         assert_eq!(b.jwks.url, "https://b.example/keys");
         assert_eq!(b.algorithms, vec![Algorithm::ES256]);
         assert_eq!(b.token_types, vec!["at+jwt"]);
         assert_eq!(
-            c.issuer("https://a.example").unwrap().jwks.url,
+            c.issuer("https://a.example").unwrap().1.jwks.url,
             "https://a.example/.well-known/jwks.json"
         );
         assert!(c.issuer("https://c.example").is_none());

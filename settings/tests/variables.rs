@@ -34,6 +34,20 @@ fn the_readme_table_lists_exactly_the_variables_read() {
     assert_eq!(readme_variables(), code);
 }
 
+#[test]
+fn the_readme_names_the_sdk_variables_wsauth_reads_itself() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let section = readme.split("## Configuration").nth(1).unwrap();
+    let section = section.split("\n## ").next().unwrap();
+    for v in wsauth_settings::aws::AWS_VARIABLES {
+        assert!(
+            section.contains(&format!("`{v}`")),
+            "README's Configuration omits {v}"
+        );
+    }
+    assert!(section.contains(wsauth_settings::aws::LOCAL_REGION));
+}
+
 fn rust_sources(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
@@ -77,4 +91,21 @@ fn no_other_crate_reads_a_wsauth_variable() {
         offenders.is_empty(),
         "read through wsauth_settings::Settings instead: {offenders:?}"
     );
+}
+
+#[test]
+fn the_deploy_and_the_readme_default_to_the_algorithms_the_settings_do() {
+    let defaults = wsauth_settings::auth::alg_list(&wsauth_settings::auth::DEFAULT_ALGORITHMS);
+    let yml = std::fs::read_to_string(root().join("serverless.yml")).unwrap();
+    assert!(
+        yml.lines()
+            .any(|l| l.trim() == format!("algorithms: {defaults}")),
+        "serverless.yml's `algorithms` parameter does not default to {defaults}"
+    );
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let row = readme
+        .lines()
+        .find(|l| l.starts_with("| `WSAUTH_ALGORITHMS`"))
+        .unwrap();
+    assert!(row.contains(&format!("`{defaults}`")), "{row}");
 }

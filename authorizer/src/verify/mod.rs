@@ -173,13 +173,7 @@ impl Verifier {
             .iss
             .as_deref()
             .ok_or(AuthError::MissingClaim("iss"))?;
-        let (index, rules) = self
-            .config
-            .issuers
-            .iter()
-            .enumerate()
-            .find(|(_, r)| *r.issuer == *iss)
-            .ok_or(AuthError::IssuerMismatch)?;
+        let (index, rules) = self.config.issuer(iss).ok_or(AuthError::IssuerMismatch)?;
         let alg = header.alg;
         if !rules.algorithms.contains(&alg) {
             return Err(AuthError::AlgNotAllowed.into());

@@ -49,7 +49,9 @@ pub use sigv4::Credentials;
 
 // API Gateway's limits, enforced here as on AWS (one home: `wsauth_protocol::limits`).
 use wsauth_protocol::host::{is_loopback_host, is_loopback_ip, split_host};
-pub use wsauth_protocol::limits::{INTEGRATION_TIMEOUT, MAX_FRAME_BYTES, MAX_MESSAGE_BYTES};
+pub use wsauth_protocol::limits::{
+    IDLE_TIMEOUT, INTEGRATION_TIMEOUT, MAX_CONNECTION_DURATION, MAX_FRAME_BYTES, MAX_MESSAGE_BYTES,
+};
 /// Each function's timeout, in seconds, unless `--function-timeout` says otherwise: the
 /// `timeout` `serverless.yml` deploys with (`tests/tests/route_table.rs` holds them together).
 pub const FUNCTION_TIMEOUT_SECS: u64 = 10;
@@ -89,12 +91,18 @@ pub struct GatewayOptions {
     pub lambdas: Option<crate::lambdas::LambdaOptions>,
 }
 
+/// The stage wsauth-local serves unless told otherwise (`--stage`).
+pub const DEFAULT_STAGE: &str = "dev";
+
+/// The address wsauth-local listens on unless told otherwise (`--listen`).
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:3001";
+
 impl Default for GatewayOptions {
     fn default() -> Self {
         Self {
-            stage: "dev".into(),
-            idle_timeout: Duration::from_secs(600),
-            max_connection_duration: Duration::from_secs(7200),
+            stage: DEFAULT_STAGE.into(),
+            idle_timeout: IDLE_TIMEOUT,
+            max_connection_duration: MAX_CONNECTION_DURATION,
             push_from_anywhere: false,
             region: wsauth_settings::aws::LOCAL_REGION.into(),
             account: "123456789012".into(),

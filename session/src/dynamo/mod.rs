@@ -15,7 +15,7 @@
 //!   transaction cancellations) and [`client`].
 //! - [`schema`]: the tables as data ([`schema::SESSIONS`], [`schema::REVOCATIONS`]) and their
 //!   creation ([`ensure_tables`]).
-//! - [`item`]: the item mapping ([`to_item`], [`from_item`]).
+//! - `item.rs`: the item mapping ([`to_item`], [`from_item`]).
 
 mod item;
 pub mod schema;
