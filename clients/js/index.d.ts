@@ -101,6 +101,7 @@ export declare const PROTOCOL: Readonly<{
   subprotocol: string;
   bearerPrefix: string;
   queryParameter: string;
+  tokenSources: readonly string[];
   routes: Readonly<{ whoami: string; sendToUser: string; broadcast: string; refresh: string }>;
   frames: Readonly<{ error: string; message: string }>;
   sessionOver: readonly string[];

@@ -31,6 +31,8 @@ export const PROTOCOL = Object.freeze({
   subprotocol: 'wsauth',
   bearerPrefix: 'bearer.',
   queryParameter: 'token',
+  /** The token sources a browser can use (not `header`), the first the default. */
+  tokenSources: Object.freeze(['subprotocol', 'query']),
   routes: Object.freeze({ whoami: 'whoami', sendToUser: 'sendToUser', broadcast: 'broadcast', refresh: 'refresh' }),
   frames: Object.freeze({ error: 'error', message: 'message' }),
   /** Codes after which the server closes the connection: reconnect with a fresh token. */
@@ -68,8 +70,8 @@ export function createClient(options) {
       + 'or pass allowInsecure: true to opt in (ws:// needs no opt-in to localhost, 127.0.0.0/8 or [::1])');
   }
   if (typeof o.getToken !== 'function') throw new TypeError('getToken must be a function returning a token');
-  const tokenSource = o.tokenSource ?? 'subprotocol';
-  if (tokenSource !== 'subprotocol' && tokenSource !== 'query') {
+  const tokenSource = o.tokenSource ?? PROTOCOL.tokenSources[0];
+  if (!PROTOCOL.tokenSources.includes(tokenSource)) {
     throw new TypeError('tokenSource must be "subprotocol" or "query" (as the deploy is configured)');
   }
   const WS = o.WebSocket ?? globalThis.WebSocket;

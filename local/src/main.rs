@@ -103,10 +103,18 @@ fn parse_token_source(v: &str) -> Result<TokenSource, String> {
 
 /// A command that connects with `token` the way the server expects it.
 fn try_command(url: &str, token: &str, source: TokenSource) -> String {
+    use wsauth_protocol::token::{
+        BEARER_PROTOCOL_PREFIX as BEARER, QUERY_PARAMETER, SUBPROTOCOL, authorization_value,
+    };
     match source {
-        TokenSource::Subprotocol => format!("wscat -c '{url}' -s wsauth -s 'bearer.{token}'"),
-        TokenSource::Query => format!("wscat -c '{url}?token={token}'"),
-        TokenSource::Header => format!("wscat -c '{url}' -H 'Authorization: Bearer {token}'"),
+        TokenSource::Subprotocol => {
+            format!("wscat -c '{url}' -s {SUBPROTOCOL} -s '{BEARER}{token}'")
+        }
+        TokenSource::Query => format!("wscat -c '{url}?{QUERY_PARAMETER}={token}'"),
+        TokenSource::Header => format!(
+            "wscat -c '{url}' -H 'Authorization: {}'",
+            authorization_value(token)
+        ),
     }
 }
 

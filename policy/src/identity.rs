@@ -14,22 +14,39 @@ use serde_json::{Map, Value};
 pub use wsauth_protocol::limits::MAX_USER_ID_BYTES;
 
 /// Why a string is not a user ID ([`check_user_id`]) or a session ID ([`check_session_id`]).
-/// The caller names the field (`userId: must not be empty`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+/// It displays as a user ID's refusal (`a user ID must not be empty`);
+/// [`IdError::describe`] names another kind of ID.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IdError {
     /// Empty.
-    #[error("must not be empty")]
     Empty,
     /// Over [`MAX_USER_ID_BYTES`].
-    #[error("must be at most {max} bytes", max = MAX_USER_ID_BYTES)]
     TooLong,
     /// A control character (newline, NUL, …): it would reach logs and replies.
-    #[error("must not contain control characters")]
     Control,
     /// A user ID starting with `$`: `$server` marks backend pushes.
-    #[error("must not start with `$`")]
     Reserved,
 }
+
+impl IdError {
+    /// The refusal, said of `noun` (`a session ID`).
+    pub fn describe(self, noun: &str) -> String {
+        match self {
+            Self::Empty => format!("{noun} must not be empty"),
+            Self::TooLong => format!("{noun} is at most {MAX_USER_ID_BYTES} bytes"),
+            Self::Control => format!("{noun} must not contain control characters"),
+            Self::Reserved => format!("{noun} must not start with `$`"),
+        }
+    }
+}
+
+impl std::fmt::Display for IdError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe("a user ID"))
+    }
+}
+
+impl std::error::Error for IdError {}
 
 /// Checks a user ID (`userIdPrefix` + `sub`, and every `to` or push `userId`): 1 to 512 bytes of
 /// UTF-8, no control characters, not starting with `$`.

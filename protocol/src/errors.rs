@@ -27,7 +27,8 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    /// Every code, in the contract's order.
+    /// Every code wsauth sends, in the contract's order (the contract's `limit_exceeded` comes
+    /// with channels, which send it).
     pub const ALL: [ErrorCode; 8] = [
         Self::BadRequest,
         Self::UnknownAction,
@@ -87,6 +88,27 @@ impl<'de> Deserialize<'de> for ErrorCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Exhaustive: a new code does not compile until it has a place here, and the test then
+    /// fails until it is in [`ErrorCode::ALL`].
+    fn position(c: ErrorCode) -> usize {
+        match c {
+            ErrorCode::BadRequest => 0,
+            ErrorCode::UnknownAction => 1,
+            ErrorCode::Forbidden => 2,
+            ErrorCode::SessionExpired => 3,
+            ErrorCode::NotBound => 4,
+            ErrorCode::PayloadTooLarge => 5,
+            ErrorCode::InvalidToken => 6,
+            ErrorCode::Internal => 7,
+        }
+    }
+
+    #[test]
+    fn all_lists_every_code_once() {
+        let at: Vec<usize> = ErrorCode::ALL.into_iter().map(position).collect();
+        assert_eq!(at, (0..ErrorCode::ALL.len()).collect::<Vec<_>>());
+    }
 
     #[test]
     fn codes_serialize_as_spelled_and_only_session_ends_close() {

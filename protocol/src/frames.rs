@@ -21,7 +21,7 @@ pub const MESSAGE: &str = "message";
 /// `{"type":"error","code","message"}`.
 pub const ERROR: &str = "error";
 
-/// Every frame type.
+/// Every frame type the server sends today (channels add theirs).
 pub const ALL: [&str; 6] = [PONG, WHOAMI, SENT, REFRESHED, MESSAGE, ERROR];
 
 /// The `from` of a backend push (no user ID starts with `$`).

@@ -81,6 +81,25 @@ impl Builtin {
 mod tests {
     use super::*;
 
+    /// Exhaustive: a new route does not compile until it has a place here, and the test then
+    /// fails until it is in [`Builtin::ALL`].
+    fn position(b: Builtin) -> usize {
+        match b {
+            Builtin::Ping => 0,
+            Builtin::WhoAmI => 1,
+            Builtin::SendToUser => 2,
+            Builtin::Broadcast => 3,
+            Builtin::Refresh => 4,
+            Builtin::Default => 5,
+        }
+    }
+
+    #[test]
+    fn all_lists_every_route_once() {
+        let at: Vec<usize> = Builtin::ALL.into_iter().map(position).collect();
+        assert_eq!(at, (0..Builtin::ALL.len()).collect::<Vec<_>>());
+    }
+
     #[test]
     fn keys_are_distinct_and_round_trip() {
         for b in Builtin::ALL {

@@ -157,6 +157,17 @@ mod tests {
                 .map(TokenSource::identity_source),
             Ok("route.request.querystring.token")
         );
+        // Pinned here, not only derived: the deploy's identity sources and the authorizer's
+        // reading depend on these exact strings.
+        let sources = TokenSource::ALL.map(TokenSource::identity_source);
+        assert_eq!(
+            sources,
+            [
+                "route.request.header.Sec-WebSocket-Protocol",
+                "route.request.querystring.token",
+                "route.request.header.Authorization",
+            ]
+        );
         for bad in ["", "Query", "bearer", "subprotocols", "header,query"] {
             assert!(bad.parse::<TokenSource>().is_err(), "{bad}");
         }

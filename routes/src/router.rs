@@ -16,6 +16,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::Value;
 use wsauth_policy::{RouteDecision, RoutePolicy, RoutePolicyError};
+use wsauth_protocol::routes;
 use wsauth_session::{Binding, Lookup, Presumed};
 
 use crate::error::{ErrorCode, RouteError};
@@ -140,7 +141,7 @@ impl Router {
         now: i64,
     ) -> Reply {
         let parsed: Option<Value> = body.and_then(|b| serde_json::from_str(b).ok());
-        let id = match parsed.as_ref().and_then(|v| v.get("id")) {
+        let id = match parsed.as_ref().and_then(|v| v.get(routes::ID)) {
             None => Ok(None),
             Some(Value::String(id)) if id.chars().count() <= MAX_CORRELATION_ID => {
                 Ok(Some(id.clone()))
@@ -158,7 +159,7 @@ impl Router {
             )
             .await;
         if let (Ok(Some(id)), Some(Value::Object(frame))) = (id, reply.frame.as_mut()) {
-            frame.insert("id".into(), Value::String(id));
+            frame.insert(routes::ID.into(), Value::String(id));
         }
         reply
     }

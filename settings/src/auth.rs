@@ -160,7 +160,8 @@ pub fn check_jwks_url(url: &str) -> Result<(), String> {
     let host = parsed.host_str().unwrap_or_default();
     match parsed.scheme() {
         "https" if !host.is_empty() => Ok(()),
-        "http" if wsauth_protocol::host::is_loopback_host(host) => Ok(()),
+        // The contract's loopback names, exactly (not all of 127.0.0.0/8).
+        "http" if matches!(host, "127.0.0.1" | "[::1]" | "::1" | "localhost") => Ok(()),
         "http" => Err("must be https:// (plain http is allowed on loopback only)".into()),
         _ => Err("must be an https:// URL".into()),
     }
@@ -554,6 +555,12 @@ mod tests {
             let mut p = BASE.to_vec();
             p.push(("WSAUTH_JWKS_URL", ok));
             assert!(cfg(&p).is_ok(), "{ok}");
+        }
+        // The contract names three loopback hosts, and only those.
+        for refused in ["http://127.0.0.2/jwks", "http://127.0.0.1.nip.io/jwks"] {
+            let mut p = BASE.to_vec();
+            p.push(("WSAUTH_JWKS_URL", refused));
+            assert_eq!(cfg(&p).unwrap_err().var, "WSAUTH_JWKS_URL", "{refused}");
         }
         let e = cfg(&[("WSAUTH_ISSUER", "http://idp"), ("WSAUTH_AUDIENCE", "a")]).unwrap_err();
         assert_eq!(e.var, "WSAUTH_ISSUER");

@@ -55,12 +55,12 @@ impl Check {
     }
 }
 
-/// The usual handshake check: the status the contract names.
 /// `expected` when `held`, else `otherwise` (a failing observation, in capitals).
 pub fn said(held: bool, expected: &'static str, otherwise: &'static str) -> &'static str {
     if held { expected } else { otherwise }
 }
 
+/// The usual handshake check: the status the contract names.
 pub fn status_check(expected: u16, observed: u16) -> Check {
     Check::new(&expected.to_string(), &observed.to_string())
 }

@@ -244,7 +244,8 @@ async fn idle_connections_are_closed_with_1001() {
 #[tokio::test]
 async fn connections_are_closed_at_the_maximum_duration() {
     let opts = GatewayOptions {
-        max_connection_duration: Duration::from_secs(1),
+        // Long enough for three pings through qemu-run arm64 functions (`--lambdas`).
+        max_connection_duration: Duration::from_secs(3),
         ..Default::default()
     };
     let l = Local::dev(opts, StoreKind::Memory).await;

@@ -11,16 +11,22 @@ test('the token travels as the protocol says', () => {
   assert.equal(PROTOCOL.subprotocol, wire.token.subprotocol);
   assert.equal(PROTOCOL.bearerPrefix, wire.token.bearerPrefix);
   assert.equal(PROTOCOL.queryParameter, wire.token.queryParameter);
+  assert.equal(PROTOCOL.tokenSources[0], wire.token.default);
+  for (const t of PROTOCOL.tokenSources) assert.ok(t in wire.token.identitySources, t);
 });
 
-test('every route the client sends is a built-in route of the protocol', () => {
+test('every route the client sends is the built-in route of that name', () => {
   for (const [name, key] of Object.entries(PROTOCOL.routes)) {
+    assert.equal(key, name, `${name} is sent as ${key}`);
     assert.ok(key in wire.routes.builtin, `${name}: ${key} is no built-in route`);
   }
 });
 
 test('the frame types it reads and the codes that end a session are the protocol\'s', () => {
-  for (const t of Object.values(PROTOCOL.frames)) assert.ok(wire.frames.includes(t), t);
+  for (const [name, t] of Object.entries(PROTOCOL.frames)) {
+    assert.equal(t, name, `the ${name} frame is read as ${t}`);
+    assert.ok(wire.frames.includes(t), t);
+  }
   const closing = Object.entries(wire.errorCodes).filter(([, c]) => c.closes).map(([code]) => code).sort();
   assert.deepEqual([...PROTOCOL.sessionOver].sort(), closing);
 });

@@ -4,6 +4,7 @@
 use axum::http::HeaderMap;
 use serde_json::{Map, Value, json};
 use wsauth_policy::PolicyDocument;
+use wsauth_protocol::routes;
 
 use crate::ids::connection_id;
 use crate::timefmt::request_time;
@@ -87,14 +88,14 @@ impl Api {
         json!({"type": "REQUEST", "methodArn": self.method_arn(),
             "headers": request.headers, "multiValueHeaders": request.multi_headers,
             "queryStringParameters": request.query, "multiValueQueryStringParameters": request.multi_query,
-            "stageVariables": {}, "requestContext": self.request_context(meta, "$connect", "CONNECT", now_ms)})
+            "stageVariables": {}, "requestContext": self.request_context(meta, routes::CONNECT, "CONNECT", now_ms)})
     }
 
     /// The `$connect` event, after the authorizer allowed the handshake.
     pub fn connect_event(&self, meta: &ConnMeta, request: &Request, now_ms: i64) -> Value {
         json!({"headers": request.headers, "multiValueHeaders": request.multi_headers,
             "queryStringParameters": request.query, "multiValueQueryStringParameters": request.multi_query,
-            "requestContext": self.request_context(meta, "$connect", "CONNECT", now_ms),
+            "requestContext": self.request_context(meta, routes::CONNECT, "CONNECT", now_ms),
             "isBase64Encoded": false})
     }
 
@@ -116,7 +117,7 @@ impl Api {
 
     /// The `$disconnect` event with the close status.
     pub fn disconnect_event(&self, meta: &ConnMeta, code: u16, reason: &str, now_ms: i64) -> Value {
-        let mut ctx = self.request_context(meta, "$disconnect", "DISCONNECT", now_ms);
+        let mut ctx = self.request_context(meta, routes::DISCONNECT, "DISCONNECT", now_ms);
         ctx.insert("disconnectStatusCode".into(), json!(code));
         ctx.insert("disconnectReason".into(), json!(reason));
         json!({"headers": {"Host": meta.domain}, "multiValueHeaders": {"Host": [meta.domain]},

@@ -18,7 +18,7 @@ impl RouteHandler for DefaultRoute {
                 "message is not JSON",
             ));
         };
-        match body.get("action") {
+        match body.get(wsauth_protocol::routes::ACTION) {
             _ if !body.is_object() => Err(RouteError::new(
                 ErrorCode::BadRequest,
                 "message must be a JSON object",

@@ -43,6 +43,8 @@ pub struct IndexSchema {
     pub hash: &'static str,
     /// The sort key.
     pub range: &'static str,
+    /// What reads it (said when a table lacks it).
+    pub purpose: &'static str,
 }
 
 /// One table's shape.
@@ -72,11 +74,13 @@ pub const SESSIONS: TableSchema = TableSchema {
             name: BY_USER_INDEX,
             hash: "userId",
             range: "connectedAt",
+            purpose: "sendToUser, disconnectUser and logoutUser",
         },
         IndexSchema {
             name: BY_SESSION_INDEX,
             hash: "sessionId",
             range: "connectedAt",
+            purpose: "logoutSession",
         },
     ],
     ttl: TTL_ATTRIBUTE,
@@ -118,9 +122,9 @@ pub async fn ensure(client: &Client, table: &str, schema: &TableSchema) -> Resul
             };
             if let Some(missing) = schema.indexes.iter().find(|i| !has(i.name)) {
                 return Err(StoreError::Unavailable(format!(
-                    "table {table} has no `{}` index (it predates it): add the index (GSI on \
+                    "table {table} has no `{}` index (it predates {}): add the index (GSI on \
                      {}, {}, all attributes) or use a new table",
-                    missing.name, missing.hash, missing.range
+                    missing.name, missing.purpose, missing.hash, missing.range
                 )));
             }
             true
