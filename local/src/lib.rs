@@ -177,7 +177,10 @@ pub async fn assemble(
         .map_err(|e| LocalError::Config(format!("application routes: {e}")))?;
     let pusher = Pusher::new(services);
     let connect = ConnectHandler::new(store.clone(), Some(endpoint.clone()));
-    let route_keys: Vec<String> = router.route_keys().map(str::to_owned).collect();
+    let routes: Vec<(String, bool)> = router
+        .route_table()
+        .map(|(k, answers)| (k.to_owned(), answers))
+        .collect();
     let timeout = opts.function_timeout;
     let functions: Arc<dyn Functions> = match &opts.lambdas {
         None => Arc::new(Linked::new(authorizer, connect, router, pusher, timeout)),
@@ -190,7 +193,7 @@ pub async fn assemble(
         opts,
         addr,
         functions,
-        route_keys,
+        routes,
         store,
         credentials,
         dev,

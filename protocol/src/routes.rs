@@ -71,6 +71,21 @@ impl Builtin {
         }
     }
 
+    /// Whether the route answers its sender, i.e. is deployed with a route response
+    /// (`routeResponseSelectionExpression: $default`). On API Gateway a route without one is
+    /// one-way: whatever its integration returns, replies and error frames alike, never reaches
+    /// the client. Every built-in route answers (the contract names a reply for each).
+    pub const fn answers(self) -> bool {
+        match self {
+            Self::Ping
+            | Self::WhoAmI
+            | Self::SendToUser
+            | Self::Broadcast
+            | Self::Refresh
+            | Self::Default => true,
+        }
+    }
+
     /// The built-in route of `key`, if it is one.
     pub fn from_key(key: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|b| b.key() == key)

@@ -8,7 +8,10 @@ use wsauth_protocol::{Builtin, ErrorCode, TokenSource, frames, limits, routes, t
 fn facts() -> Value {
     let builtin: Map<String, Value> = Builtin::ALL
         .into_iter()
-        .map(|b| (b.key().to_owned(), json!(b.default_scopes())))
+        .map(|b| {
+            let route = json!({"scopes": b.default_scopes(), "answers": b.answers()});
+            (b.key().to_owned(), route)
+        })
         .collect();
     let codes: Map<String, Value> = ErrorCode::ALL
         .into_iter()

@@ -6,17 +6,18 @@
 //! → `session_expired` (binding removed, connection closed); the route policy for the route key API Gateway selected (not declared, or a scope
 //! missing → `forbidden`); then the handler, which receives the authorized binding. The identity
 //! comes only from the binding: nothing in a message body can name another connection or user.
-//! Application code adds routes with [`Router::route`] and never repeats these checks.
+//! Application code adds routes with [`Router::route`] (or [`Router::route_one_way`]) and never
+//! repeats these checks.
 //!
 //! [`SessionStore::authorize`]: wsauth_session::SessionStore::authorize
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde_json::Value;
 use wsauth_policy::{RouteDecision, RoutePolicy, RoutePolicyError};
-use wsauth_protocol::routes;
+use wsauth_protocol::{Builtin, routes};
 use wsauth_session::{Binding, Lookup, Presumed};
 
 use crate::error::{ErrorCode, RouteError};
@@ -75,9 +76,15 @@ pub use wsauth_protocol::limits::MAX_ID_CHARS as MAX_CORRELATION_ID;
 
 /// Route key → handler, behind the per-message authorization.
 pub struct Router {
+    /// What handlers use: the store, @connections, the verifier.
     services: Arc<Services>,
+    /// The scopes each route requires (a route absent from it is refused).
     policy: RoutePolicy,
+    /// The handler of each route key.
     handlers: HashMap<String, Arc<dyn RouteHandler>>,
+    /// The routes deployed without a route response: on API Gateway nothing they return
+    /// reaches the client ([`Router::answers`]).
+    one_way: HashSet<String>,
 }
 
 impl Router {
@@ -88,6 +95,11 @@ impl Router {
             services,
             policy,
             handlers: crate::builtin::handlers(),
+            one_way: Builtin::ALL
+                .into_iter()
+                .filter(|b| !b.answers())
+                .map(|b| b.key().to_owned())
+                .collect(),
         }
     }
 
@@ -100,7 +112,33 @@ impl Router {
     ) -> Result<Self, RoutePolicyError> {
         self.policy.set(route_key, scopes)?;
         self.handlers.insert(route_key.to_owned(), handler);
+        self.one_way.remove(route_key);
         Ok(self)
+    }
+
+    /// Adds (or replaces) a one-way route requiring `scopes`: deployed without a route response,
+    /// so nothing it returns (a reply or an error frame) reaches the sender; it answers, if at
+    /// all, by pushing. Its `serverless.yml` event has no `routeResponseSelectionExpression`.
+    pub fn route_one_way(
+        self,
+        route_key: &str,
+        scopes: Vec<String>,
+        handler: Arc<dyn RouteHandler>,
+    ) -> Result<Self, RoutePolicyError> {
+        let mut r = self.route(route_key, scopes, handler)?;
+        r.one_way.insert(route_key.to_owned());
+        Ok(r)
+    }
+
+    /// Whether `route_key` answers its sender (is deployed with a route response).
+    pub fn answers(&self, route_key: &str) -> bool {
+        self.handlers.contains_key(route_key) && !self.one_way.contains(route_key)
+    }
+
+    /// Every route with whether it answers: the route table `serverless.yml` deploys (a route
+    /// response on exactly the routes that answer) and wsauth-local emulates.
+    pub fn route_table(&self) -> impl Iterator<Item = (&str, bool)> {
+        self.route_keys().map(|k| (k, self.answers(k)))
     }
 
     /// Every route key this router answers (built-in and added), `$default` included: the

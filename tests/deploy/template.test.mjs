@@ -66,10 +66,18 @@ test('routes are selected by $request.body.action and every built-in route exist
   assert.deepEqual(keys, ['$connect', '$default', '$disconnect', 'broadcast', 'ping', 'refresh', 'sendToUser', 'whoami']);
 });
 
-test('route responses exist only where a reply is the route\'s job', () => {
-  const responses = ofType('AWS::ApiGatewayV2::RouteResponse').map(([, r]) => JSON.stringify(r.Properties.RouteId));
-  assert.equal(responses.length, 6);
-  assert.ok(responses.every((r) => !/connect|disconnect/i.test(r)), responses.join(' '));
+test('route responses exist exactly on the routes that answer, one each, tied to its route', () => {
+  // The routes that answer are the protocol's (protocol/wire.json, from wsauth-protocol).
+  const answering = Object.entries(wire.routes.builtin).filter(([, r]) => r.answers).map(([k]) => k).sort();
+  const routeKey = (id) => R[id]?.Properties?.RouteKey;
+  const responses = ofType('AWS::ApiGatewayV2::RouteResponse');
+  for (const [id, r] of responses) assert.equal(r.Properties.RouteResponseKey, '$default', id);
+  const answered = responses.map(([, r]) => routeKey(r.Properties.RouteId.Ref)).sort();
+  assert.deepEqual(answered, answering, 'a route response per answering route, on no other');
+  const twoWay = ofType('AWS::ApiGatewayV2::Route')
+    .filter(([, r]) => r.Properties.RouteResponseSelectionExpression === '$default')
+    .map(([, r]) => r.Properties.RouteKey).sort();
+  assert.deepEqual(twoWay, answering, 'RouteResponseSelectionExpression on exactly the answering routes');
 });
 
 const ROLE_ACTIONS = {

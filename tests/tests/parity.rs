@@ -67,6 +67,41 @@ async fn a_crashing_route_answers_internal_server_error_and_the_connection_stays
     assert_pong(&mut ws).await;
 }
 
+/// Answers `{"type":"noted"}`.
+struct Noted;
+
+#[async_trait]
+impl RouteHandler for Noted {
+    async fn handle(&self, _: &MessageContext<'_>) -> Result<Option<Value>, RouteError> {
+        Ok(Some(json!({"type": "noted"})))
+    }
+}
+
+#[tokio::test]
+async fn a_one_way_route_sends_nothing_back_not_even_its_errors_but_its_failure_is_reported() {
+    let add = |r: Router| {
+        r.route_one_way("note", vec![], Arc::new(Noted))?
+            .route_one_way("scoped", vec!["admin".into()], Arc::new(Noted))?
+            .route_one_way("explodeQuietly", vec![], Arc::new(Panics))
+    };
+    let l =
+        Local::dev_with_routes(GatewayOptions::default(), StoreKind::Memory, Box::new(add)).await;
+    let (mut ws, me) = l.open_with_id("alice", SEND).await;
+    // The handler ran (its reply exists), and API Gateway drops it: no route response.
+    send(&mut ws, json!({"action": "note", "id": "n1"})).await;
+    // Its refusals are replies too: a missing scope's `forbidden` never arrives either.
+    send(&mut ws, json!({"action": "scoped", "id": "n2"})).await;
+    assert_eq!(
+        next(&mut ws, Duration::from_millis(500)).await,
+        Seen::Timeout
+    );
+    // A failing integration is API Gateway's own frame, sent whether or not the route answers.
+    let r = request(&mut ws, json!({"action": "explodeQuietly"})).await;
+    assert!(is_internal_server_error(&r, &me), "{r}");
+    // A two-way route on the same connection still answers.
+    assert_pong(&mut ws).await;
+}
+
 #[tokio::test]
 async fn a_slow_route_times_out_without_holding_the_next_message() {
     let l = with_faulty_routes().await;

@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -22,17 +22,28 @@ fn serverless_yml() -> serde_yaml_ng::Value {
     serde_yaml_ng::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-/// Every WebSocket route `serverless.yml` gives the function `function`.
-fn deployed_routes(function: &str) -> BTreeSet<String> {
+/// Every WebSocket route `serverless.yml` gives the function `function`, with whether it has a
+/// route response (`routeResponseSelectionExpression: $default`: the route answers).
+fn deployed_table(function: &str) -> BTreeMap<String, bool> {
     serverless_yml()["functions"][function]["events"]
         .as_sequence()
         .map(|events| {
             events
                 .iter()
-                .filter_map(|e| e["websocket"]["route"].as_str().map(str::to_owned))
+                .filter_map(|e| {
+                    let ws = &e["websocket"];
+                    let answers =
+                        ws["routeResponseSelectionExpression"].as_str() == Some("$default");
+                    ws["route"].as_str().map(|r| (r.to_owned(), answers))
+                })
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Every WebSocket route `serverless.yml` gives the function `function`.
+fn deployed_routes(function: &str) -> BTreeSet<String> {
+    deployed_table(function).into_keys().collect()
 }
 
 #[tokio::test]
@@ -53,6 +64,54 @@ async fn serverless_yml_deploys_exactly_the_routes_the_router_declares() {
         .map(String::from)
         .into();
     assert_eq!(deployed_routes("connect"), connect);
+}
+
+#[tokio::test]
+async fn serverless_yml_gives_a_route_response_to_exactly_the_routes_that_answer() {
+    let l = Local::dev(GatewayOptions::default(), StoreKind::Memory).await;
+    let emulated: BTreeMap<String, bool> = l
+        .gateway
+        .route_keys()
+        .map(|k| (k.to_owned(), l.gateway.answers(k)))
+        .collect();
+    let protocol: BTreeMap<String, bool> = Builtin::ALL
+        .map(|b| (b.key().to_owned(), b.answers()))
+        .into();
+    assert_eq!(
+        emulated, protocol,
+        "wsauth-local's route table is not the protocol's"
+    );
+    assert_eq!(
+        deployed_table("routes"),
+        emulated,
+        "a route answers (routeResponseSelectionExpression: $default) in one and not the other"
+    );
+    // $connect's answer is the handshake's status, never a route response.
+    assert!(deployed_table("connect").values().all(|answers| !answers));
+}
+
+#[tokio::test]
+async fn an_application_route_is_one_way_when_declared_so() {
+    let add = |r: wsauth_routes::Router| {
+        r.route("echo", vec![], Arc::new(Echo))?
+            .route_one_way("note", vec![], Arc::new(Echo))
+    };
+    let l =
+        Local::dev_with_routes(GatewayOptions::default(), StoreKind::Memory, Box::new(add)).await;
+    assert!(l.gateway.answers("echo"));
+    assert!(!l.gateway.answers("note"));
+    // Declared one-way, then two-way again: the last declaration holds.
+    let again = |r: wsauth_routes::Router| {
+        r.route_one_way("echo", vec![], Arc::new(Echo))?
+            .route("echo", vec![], Arc::new(Echo))
+    };
+    let l = Local::dev_with_routes(
+        GatewayOptions::default(),
+        StoreKind::Memory,
+        Box::new(again),
+    )
+    .await;
+    assert!(l.gateway.answers("echo"));
 }
 
 #[test]

@@ -113,7 +113,7 @@ impl Gateway {
         match serde_json::from_str::<Value>(text) {
             Ok(Value::Object(o)) => match o.get(routes::ACTION) {
                 // `$`-keys are API Gateway's own: a body never selects them.
-                Some(Value::String(a)) if !a.starts_with('$') && self.route_keys.contains(a) => {
+                Some(Value::String(a)) if !a.starts_with('$') && self.routes.contains_key(a) => {
                     a.clone()
                 }
                 _ => routes::DEFAULT.to_owned(),
@@ -138,6 +138,12 @@ impl Gateway {
         )
         .await;
         match invoked {
+            // A one-way route (no route response): API Gateway passes nothing of what the
+            // integration returned back to the client, error frames included.
+            Ok(Ok(_)) if !self.answers(&route_key) => {
+                tracing::debug!(connection_id = %meta.connection_id, route_key, "one-way route: reply dropped");
+                None
+            }
             Ok(Ok(response)) => response["body"]
                 .as_str()
                 .filter(|b| !b.is_empty())

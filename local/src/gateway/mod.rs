@@ -24,7 +24,7 @@ pub mod handshake;
 pub mod management;
 pub mod sigv4;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
@@ -128,8 +128,10 @@ pub struct Gateway {
     /// The four functions (linked in, or child processes with `--lambdas`): every event goes
     /// through here, as on AWS every integration goes through Lambda.
     functions: Arc<dyn Functions>,
-    /// The route keys a message can select (the router's); any other selects `$default`.
-    route_keys: HashSet<String>,
+    /// The route table (the router's): the keys a message can select (any other selects
+    /// `$default`), each with whether it has a route response. A route without one is one-way,
+    /// as on API Gateway: what its integration returns is dropped.
+    routes: HashMap<String, bool>,
     /// The bindings the functions keep: [`Gateway::store`] hands them to tests (linked mode).
     store: Arc<dyn SessionStore>,
     /// The credentials @connections calls must be signed with (SigV4), as IAM would require.
@@ -167,14 +169,15 @@ pub(crate) fn aws_error(status: u16, error_type: &str, message: &str) -> Respons
 }
 
 impl Gateway {
-    /// A gateway listening at `listen` in front of `functions`, selecting among `route_keys`;
+    /// A gateway listening at `listen` in front of `functions`, selecting among `routes` (each
+    /// key with whether it answers: has a route response);
     /// `store` is the session store the functions use (for inspection), `credentials` the ones
     /// @connections calls must be signed with.
     pub fn new(
         opts: GatewayOptions,
         listen: SocketAddr,
         functions: Arc<dyn Functions>,
-        route_keys: impl IntoIterator<Item = String>,
+        routes: impl IntoIterator<Item = (String, bool)>,
         store: Arc<dyn SessionStore>,
         credentials: Credentials,
         dev: Option<DevIssuer>,
@@ -190,7 +193,7 @@ impl Gateway {
             api,
             listen,
             functions,
-            route_keys: route_keys.into_iter().collect(),
+            routes: routes.into_iter().collect(),
             store,
             credentials,
             dev,
@@ -224,7 +227,12 @@ impl Gateway {
 
     /// The route table: the keys messages are selected among (`$default` included).
     pub fn route_keys(&self) -> impl Iterator<Item = &str> {
-        self.route_keys.iter().map(String::as_str)
+        self.routes.keys().map(String::as_str)
+    }
+
+    /// Whether `route_key` has a route response: its integration's replies reach the client.
+    pub fn answers(&self, route_key: &str) -> bool {
+        self.routes.get(route_key).copied().unwrap_or(false)
     }
 
     /// The session store behind the functions.
