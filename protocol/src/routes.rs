@@ -74,7 +74,8 @@ impl Builtin {
     /// Whether the route answers its sender, i.e. is deployed with a route response
     /// (`routeResponseSelectionExpression: $default`). On API Gateway a route without one is
     /// one-way: whatever its integration returns, replies and error frames alike, never reaches
-    /// the client. Every built-in route answers (the contract names a reply for each).
+    /// the client (what wsauth posts through @connections, such as a session's end, still
+    /// does). Every built-in route answers (the contract names a reply for each).
     pub const fn answers(self) -> bool {
         match self {
             Self::Ping

@@ -1,6 +1,7 @@
 //! The `routes` Lambda's answer to API Gateway: the reply frame becomes the response body (the
-//! route response sends it to the client); when the connection must close, the reply is posted
-//! through @connections first and the connection deleted after it.
+//! route response, if the route has one, sends it to the client); when the connection must
+//! close, the reply is posted through @connections first and the connection deleted after it,
+//! so a session's end arrives on one-way routes too.
 
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use aws_lambda_events::encodings::Body;
@@ -13,7 +14,7 @@ use crate::router::{Reply, Router};
 
 impl Router {
     /// Handles a MESSAGE event as the `routes` Lambda: the reply is the response body (API
-    /// Gateway's route response sends it to the client). When the connection must close, the
+    /// Gateway's route response, if the route has one, sends it to the client). When the connection must close, the
     /// reply is posted first and the connection deleted after it.
     pub async fn handle_event(
         &self,

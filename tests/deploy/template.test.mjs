@@ -68,7 +68,9 @@ test('routes are selected by $request.body.action and every built-in route exist
 
 test('route responses exist exactly on the routes that answer, one each, tied to its route', () => {
   // The routes that answer are the protocol's (protocol/wire.json, from wsauth-protocol).
+  for (const [k, r] of Object.entries(wire.routes.builtin)) assert.equal(typeof r.answers, 'boolean', k);
   const answering = Object.entries(wire.routes.builtin).filter(([, r]) => r.answers).map(([k]) => k).sort();
+  assert.ok(answering.length > 0, 'no answering route: the check would be vacuous');
   const routeKey = (id) => R[id]?.Properties?.RouteKey;
   const responses = ofType('AWS::ApiGatewayV2::RouteResponse');
   for (const [id, r] of responses) assert.equal(r.Properties.RouteResponseKey, '$default', id);

@@ -67,27 +67,31 @@ async fn a_crashing_route_answers_internal_server_error_and_the_connection_stays
     assert_pong(&mut ws).await;
 }
 
-/// Answers `{"type":"noted"}`.
-struct Noted;
+/// Answers `{"type":"noted"}`, counting the messages it handled.
+#[derive(Clone, Default)]
+struct Noted(Arc<std::sync::atomic::AtomicUsize>);
 
 #[async_trait]
 impl RouteHandler for Noted {
     async fn handle(&self, _: &MessageContext<'_>) -> Result<Option<Value>, RouteError> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Ok(Some(json!({"type": "noted"})))
     }
 }
 
 #[tokio::test]
 async fn a_one_way_route_sends_nothing_back_not_even_its_errors_but_its_failure_is_reported() {
-    let add = |r: Router| {
-        r.route_one_way("note", vec![], Arc::new(Noted))?
-            .route_one_way("scoped", vec!["admin".into()], Arc::new(Noted))?
+    let (noted, scoped) = (Noted::default(), Noted::default());
+    let (n, s) = (noted.clone(), scoped.clone());
+    let add = move |r: Router| {
+        r.route_one_way("note", vec![], Arc::new(n))?
+            .route_one_way("scoped", vec!["admin".into()], Arc::new(s))?
             .route_one_way("explodeQuietly", vec![], Arc::new(Panics))
     };
     let l =
         Local::dev_with_routes(GatewayOptions::default(), StoreKind::Memory, Box::new(add)).await;
     let (mut ws, me) = l.open_with_id("alice", SEND).await;
-    // The handler ran (its reply exists), and API Gateway drops it: no route response.
+    // The handler runs and replies, and API Gateway drops the reply: no route response.
     send(&mut ws, json!({"action": "note", "id": "n1"})).await;
     // Its refusals are replies too: a missing scope's `forbidden` never arrives either.
     send(&mut ws, json!({"action": "scoped", "id": "n2"})).await;
@@ -95,11 +99,29 @@ async fn a_one_way_route_sends_nothing_back_not_even_its_errors_but_its_failure_
         next(&mut ws, Duration::from_millis(500)).await,
         Seen::Timeout
     );
+    let count = |c: &Noted| c.0.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(
+        (count(&noted), count(&scoped)),
+        (1, 0),
+        "note ran, scoped was refused"
+    );
     // A failing integration is API Gateway's own frame, sent whether or not the route answers.
     let r = request(&mut ws, json!({"action": "explodeQuietly"})).await;
     assert!(is_internal_server_error(&r, &me), "{r}");
     // A two-way route on the same connection still answers.
     assert_pong(&mut ws).await;
+    // A session that is over ends on a one-way route too: its `session_expired` is posted
+    // through @connections before the close, which no route response is needed for.
+    let mut short = connect(&l.url(), &l.token("bob", "", 1), Via::Subprotocol)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    send(&mut short, json!({"action": "note"})).await;
+    assert_eq!(recv(&mut short).await["code"], "session_expired");
+    assert_eq!(
+        expect_close(&mut short, Duration::from_secs(5)).await.0,
+        Some(1000)
+    );
 }
 
 #[tokio::test]
