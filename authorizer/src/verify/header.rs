@@ -201,14 +201,13 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::verify::test_support::{check, claims, header_of, key_and_verifier};
+    use crate::verify::test_support::{check, claims, header_of, with_alice};
 
     // Each test runs on a thread of its own: it starts with no known header.
 
     #[test]
     fn a_verified_tokens_header_is_kept_and_read_alike() {
-        let (key, v) = key_and_verifier(Algorithm::RS256, "kept");
-        let alice = key.mint(&claims("alice", 600)).unwrap();
+        let (key, v, alice) = with_alice(Algorithm::RS256, "kept");
         assert!(KnownHeader::find(header_of(&alice)).is_none());
         let first = check(&v, &alice).unwrap();
         assert!(KnownHeader::find(header_of(&alice)).is_some());
@@ -231,8 +230,7 @@ mod tests {
 
     #[test]
     fn refused_tokens_leave_no_header_behind() {
-        let (key, v) = key_and_verifier(Algorithm::ES256, "refused");
-        let alice = key.mint(&claims("alice", 600)).unwrap();
+        let (key, v, alice) = with_alice(Algorithm::ES256, "refused");
         let bob = key.mint(&claims("bob", 600)).unwrap();
         let header = header_of(&alice).to_owned();
         // A bad signature, an expired token, a wrong audience: none enters.
@@ -257,8 +255,7 @@ mod tests {
 
     #[test]
     fn a_header_one_byte_apart_is_read_anew() {
-        let (key, v) = key_and_verifier(Algorithm::EdDSA, "apart");
-        let alice = key.mint(&claims("alice", 600)).unwrap();
+        let (key, v, alice) = with_alice(Algorithm::EdDSA, "apart");
         check(&v, &alice).unwrap();
         // The same header but for the `kid`, signed by the same key: read anew, so its `kid` is
         // the one looked up (and not cached: the key is asked for).

@@ -266,6 +266,13 @@ mod test_support {
         (key, v)
     }
 
+    /// [`key_and_verifier`] and a ten-minute token of alice's signed by the key.
+    pub(super) fn with_alice(alg: Algorithm, kid: &str) -> (SigningKey, Verifier, String) {
+        let (key, v) = key_and_verifier(alg, kid);
+        let alice = key.mint(&claims("alice", 600)).unwrap();
+        (key, v, alice)
+    }
+
     pub(super) fn claims(sub: &str, exp_in: i64) -> serde_json::Value {
         let now = wsauth_settings::clock::now_epoch();
         json!({"iss": ISS, "aud": AUD, "sub": sub, "iat": now, "exp": now + exp_in,
@@ -288,15 +295,14 @@ mod test_support {
 
 #[cfg(test)]
 mod tests {
-    use super::test_support::{check, claims, key_and_verifier};
+    use super::test_support::{check, with_alice};
     use super::*;
 
     // Each test runs on a thread of its own: it starts with no known header.
 
     #[test]
     fn segments_are_counted_before_the_header_is_read_and_encodings_told_in_order() {
-        let (key, v) = key_and_verifier(Algorithm::RS256, "segments");
-        let token = key.mint(&claims("alice", 600)).unwrap();
+        let (_, v, token) = with_alice(Algorithm::RS256, "segments");
         let malformed = |why| Err(Some(AuthError::Malformed(why)));
         let not_three = malformed("not three segments");
         // Fewer or more than three, whatever else is wrong: a JWE has five.
