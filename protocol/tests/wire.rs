@@ -3,7 +3,20 @@
 //! it after a deliberate change: `WSAUTH_WRITE_WIRE=1 cargo test -p wsauth-protocol --test wire`.
 
 use serde_json::{Map, Value, json};
-use wsauth_protocol::{Builtin, ErrorCode, TokenSource, frames, limits, routes, token};
+use wsauth_protocol::{Builtin, ErrorCode, TokenSource, frames, host, limits, routes, token};
+
+/// Hosts (as a URL writes them) the loopback rule accepts, and hosts it refuses: the rule by
+/// example, for the JavaScript client's own implementation to be held to.
+const LOOPBACK: [&str; 5] = ["localhost", "LOCALHOST", "127.0.0.1", "127.8.9.10", "[::1]"];
+const NOT_LOOPBACK: [&str; 7] = [
+    "example.com",
+    "10.0.0.1",
+    "0.0.0.0",
+    "[2001:db8::1]",
+    "localhost.example.com",
+    "127.0.0.1.example.com",
+    "[::ffff:127.0.0.1]",
+];
 
 fn facts() -> Value {
     let builtin: Map<String, Value> = Builtin::ALL
@@ -42,6 +55,7 @@ fn facts() -> Value {
             "default": TokenSource::default().as_str(),
             "identitySources": sources,
         },
+        "loopback": {"hosts": LOOPBACK, "notHosts": NOT_LOOPBACK},
         "limits": {
             "maxMessageBytes": limits::MAX_MESSAGE_BYTES,
             "maxFrameBytes": limits::MAX_FRAME_BYTES,
@@ -52,6 +66,16 @@ fn facts() -> Value {
             "maxUserIdBytes": limits::MAX_USER_ID_BYTES,
         },
     })
+}
+
+#[test]
+fn the_loopback_examples_are_the_rules() {
+    for h in LOOPBACK {
+        assert!(host::is_loopback_host(h), "{h}");
+    }
+    for h in NOT_LOOPBACK {
+        assert!(!host::is_loopback_host(h), "{h}");
+    }
 }
 
 #[test]

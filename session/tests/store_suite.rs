@@ -498,6 +498,44 @@ async fn dynamodb_outage_gives_a_clean_error_not_a_panic() {
 }
 
 #[tokio::test]
+async fn a_table_without_one_of_the_schemas_indexes_is_refused_naming_it() {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    let _ = wsauth_devkit::stores::dynamodb_local().await;
+    let client = client(&wsauth_settings::Settings::from_env().store().unwrap()).await;
+    // A sessions table as it was before logoutSession: the key and no index at all.
+    let table = format!("wsauth-old-{}", std::process::id());
+    client
+        .create_table()
+        .table_name(&table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("connectionId")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("connectionId")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    match ensure_table(&client, &table).await {
+        Err(StoreError::Unavailable(m)) => {
+            assert!(m.contains(&table) && m.contains("`byUser`"), "{m}");
+        }
+        other => panic!("an old table was accepted: {other:?}"),
+    }
+}
+
+#[tokio::test]
 async fn ensure_table_is_idempotent_and_creates_the_indexes_and_ttl() {
     let _ = wsauth_devkit::stores::dynamodb_local().await;
     let client = client(&wsauth_settings::Settings::from_env().store().unwrap()).await;
