@@ -5,55 +5,30 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// An error frame's `code`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrorCode {
-    /// Not JSON, no `action`, or a malformed field.
-    BadRequest,
-    /// JSON naming no known route.
-    UnknownAction,
-    /// The route needs a scope the session lacks, or the route is not declared.
-    Forbidden,
-    /// The session's `expiresAt` has passed, or it was logged out; the connection is closed.
-    SessionExpired,
-    /// No binding for this connection; the connection is closed.
-    NotBound,
-    /// An outgoing message over [`MAX_MESSAGE_BYTES`](crate::limits::MAX_MESSAGE_BYTES).
-    PayloadTooLarge,
-    /// A `refresh` token that does not verify or names another subject or issuer.
-    InvalidToken,
-    /// wsauth could not complete the request (store or @connections failure).
-    Internal,
+spelled! {
+    /// An error frame's `code`: every code wsauth sends, in the contract's order (the contract's
+    /// `limit_exceeded` comes with channels, which send it).
+    pub enum ErrorCode spelled by as_str {
+        /// Not JSON, no `action`, or a malformed field.
+        BadRequest => "bad_request",
+        /// JSON naming no known route.
+        UnknownAction => "unknown_action",
+        /// The route needs a scope the session lacks, or the route is not declared.
+        Forbidden => "forbidden",
+        /// The session's `expiresAt` has passed, or it was logged out; the connection is closed.
+        SessionExpired => "session_expired",
+        /// No binding for this connection; the connection is closed.
+        NotBound => "not_bound",
+        /// An outgoing message over [`MAX_MESSAGE_BYTES`](crate::limits::MAX_MESSAGE_BYTES).
+        PayloadTooLarge => "payload_too_large",
+        /// A `refresh` token that does not verify or names another subject or issuer.
+        InvalidToken => "invalid_token",
+        /// wsauth could not complete the request (store or @connections failure).
+        Internal => "internal",
+    }
 }
 
 impl ErrorCode {
-    /// Every code wsauth sends, in the contract's order (the contract's `limit_exceeded` comes
-    /// with channels, which send it).
-    pub const ALL: [ErrorCode; 8] = [
-        Self::BadRequest,
-        Self::UnknownAction,
-        Self::Forbidden,
-        Self::SessionExpired,
-        Self::NotBound,
-        Self::PayloadTooLarge,
-        Self::InvalidToken,
-        Self::Internal,
-    ];
-
-    /// The code as sent.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::BadRequest => "bad_request",
-            Self::UnknownAction => "unknown_action",
-            Self::Forbidden => "forbidden",
-            Self::SessionExpired => "session_expired",
-            Self::NotBound => "not_bound",
-            Self::PayloadTooLarge => "payload_too_large",
-            Self::InvalidToken => "invalid_token",
-            Self::Internal => "internal",
-        }
-    }
-
     /// Whether the server closes the connection after sending this error (a client reconnects
     /// with a fresh token).
     pub const fn closes(self) -> bool {
@@ -88,27 +63,6 @@ impl<'de> Deserialize<'de> for ErrorCode {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Exhaustive: a new code does not compile until it has a place here, and the test then
-    /// fails until it is in [`ErrorCode::ALL`].
-    fn position(c: ErrorCode) -> usize {
-        match c {
-            ErrorCode::BadRequest => 0,
-            ErrorCode::UnknownAction => 1,
-            ErrorCode::Forbidden => 2,
-            ErrorCode::SessionExpired => 3,
-            ErrorCode::NotBound => 4,
-            ErrorCode::PayloadTooLarge => 5,
-            ErrorCode::InvalidToken => 6,
-            ErrorCode::Internal => 7,
-        }
-    }
-
-    #[test]
-    fn all_lists_every_code_once() {
-        let at: Vec<usize> = ErrorCode::ALL.into_iter().map(position).collect();
-        assert_eq!(at, (0..ErrorCode::ALL.len()).collect::<Vec<_>>());
-    }
 
     #[test]
     fn codes_serialize_as_spelled_and_only_session_ends_close() {

@@ -19,6 +19,36 @@
 
 #![deny(missing_docs)]
 
+/// An enum of wire values declared once: each variant with its spelling. Its `ALL` (every
+/// variant, in order) and its spelling function are derived from that one list, so a variant
+/// can neither lack a spelling nor be missing from `ALL`.
+macro_rules! spelled {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident spelled by $spell:ident {
+            $( $(#[$vmeta:meta])* $variant:ident => $spelling:expr, )+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $( $(#[$vmeta])* $variant, )+
+        }
+
+        impl $name {
+            /// Every value, in the order declared.
+            pub const ALL: [Self; [$(stringify!($variant)),+].len()] = [$(Self::$variant),+];
+
+            /// The value as spelled on the wire.
+            pub const fn $spell(self) -> &'static str {
+                match self {
+                    $( Self::$variant => $spelling, )+
+                }
+            }
+        }
+    };
+}
+
 pub mod errors;
 pub mod frames;
 pub mod host;

@@ -7,21 +7,23 @@ pub const CONNECT: &str = "$connect";
 pub const DISCONNECT: &str = "$disconnect";
 /// The route of a message that is not JSON or names no known route.
 pub const DEFAULT: &str = "$default";
-/// A route wsauth answers itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Builtin {
-    /// `ping` → `{"type":"pong"}`.
-    Ping,
-    /// `whoami` → the session as the binding holds it.
-    WhoAmI,
-    /// `sendToUser {"to","data"}` → every live connection of `to`.
-    SendToUser,
-    /// `broadcast {"data"}` → every other connection.
-    Broadcast,
-    /// `refresh {"token"}` → the session renewed on the live connection.
-    Refresh,
-    /// `$default`: a frame that is not JSON, or names no known route.
-    Default,
+
+spelled! {
+    /// A route wsauth answers itself, spelled by its route key (`action`).
+    pub enum Builtin spelled by key {
+        /// `ping` → `{"type":"pong"}`.
+        Ping => "ping",
+        /// `whoami` → the session as the binding holds it.
+        WhoAmI => "whoami",
+        /// `sendToUser {"to","data"}` → every live connection of `to`.
+        SendToUser => "sendToUser",
+        /// `broadcast {"data"}` → every other connection.
+        Broadcast => "broadcast",
+        /// `refresh {"token"}` → the session renewed on the live connection.
+        Refresh => "refresh",
+        /// `$default`: a frame that is not JSON, or names no known route.
+        Default => DEFAULT,
+    }
 }
 
 /// How API Gateway selects a message's route: the `action` member of its JSON body.
@@ -40,28 +42,6 @@ pub mod scopes {
 }
 
 impl Builtin {
-    /// Every built-in route, in the contract's order.
-    pub const ALL: [Builtin; 6] = [
-        Self::Ping,
-        Self::WhoAmI,
-        Self::SendToUser,
-        Self::Broadcast,
-        Self::Refresh,
-        Self::Default,
-    ];
-
-    /// The route key (`action`).
-    pub const fn key(self) -> &'static str {
-        match self {
-            Self::Ping => "ping",
-            Self::WhoAmI => "whoami",
-            Self::SendToUser => "sendToUser",
-            Self::Broadcast => "broadcast",
-            Self::Refresh => "refresh",
-            Self::Default => DEFAULT,
-        }
-    }
-
     /// The scopes the route requires unless the deployment says otherwise.
     pub const fn default_scopes(self) -> &'static [&'static str] {
         match self {
@@ -96,25 +76,6 @@ impl Builtin {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Exhaustive: a new route does not compile until it has a place here, and the test then
-    /// fails until it is in [`Builtin::ALL`].
-    fn position(b: Builtin) -> usize {
-        match b {
-            Builtin::Ping => 0,
-            Builtin::WhoAmI => 1,
-            Builtin::SendToUser => 2,
-            Builtin::Broadcast => 3,
-            Builtin::Refresh => 4,
-            Builtin::Default => 5,
-        }
-    }
-
-    #[test]
-    fn all_lists_every_route_once() {
-        let at: Vec<usize> = Builtin::ALL.into_iter().map(position).collect();
-        assert_eq!(at, (0..Builtin::ALL.len()).collect::<Vec<_>>());
-    }
 
     #[test]
     fn keys_are_distinct_and_round_trip() {

@@ -23,17 +23,22 @@ pub const QUERY_PARAMETER: &str = "token";
 /// The `Authorization` scheme that carries the token ([`TokenSource::Header`]).
 pub const AUTHORIZATION_SCHEME: &str = "Bearer";
 
-/// Where the handshake token travels (`WSAUTH_TOKEN_SOURCE`). Exactly one per deployment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum TokenSource {
-    /// `Sec-WebSocket-Protocol: wsauth, bearer.<jwt>` (the default: works from browsers and keeps
-    /// tokens out of URLs and access logs).
-    #[default]
-    Subprotocol,
-    /// The query parameter `token` (`?token=<jwt>`).
-    Query,
-    /// `Authorization: Bearer <jwt>`.
-    Header,
+spelled! {
+    /// Where the handshake token travels (`WSAUTH_TOKEN_SOURCE`, spelled by [`as_str`]).
+    /// Exactly one per deployment.
+    ///
+    /// [`as_str`]: TokenSource::as_str
+    #[derive(Default)]
+    pub enum TokenSource spelled by as_str {
+        /// `Sec-WebSocket-Protocol: wsauth, bearer.<jwt>` (the default: works from browsers and
+        /// keeps tokens out of URLs and access logs).
+        #[default]
+        Subprotocol => "subprotocol",
+        /// The query parameter `token` (`?token=<jwt>`).
+        Query => "query",
+        /// `Authorization: Bearer <jwt>`.
+        Header => "header",
+    }
 }
 
 /// A `WSAUTH_TOKEN_SOURCE` value that is none of the three.
@@ -53,18 +58,6 @@ impl fmt::Display for UnknownTokenSource {
 impl std::error::Error for UnknownTokenSource {}
 
 impl TokenSource {
-    /// Every source, in documentation order.
-    pub const ALL: [TokenSource; 3] = [Self::Subprotocol, Self::Query, Self::Header];
-
-    /// The configuration value (`subprotocol`, `query`, `header`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Subprotocol => "subprotocol",
-            Self::Query => "query",
-            Self::Header => "header",
-        }
-    }
-
     /// The authorizer's identity source as API Gateway names it (what `serverless.yml` lists).
     pub fn identity_source(self) -> &'static str {
         match self {

@@ -3,7 +3,8 @@
 //! it after a deliberate change: `WSAUTH_WRITE_WIRE=1 cargo test -p wsauth-protocol --test wire`.
 
 use serde_json::{Map, Value, json};
-use wsauth_protocol::{Builtin, ErrorCode, TokenSource, frames, host, limits, routes, token};
+use wsauth_protocol::frames::{self, Frame};
+use wsauth_protocol::{Builtin, ErrorCode, TokenSource, host, limits, routes, token};
 
 /// Hosts (as a URL writes them) the loopback rule accepts, and hosts it refuses: the rule by
 /// example, for the JavaScript client's own implementation to be held to.
@@ -45,7 +46,7 @@ fn facts() -> Value {
             "builtin": builtin,
         },
         "errorCodes": codes,
-        "frames": frames::ALL,
+        "frames": Frame::ALL.map(Frame::as_str),
         "serverSender": frames::SERVER_SENDER,
         "token": {
             "subprotocol": token::SUBPROTOCOL,

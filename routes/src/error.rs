@@ -5,7 +5,7 @@
 //! human text; causes (store or @connections failures) go to the logs only.
 
 use serde_json::{Value, json};
-use wsauth_protocol::frames;
+use wsauth_protocol::frames::{self, Frame};
 
 pub use wsauth_protocol::ErrorCode;
 
@@ -42,7 +42,7 @@ impl RouteError {
 
     /// The error frame.
     pub fn frame(&self) -> Value {
-        json!({frames::TYPE: frames::ERROR, "code": self.code.as_str(), "message": self.message})
+        json!({frames::TYPE: Frame::Error, "code": self.code.as_str(), "message": self.message})
     }
 }
 

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use wsauth_protocol::frames;
+use wsauth_protocol::frames::{self, Frame};
 
 use wsauth_protocol::limits::MAX_MESSAGE_BYTES;
 
@@ -18,7 +18,7 @@ pub struct FrameTooLarge;
 
 /// The bytes of the message frame from `from` carrying `data`.
 pub fn message_frame(from: &str, data: Value) -> Result<Vec<u8>, FrameTooLarge> {
-    let bytes = json!({frames::TYPE: frames::MESSAGE, "from": from, "data": data})
+    let bytes = json!({frames::TYPE: Frame::Message, "from": from, "data": data})
         .to_string()
         .into_bytes();
     if bytes.len() > MAX_MESSAGE_BYTES {

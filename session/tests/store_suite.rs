@@ -416,6 +416,11 @@ async fn a_logout_the_index_missed_refuses_the_next_message(inner: Arc<dyn Sessi
     ));
 }
 
+/// What `authorize` answers for connection `c` with `ctx` at `NOW`.
+async fn at_now(s: &Arc<dyn SessionStore>, ctx: Option<Presumed<'_>>) -> Lookup {
+    s.authorize("c", ctx, NOW).await.unwrap()
+}
+
 /// After a `refresh` moved the binding to another session, the context still names the first:
 /// the logout of the session the connection now runs on refuses its next message.
 async fn a_message_after_a_refresh_checks_the_session_it_moved_to(s: Arc<dyn SessionStore>) {
@@ -428,25 +433,16 @@ async fn a_message_after_a_refresh_checks_the_session_it_moved_to(s: Arc<dyn Ses
     r.session_id = "new-jti".into();
     assert!(s.extend("c", &r).await.unwrap());
     let ctx = presumed("alice", "old-jti");
-    assert!(matches!(
-        s.authorize("c", ctx, NOW).await.unwrap(),
-        Lookup::Live(_)
-    ));
+    assert!(matches!(at_now(&s, ctx).await, Lookup::Live(_)));
     // The first session's logout no longer covers the connection (it runs on the new token).
     s.revoke(&Revoke::Session("old-jti".into()), NOW)
         .await
         .unwrap();
-    assert!(matches!(
-        s.authorize("c", ctx, NOW).await.unwrap(),
-        Lookup::Live(_)
-    ));
+    assert!(matches!(at_now(&s, ctx).await, Lookup::Live(_)));
     s.revoke(&Revoke::Session("new-jti".into()), NOW)
         .await
         .unwrap();
-    assert!(matches!(
-        s.authorize("c", ctx, NOW).await.unwrap(),
-        Lookup::Revoked(b) if b.session_id == "new-jti"
-    ));
+    assert!(matches!(at_now(&s, ctx).await, Lookup::Revoked(b) if b.session_id == "new-jti"));
 }
 
 wsauth_devkit::on_each_store!(

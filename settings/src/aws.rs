@@ -6,8 +6,15 @@
 /// and by the test clients of those endpoints.
 pub const LOCAL_REGION: &str = "us-east-1";
 
+/// The region variable the AWS SDK reads first.
+pub const REGION: &str = "AWS_REGION";
+/// The region variable it reads when [`REGION`] is unset.
+pub const DEFAULT_REGION: &str = "AWS_DEFAULT_REGION";
+/// The access key variable.
+pub const ACCESS_KEY_ID: &str = "AWS_ACCESS_KEY_ID";
+
 /// The variables read here.
-pub const AWS_VARIABLES: [&str; 3] = ["AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID"];
+pub const AWS_VARIABLES: [&str; 3] = [REGION, DEFAULT_REGION, ACCESS_KEY_ID];
 
 fn set(var: &str) -> Option<String> {
     std::env::var(var).ok().filter(|v| !v.trim().is_empty())
@@ -15,7 +22,7 @@ fn set(var: &str) -> Option<String> {
 
 /// The region of the environment (`AWS_REGION`, else `AWS_DEFAULT_REGION`), if set.
 pub fn region() -> Option<String> {
-    set("AWS_REGION").or_else(|| set("AWS_DEFAULT_REGION"))
+    set(REGION).or_else(|| set(DEFAULT_REGION))
 }
 
 /// [`region`], else [`LOCAL_REGION`].
@@ -25,5 +32,5 @@ pub fn region_or_local() -> String {
 
 /// Whether the environment names an access key (`AWS_ACCESS_KEY_ID`).
 pub fn has_access_key() -> bool {
-    set("AWS_ACCESS_KEY_ID").is_some()
+    set(ACCESS_KEY_ID).is_some()
 }

@@ -235,6 +235,17 @@ impl FileDefs {
                     if let Some(set) = kind {
                         set.insert(name.to_owned());
                     }
+                    // `spelled!` (wsauth-protocol): `pub enum X spelled by f` also defines
+                    // `X::ALL` and `X::f`.
+                    if let (Some(&"spelled"), Some(&"by"), Some(&f)) =
+                        (words.get(i + 2), words.get(i + 3), words.get(i + 4))
+                    {
+                        let f = ident_prefix(f);
+                        d.impls.insert(name.to_owned());
+                        d.consts.insert("ALL".to_owned());
+                        d.fns.insert(f.to_owned());
+                        d.names.extend(["ALL".to_owned(), f.to_owned()]);
+                    }
                 }
                 continue;
             }

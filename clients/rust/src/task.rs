@@ -14,7 +14,8 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
-use wsauth_protocol::{Builtin, ErrorCode, frames, routes, token};
+use wsauth_protocol::frames::{self, Frame};
+use wsauth_protocol::{Builtin, ErrorCode, routes, token};
 
 use crate::{Error, Options, Request, State, TokenSource};
 
@@ -297,7 +298,7 @@ impl Connection<'_> {
         let waiter = v[routes::ID]
             .as_str()
             .and_then(|id| self.pending.remove(id));
-        let is_error = v[frames::TYPE] == frames::ERROR;
+        let is_error = v[frames::TYPE] == Frame::Error.as_str();
         let error = is_error.then(|| Error::Server {
             code: v["code"].as_str().unwrap_or("error").to_owned(),
             message: v["message"].as_str().unwrap_or_default().to_owned(),
@@ -330,7 +331,7 @@ impl Connection<'_> {
             }
             (None, Some(_)) if session_over => return Err(Ended::Dropped),
             (None, _) => {
-                if v[frames::TYPE] == frames::MESSAGE {
+                if v[frames::TYPE] == Frame::Message.as_str() {
                     let _ = self.messages.send(v);
                 }
             }

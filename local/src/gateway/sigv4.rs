@@ -105,12 +105,15 @@ impl Credentials {
     pub fn environment(&self) -> Vec<(String, String)> {
         let region = wsauth_settings::aws::region_or_local();
         vec![
-            ("AWS_ACCESS_KEY_ID".into(), self.access_key_id.clone()),
+            (
+                wsauth_settings::aws::ACCESS_KEY_ID.into(),
+                self.access_key_id.clone(),
+            ),
             (
                 "AWS_SECRET_ACCESS_KEY".into(),
                 self.secret_access_key.clone(),
             ),
-            ("AWS_REGION".into(), region),
+            (wsauth_settings::aws::REGION.into(), region),
         ]
     }
 

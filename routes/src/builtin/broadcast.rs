@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use serde_json::{Value, json};
-use wsauth_protocol::frames;
+use wsauth_protocol::frames::{self, Frame};
 
 use crate::error::RouteError;
 use crate::frame::message_frame;
@@ -24,7 +24,7 @@ impl RouteHandler for Broadcast {
         tracing::info!(route = "broadcast", user = %ctx.binding.user_id,
             delivered = d.delivered, pruned = d.pruned, failed = d.failed, "broadcast sent");
         Ok(Some(
-            json!({frames::TYPE: frames::SENT, "delivered": d.delivered}),
+            json!({frames::TYPE: Frame::Sent, "delivered": d.delivered}),
         ))
     }
 }

@@ -16,8 +16,8 @@ use wsauth_protocol::Builtin;
 use crate::router::RouteHandler;
 
 /// The handler of a built-in route: a `match` without a wildcard, so a route the protocol adds
-/// does not compile until it has one (and `wsauth-protocol`'s own test fails until the route
-/// is in [`Builtin::ALL`], which [`handlers`] walks).
+/// does not compile until it has one ([`Builtin::ALL`], which [`handlers`] walks, is derived
+/// from the same declaration).
 fn handler(route: Builtin) -> Arc<dyn RouteHandler> {
     match route {
         Builtin::Ping => Arc::new(ping::Ping),

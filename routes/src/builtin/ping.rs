@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use serde_json::{Value, json};
-use wsauth_protocol::frames;
+use wsauth_protocol::frames::{self, Frame};
 
 use crate::error::RouteError;
 use crate::router::{MessageContext, RouteHandler};
@@ -13,6 +13,6 @@ pub(crate) struct Ping;
 #[async_trait]
 impl RouteHandler for Ping {
     async fn handle(&self, _: &MessageContext<'_>) -> Result<Option<Value>, RouteError> {
-        Ok(Some(json!({frames::TYPE: frames::PONG})))
+        Ok(Some(json!({frames::TYPE: Frame::Pong})))
     }
 }

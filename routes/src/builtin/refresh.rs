@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use serde_json::{Value, json};
-use wsauth_protocol::frames;
+use wsauth_protocol::frames::{self, Frame};
 
 use wsauth_session::{Renewal, StoreError};
 
@@ -75,7 +75,7 @@ impl RouteHandler for Refresh {
         tracing::info!(route = "refresh", decision = "extend", user = %b.user_id, connection_id = ctx.connection_id,
             expires_at = v.identity.expires_at, "session refreshed");
         Ok(Some(
-            json!({frames::TYPE: frames::REFRESHED, "expiresAt": v.identity.expires_at}),
+            json!({frames::TYPE: Frame::Refreshed, "expiresAt": v.identity.expires_at}),
         ))
     }
 }

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use serde_json::{Value, json};
-use wsauth_protocol::frames;
+use wsauth_protocol::frames::{self, Frame};
 
 use wsauth_policy::check_user_id;
 
@@ -41,7 +41,7 @@ impl RouteHandler for SendToUser {
         tracing::info!(route = "sendToUser", user = %ctx.binding.user_id, to = %to,
             delivered = d.delivered, pruned = d.pruned, failed = d.failed, "message sent");
         Ok(Some(
-            json!({frames::TYPE: frames::SENT, "to": to, "delivered": d.delivered}),
+            json!({frames::TYPE: Frame::Sent, "to": to, "delivered": d.delivered}),
         ))
     }
 }

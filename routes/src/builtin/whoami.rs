@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use serde_json::{Value, json};
-use wsauth_protocol::frames;
+use wsauth_protocol::frames::{self, Frame};
 
 use crate::error::RouteError;
 use crate::router::{MessageContext, RouteHandler};
@@ -15,7 +15,7 @@ impl RouteHandler for WhoAmI {
     async fn handle(&self, ctx: &MessageContext<'_>) -> Result<Option<Value>, RouteError> {
         let b = ctx.binding;
         Ok(Some(
-            json!({frames::TYPE: frames::WHOAMI, "userId": b.user_id, "connectionId": ctx.connection_id,
+            json!({frames::TYPE: Frame::WhoAmI, "userId": b.user_id, "connectionId": ctx.connection_id,
             "scopes": b.scopes, "expiresAt": b.expires_at}),
         ))
     }
