@@ -3,8 +3,9 @@
 //! `…/{id}/error`, `/2018-06-01/runtime/init/error`), the way Lambda runs a custom runtime.
 //!
 //! Like Lambda: an instance (a child process with `AWS_LAMBDA_RUNTIME_API` pointing at its own
-//! Runtime API endpoint) handles one invocation at a time; more instances start on demand, up to
-//! `--lambda-concurrency` per function; an invocation past the function's timeout ends its
+//! Runtime API endpoint) handles one invocation at a time; more instances start on demand, as
+//! many as the gateway's concurrency limit lets run (`--lambda-concurrency` per function, beyond
+//! which an invocation is throttled at once); an invocation past the function's timeout ends its
 //! instance and fails; an instance that exits is replaced by the next invocation; every child is
 //! killed when wsauth-local stops. Each child gets only the environment `serverless.yml` gives the
 //! functions, plus Lambda's own variables. Its output is forwarded to wsauth-local's log.
@@ -26,7 +27,7 @@ use axum::routing::{get, post};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 use wsauth_settings::clock::now_ms;
 
 use crate::gateway::functions::{Function, Functions, InvokeError};
@@ -42,8 +43,6 @@ pub struct LambdaOptions {
     /// The directory holding `authorizer`, `connect`, `routes` and `push` (or each as
     /// `{name}/bootstrap`, cargo-lambda's layout).
     pub dir: PathBuf,
-    /// Instances per function at most (`--lambda-concurrency`, default 4).
-    pub concurrency: usize,
     /// A command the binaries run under (e.g. `qemu-aarch64-static -L /usr/aarch64-linux-gnu`
     /// for arm64 builds on x86_64), from `--lambda-runner`; empty: run them directly.
     pub runner: Vec<String>,
@@ -113,8 +112,6 @@ struct Pool {
     env: Vec<(String, String)>,
     /// Each invocation's timeout.
     timeout: Duration,
-    /// One permit per instance that may run at once (`--lambda-concurrency`).
-    slots: Arc<Semaphore>,
     /// Instances started and free for the next invocation (warm starts).
     idle: Mutex<Vec<Instance>>,
 }
@@ -161,7 +158,6 @@ impl Lambdas {
                     runner: opts.runner.clone(),
                     env: env.clone(),
                     timeout,
-                    slots: Arc::new(Semaphore::new(opts.concurrency.max(1))),
                     idle: Mutex::new(Vec::new()),
                 },
             );
@@ -191,12 +187,9 @@ impl Functions for Lambdas {
 
 impl Pool {
     async fn invoke(&self, event: Value) -> Result<Value, InvokeError> {
-        // Waiting for a free instance counts against the invocation, as Lambda's throttling would.
-        let _slot = match tokio::time::timeout(self.timeout, self.slots.acquire()).await {
-            Ok(Ok(slot)) => slot,
-            Ok(Err(_)) => return Err(InvokeError::Crashed("stopped".into())),
-            Err(_) => return Err(InvokeError::Timeout),
-        };
+        // Each invocation has an instance to itself: an idle one, else a new one. How many run at
+        // once is the gateway's concurrency limit (`--lambda-concurrency`), which throttles
+        // beyond it.
         let reused = self.idle.lock().ok().and_then(|mut idle| {
             while let Some(i) = idle.pop() {
                 if !i.shared.dead.load(Ordering::SeqCst) {

@@ -261,8 +261,8 @@ pub async fn run(
         gw.shutdown(Duration::from_secs(5)).await;
     };
     axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
+        gateway::peer::Listener(listener),
+        app.into_make_service_with_connect_info::<gateway::peer::Peer>(),
     )
     .with_graceful_shutdown(signal)
     .await

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use wsauth_local::devissuer::{DEV_DIR, DevIssuer};
+use wsauth_local::gateway::throttle::Rate;
 use wsauth_local::gateway::{self, FUNCTION_TIMEOUT_SECS};
 use wsauth_local::lambdas::LambdaOptions;
 use wsauth_local::{GatewayOptions, StoreKind, bind, issuer_mode, run};
@@ -61,9 +62,19 @@ enum Command {
         /// Needs --store dynamodb.
         #[arg(long, value_name = "DIR")]
         lambdas: Option<PathBuf>,
-        /// Instances per function at most, with --lambdas.
-        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
-        lambda_concurrency: u16,
+        /// Each function's concurrency: one invocation more at once is throttled at once, as
+        /// Lambda does (a handshake fails, a message gets `Internal server error`). With
+        /// --lambdas, also the most instances of each function. Default: Lambda's account limit.
+        #[arg(long, default_value_t = gateway::DEFAULT_CONCURRENCY, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000))]
+        lambda_concurrency: usize,
+        /// New connections per second the account allows, `N/s` or `N/s:BURST` (a handshake
+        /// beyond gets 429). Default: not throttled (AWS: 500/s per account and region).
+        #[arg(long, value_name = "RATE")]
+        throttle_connections: Option<Rate>,
+        /// @connections calls per second the account allows, `N/s` or `N/s:BURST` (beyond: 429
+        /// LimitExceededException). Default: not throttled (AWS: 10,000/s, burst 5,000).
+        #[arg(long, value_name = "RATE")]
+        throttle_requests: Option<Rate>,
         /// A command the binaries run under, with --lambdas (e.g. "qemu-aarch64-static -L
         /// /usr/aarch64-linux-gnu" for arm64 builds on x86_64).
         #[arg(long, value_name = "COMMAND")]
@@ -172,6 +183,8 @@ async fn main() -> ExitCode {
             token_source: flag,
             lambdas,
             lambda_concurrency,
+            throttle_connections,
+            throttle_requests,
             lambda_runner,
             function_timeout,
             lose_disconnects,
@@ -194,9 +207,11 @@ async fn main() -> ExitCode {
                 settings: settings.clone(),
                 function_timeout: Duration::from_secs(function_timeout),
                 lose_disconnects,
+                concurrency: lambda_concurrency,
+                throttle_connections,
+                throttle_requests,
                 lambdas: lambdas.clone().map(|dir| LambdaOptions {
                     dir,
-                    concurrency: usize::from(lambda_concurrency),
                     runner: lambda_runner
                         .as_deref()
                         .map(|r| r.split_whitespace().map(str::to_owned).collect())

@@ -60,9 +60,9 @@ fn functions_dir(authorizer: &str) -> tempfile::TempDir {
 fn over(dir: &Path, concurrency: usize) -> GatewayOptions {
     GatewayOptions {
         function_timeout: Duration::from_secs(1),
+        concurrency,
         lambdas: Some(LambdaOptions {
             dir: dir.to_owned(),
-            concurrency,
             runner: Vec::new(),
         }),
         ..GatewayOptions::default()
@@ -159,4 +159,186 @@ async fn the_runtime_api_refuses_a_foreign_host_with_403() {
     // Its own Host still works: the handshake is refused by the function, as it answers.
     assert_eq!(handshake(&l).await, Some(401));
     assert_eq!(std::fs::read_to_string(&seen).unwrap().trim(), "403 403");
+}
+
+/// A Runtime API client that keeps each event it gets under `dir` (`{tag}-*.json`) and answers
+/// every one with `answer`.
+fn records(dir: &Path, tag: &str, answer: &serde_json::Value) -> String {
+    let answer_file = dir.join(format!("{tag}-answer"));
+    std::fs::write(&answer_file, answer.to_string()).unwrap();
+    format!(
+        r#"#!/bin/sh
+api="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime"
+while true; do
+  h=$(mktemp); b=$(mktemp)
+  curl -sS -D "$h" -o "$b" "$api/invocation/next" || exit 1
+  id=$(grep -i '^lambda-runtime-aws-request-id:' "$h" | cut -d' ' -f2 | tr -d '\r')
+  mv "$b" "$(mktemp {dir}/{tag}-XXXXXX.json)"
+  curl -sS -X POST --data-binary @{answer} "$api/invocation/$id/response" > /dev/null
+done
+"#,
+        dir = dir.display(),
+        answer = answer_file.display(),
+    )
+}
+
+/// The events `records` kept for `tag`, oldest first.
+fn recorded(dir: &Path, tag: &str) -> Vec<serde_json::Value> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| {
+            let n = e.file_name().to_string_lossy().to_string();
+            n.starts_with(&format!("{tag}-")) && n.ends_with(".json")
+        })
+        .map(|e| (e.metadata().unwrap().modified().unwrap(), e.path()))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|(_, p)| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
+        .collect()
+}
+
+/// An authorizer answer allowing the handshake.
+fn allow() -> serde_json::Value {
+    serde_json::json!({"principalId": "alice", "context": {"userId": "alice"},
+        "policyDocument": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Action": "execute-api:Invoke", "Resource": "*"}]}})
+}
+
+/// A handshake written by hand, header names in the case given: the response's status.
+async fn raw_handshake(l: &Local, headers: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(l.addr).await.unwrap();
+    let req = format!(
+        "GET /dev HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{headers}\r\n",
+        l.addr
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 1024];
+    let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    let head = String::from_utf8_lossy(&buf[..n]).to_string();
+    head.split(' ').nth(1).unwrap().parse().unwrap()
+}
+
+/// A gateway over `dir` with `opts` (DynamoDB Local, a table of its own).
+async fn gateway_with(dir: &Path, mut opts: GatewayOptions) -> Local {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").ok();
+    opts.settings
+        .set("AWS_ENDPOINT_URL_DYNAMODB", endpoint.as_deref());
+    let table = dir.file_name().unwrap().to_string_lossy().to_string();
+    opts.settings.set("WSAUTH_TABLE", Some(&table));
+    Local::dev(opts, StoreKind::Dynamodb).await
+}
+
+/// API Gateway keeps the client's header names as written (HTTP libraries lower-case them),
+/// adds `X-Forwarded-For` (after any the client sent), `X-Forwarded-Port`, `X-Forwarded-Proto`
+/// and `X-Amzn-Trace-Id`, and gives `domainName` without the port.
+#[tokio::test]
+async fn events_keep_the_clients_header_case_and_carry_the_headers_api_gateway_adds() {
+    let dir = functions_dir("");
+    let d = dir.path();
+    std::fs::write(d.join("authorizer"), records(d, "authorizer", &allow())).unwrap();
+    let ok = serde_json::json!({"statusCode": 200});
+    std::fs::write(d.join("connect"), records(d, "connect", &ok)).unwrap();
+    let l = gateway_with(d, over(d, 2)).await;
+    let status = raw_handshake(
+        &l,
+        "Sec-WebSocket-Protocol: wsauth, bearer.x\r\nX-Custom-Case: Yes\r\n\
+         x-forwarded-for: 203.0.113.9\r\nX-Forwarded-Proto: gopher\r\n",
+    )
+    .await;
+    assert_eq!(status, 101);
+    let port = l.addr.port().to_string();
+    for (tag, event) in [
+        ("authorizer", &recorded(d, "authorizer")[0]),
+        ("connect", &recorded(d, "connect")[0]),
+    ] {
+        let h = &event["headers"];
+        for name in ["Host", "Upgrade", "Sec-WebSocket-Protocol", "X-Custom-Case"] {
+            assert!(h.get(name).is_some(), "{tag}: {name} missing in {h}");
+            assert!(h.get(name.to_ascii_lowercase()).is_none(), "{tag}: {h}");
+        }
+        assert_eq!(h["X-Forwarded-For"], "203.0.113.9, 127.0.0.1", "{tag}");
+        assert_eq!(h["X-Forwarded-Port"], port.as_str(), "{tag}");
+        assert_eq!(
+            h["X-Forwarded-Proto"], "http",
+            "{tag}: the client's is replaced"
+        );
+        assert!(h.get("x-forwarded-for").is_none(), "{tag}: {h}");
+        let trace = h["X-Amzn-Trace-Id"].as_str().unwrap();
+        assert!(
+            trace.starts_with("Root=1-") && trace.len() == 7 + 8 + 1 + 24,
+            "{trace}"
+        );
+        assert_eq!(
+            event["multiValueHeaders"]["X-Custom-Case"],
+            serde_json::json!(["Yes"])
+        );
+        assert_eq!(event["requestContext"]["domainName"], "127.0.0.1", "{tag}");
+        assert_eq!(event["requestContext"]["stage"], "dev", "{tag}");
+    }
+}
+
+/// A `$connect` function error (a crash or its own timeout alike) answers 502; API Gateway's
+/// 29 s integration timeout (1 s here) passing first answers 504; an authorizer that does not
+/// answer within it fails the handshake with 500.
+#[tokio::test]
+async fn connect_failures_answer_502_and_the_integration_timeout_caps_both_functions() {
+    let dir = functions_dir("");
+    let d = dir.path();
+    std::fs::write(d.join("authorizer"), records(d, "authorizer", &allow())).unwrap();
+    std::fs::write(d.join("connect"), REFUSES).unwrap();
+    let l = gateway_with(d, over(d, 2)).await;
+    assert_eq!(handshake(&l).await, Some(502));
+
+    let dir = functions_dir("");
+    let d = dir.path();
+    std::fs::write(d.join("authorizer"), records(d, "authorizer", &allow())).unwrap();
+    std::fs::write(d.join("connect"), HANGS).unwrap();
+    let capped = |d: &Path| GatewayOptions {
+        function_timeout: Duration::from_secs(20),
+        integration_timeout: Duration::from_secs(1),
+        ..over(d, 2)
+    };
+    let l = gateway_with(d, capped(d)).await;
+    let started = Instant::now();
+    assert_eq!(handshake(&l).await, Some(504));
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "capped at 1 s, not the 20 s timeout"
+    );
+
+    let dir = functions_dir(HANGS);
+    let l = gateway_with(dir.path(), capped(dir.path())).await;
+    let started = Instant::now();
+    assert_eq!(handshake(&l).await, Some(500));
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "capped at 1 s, not the 20 s timeout"
+    );
+}
+
+/// With one authorizer invocation at a time, a second handshake is throttled at once (500): it
+/// ends while the first still waits for its hanging authorizer.
+#[tokio::test]
+async fn beyond_the_concurrency_limit_a_handshake_fails_at_once() {
+    let dir = functions_dir(HANGS);
+    let l = std::sync::Arc::new(gateway_with(dir.path(), over(dir.path(), 1)).await);
+    let first = {
+        let l = l.clone();
+        tokio::spawn(async move { handshake(&l).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(handshake(&l).await, Some(500));
+    assert!(
+        !first.is_finished(),
+        "the second ended first: it was throttled, not queued"
+    );
+    assert_eq!(first.await.unwrap(), Some(500));
 }

@@ -340,3 +340,120 @@ async fn outgoing_data_keeps_a_connection_alive_and_silence_closes_it() {
     assert_eq!(code, Some(1001), "silence closes with 1001");
     assert_pong(&mut fed).await;
 }
+
+/// `with_faulty_routes`, with other options.
+async fn faulty_routes_with(opts: GatewayOptions) -> Local {
+    let add = |r: Router| {
+        r.route("explode", vec![], Arc::new(Panics))?
+            .route("slow", vec![], Arc::new(Slow))
+    };
+    Local::dev_with_routes(opts, StoreKind::Memory, Box::new(add)).await
+}
+
+/// Lambda throttles beyond a function's concurrency at once, rather than queueing: with one
+/// `routes` invocation at a time, a message arriving while the slow one runs is refused with
+/// API Gateway's frame before the slow one answers.
+#[tokio::test]
+async fn beyond_the_concurrency_limit_a_message_is_throttled_at_once() {
+    let l = faulty_routes_with(GatewayOptions {
+        concurrency: 1,
+        ..GatewayOptions::default()
+    })
+    .await;
+    let (mut ws, me) = l.open_with_id("alice", SEND).await;
+    send(&mut ws, json!({"action": "slow"})).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    send(&mut ws, json!({"action": "ping"})).await;
+    let first = recv(&mut ws).await;
+    assert!(is_internal_server_error(&first, &me), "{first}");
+    assert_eq!(recv(&mut ws).await["type"], "slow");
+    // The slot is free again.
+    assert_pong(&mut ws).await;
+}
+
+/// Past API Gateway's integration timeout (29 s; 1 s here), a message gets `Endpoint request
+/// timed out`, not the `Internal server error` of a function that failed or hit its own timeout.
+#[tokio::test]
+async fn an_integration_past_the_integration_timeout_answers_endpoint_request_timed_out() {
+    let l = faulty_routes_with(GatewayOptions {
+        function_timeout: Duration::from_secs(10),
+        integration_timeout: Duration::from_secs(1),
+        ..GatewayOptions::default()
+    })
+    .await;
+    let (mut ws, me) = l.open_with_id("alice", SEND).await;
+    let r = request(&mut ws, json!({"action": "slow"})).await;
+    assert_eq!(r["message"], "Endpoint request timed out", "{r}");
+    assert_eq!(r["connectionId"], me.as_str());
+    assert!(
+        r["requestId"].as_str().is_some_and(|id| !id.is_empty()),
+        "{r}"
+    );
+    // The slow invocation still runs to its end; its late reply is not delivered.
+    assert_eq!(
+        next(&mut ws, Duration::from_millis(2500)).await,
+        Seen::Timeout
+    );
+    assert_pong(&mut ws).await;
+}
+
+/// The account's new-connection rate (`--throttle-connections`): a burst of 2, refilled at one
+/// per 10 s: the third handshake in a row is refused with 429.
+#[tokio::test]
+async fn beyond_the_connection_rate_a_handshake_gets_429() {
+    let l = Local::dev(
+        GatewayOptions {
+            throttle_connections: Some("0.1/s:2".parse().unwrap()),
+            ..GatewayOptions::default()
+        },
+        StoreKind::Memory,
+    )
+    .await;
+    let token = l.token("alice", SEND, 600);
+    let mut results = Vec::new();
+    for _ in 0..3 {
+        results.push(connect(&l.url(), &token, Via::Subprotocol).await.err());
+    }
+    assert_eq!(results, [None, None, Some(429)]);
+}
+
+/// The account's request rate (`--throttle-requests`) on @connections: a burst of 2, then 429
+/// `LimitExceededException`; every answer, refusals included, carries `x-amzn-RequestId`.
+#[tokio::test]
+async fn beyond_the_request_rate_management_calls_get_429_and_every_answer_has_a_request_id() {
+    use aws_sdk_apigatewaymanagement::error::ProvideErrorMetadata as _;
+    use aws_sdk_apigatewaymanagement::operation::RequestId as _;
+    let l = Local::dev(
+        GatewayOptions {
+            throttle_requests: Some("0.1/s:2".parse().unwrap()),
+            ..GatewayOptions::default()
+        },
+        StoreKind::Memory,
+    )
+    .await;
+    let (_ws, me) = l.open_with_id("alice", SEND).await;
+    // Retries off: each call is one request, as the bucket counts them.
+    let sdk = management_client(&l).await;
+    let client = aws_sdk_apigatewaymanagement::Client::from_conf(
+        sdk.config()
+            .to_builder()
+            .retry_config(aws_sdk_apigatewaymanagement::config::retry::RetryConfig::disabled())
+            .build(),
+    );
+    let get = || client.get_connection().connection_id(&me).send();
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let out = get().await.unwrap();
+        ids.push(out.request_id().unwrap().to_owned());
+    }
+    let err = get().await.unwrap_err();
+    let raw = err.raw_response().map(|r| r.status().as_u16());
+    assert_eq!(raw, Some(429));
+    assert_eq!(err.code(), Some("LimitExceededException"), "{err:?}");
+    ids.push(err.meta().request_id().unwrap().to_owned());
+    assert_eq!(ids.len(), 3);
+    for id in &ids {
+        assert_eq!(id.len(), 36, "{id}");
+    }
+    assert_ne!(ids[0], ids[1]);
+}

@@ -2,10 +2,11 @@
 //! messages over 128 KiB close it with 1009, binary frames with 1003; every text message is
 //! routed (`$request.body.action` among the router's routes, else `$default`) and invoked
 //! concurrently (a slow message does not hold the next; replies are not ordered); a failing,
-//! crashing or timed-out integration answers `{"message":"Internal server error",…}` and the
-//! connection stays; idle (no data either way) and maximum duration close with 1001; outgoing
-//! messages wait in a bounded queue (full → @connections answers 429); `$disconnect` follows every
-//! close, except the share `--lose-disconnects` drops.
+//! crashing, throttled or timed-out function answers `{"message":"Internal server error",…}`, an
+//! integration past 29 s `{"message":"Endpoint request timed out",…}`, and the connection
+//! stays; idle (no data either way) and maximum duration close with 1001; outgoing messages wait
+//! in a bounded queue (full → @connections answers 429); `$disconnect` follows every close,
+//! except the share `--lose-disconnects` drops.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -19,9 +20,9 @@ use tokio::time::Instant;
 use wsauth_protocol::routes;
 use wsauth_settings::clock::now_ms;
 
+use super::Gateway;
 use super::events::ConnMeta;
-use super::functions::Function;
-use super::{Gateway, INTEGRATION_TIMEOUT};
+use super::functions::{Function, InvokeError};
 
 /// Outgoing messages a connection holds for a client that does not read; then 429.
 pub const OUTGOING_QUEUE: usize = 64;
@@ -91,10 +92,15 @@ enum Phase {
     },
 }
 
-/// The frame API Gateway sends when a route's integration fails.
-fn internal_error_frame(connection_id: &str, request_id: &str) -> String {
-    json!({"message": "Internal server error", "connectionId": connection_id, "requestId": request_id})
-        .to_string()
+/// The frame API Gateway sends when a route's integration fails (a function error, a crash,
+/// the function's timeout, a throttled invocation).
+pub const INTERNAL_SERVER_ERROR: &str = "Internal server error";
+/// The frame API Gateway sends when a route's integration has not answered within 29 s.
+pub const ENDPOINT_TIMED_OUT: &str = "Endpoint request timed out";
+
+/// API Gateway's own error frame: `message`, with the connection and request IDs.
+fn error_frame(message: &str, connection_id: &str, request_id: &str) -> String {
+    json!({"message": message, "connectionId": connection_id, "requestId": request_id}).to_string()
 }
 
 /// The close a read error calls for, when it is the client's fault rather than a broken
@@ -132,30 +138,36 @@ impl Gateway {
             .as_str()
             .unwrap_or_default()
             .to_owned();
-        let invoked = tokio::time::timeout(
-            INTEGRATION_TIMEOUT,
-            self.functions.invoke(Function::Routes, event),
-        )
-        .await;
-        match invoked {
+        match self.invoke_capped(Function::Routes, event).await {
             // A one-way route (no route response): API Gateway passes nothing of what the
             // integration returned back to the client, error frames included.
-            Ok(Ok(_)) if !self.answers(&route_key) => {
+            Ok(_) if !self.answers(&route_key) => {
                 tracing::debug!(connection_id = %meta.connection_id, route_key, "one-way route: reply dropped");
                 None
             }
-            Ok(Ok(response)) => response["body"]
+            Ok(response) => response["body"]
                 .as_str()
                 .filter(|b| !b.is_empty())
                 .map(str::to_owned),
-            Ok(Err(e)) => {
+            // The function may still be running (its own timeout is longer): API Gateway
+            // stopped waiting.
+            Err(InvokeError::IntegrationTimeout) => {
+                tracing::warn!(connection_id = %meta.connection_id, route_key,
+                    "route integration timed out (integration timeout)");
+                Some(error_frame(
+                    ENDPOINT_TIMED_OUT,
+                    &meta.connection_id,
+                    &request_id,
+                ))
+            }
+            Err(e) => {
                 tracing::warn!(connection_id = %meta.connection_id, route_key, error = %e,
                     "route integration failed");
-                Some(internal_error_frame(&meta.connection_id, &request_id))
-            }
-            Err(_) => {
-                tracing::warn!(connection_id = %meta.connection_id, route_key, "route integration timed out");
-                Some(internal_error_frame(&meta.connection_id, &request_id))
+                Some(error_frame(
+                    INTERNAL_SERVER_ERROR,
+                    &meta.connection_id,
+                    &request_id,
+                ))
             }
         }
     }

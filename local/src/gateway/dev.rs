@@ -4,7 +4,6 @@
 //! otherwise): a cross-site form or `no-cors` request from a page the developer visits cannot
 //! send that type without a CORS preflight, which is never granted.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -43,11 +42,11 @@ fn not_json(headers: &HeaderMap) -> Option<Response> {
 /// `POST /_wsauth/push`: invokes the push function with the body.
 pub(super) async fn push(
     State(gw): State<Arc<Gateway>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(peer): ConnectInfo<super::peer::Peer>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if !gw.opts.push_from_anywhere && !is_loopback(&peer) {
+    if !gw.opts.push_from_anywhere && !is_loopback(&peer.addr) {
         return json_error(StatusCode::FORBIDDEN, "push is accepted from loopback only");
     }
     if let Some(r) = not_json(&headers) {
@@ -90,14 +89,14 @@ struct DevTokenRequest {
 /// `POST /_wsauth/dev/token` `{"sub", "scope"?, "ttl"?}` → `{"token", "expiresIn"}`.
 pub(super) async fn dev_token(
     State(gw): State<Arc<Gateway>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(peer): ConnectInfo<super::peer::Peer>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let Some(dev) = &gw.dev else {
         return json_error(StatusCode::NOT_FOUND, "no dev issuer: WSAUTH_ISSUER is set");
     };
-    if !is_loopback(&peer) {
+    if !is_loopback(&peer.addr) {
         return json_error(
             StatusCode::FORBIDDEN,
             "dev tokens are issued to loopback only",

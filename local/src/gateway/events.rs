@@ -1,6 +1,8 @@
 //! The events API Gateway sends its functions, built in AWS's documented shapes, and what it
 //! checks of the authorizer's answer.
 
+use std::collections::HashMap;
+
 use axum::http::HeaderMap;
 use serde_json::{Map, Value, json};
 use wsauth_policy::PolicyDocument;
@@ -19,7 +21,10 @@ pub struct ConnMeta {
     pub connection_id: String,
     /// When the handshake arrived, epoch ms.
     pub connected_at_ms: i64,
-    /// The `Host` the client used.
+    /// The `Host` the client used, port included: the `$disconnect` event's `Host` header.
+    pub host: String,
+    /// The domain name the client used (its `Host` without the port): `domainName`, as API
+    /// Gateway gives it (`{api-id}.execute-api.{region}.amazonaws.com` or a custom domain).
     pub domain: String,
     /// The client's address.
     pub source_ip: String,
@@ -120,13 +125,14 @@ impl Api {
         let mut ctx = self.request_context(meta, routes::DISCONNECT, "DISCONNECT", now_ms);
         ctx.insert("disconnectStatusCode".into(), json!(code));
         ctx.insert("disconnectReason".into(), json!(reason));
-        json!({"headers": {"Host": meta.domain}, "multiValueHeaders": {"Host": [meta.domain]},
+        json!({"headers": {"Host": meta.host}, "multiValueHeaders": {"Host": [meta.host]},
             "requestContext": ctx, "isBase64Encoded": false})
     }
 }
 
-/// The handshake request as API Gateway passes it on: headers and query string, each as the last
-/// value and as every value (`null` when absent).
+/// The handshake request as API Gateway passes it on: headers (names in the client's case, with
+/// the headers API Gateway adds) and query string, each as the last value and as every value
+/// (`null` when absent).
 #[derive(Debug, Clone)]
 pub struct Request {
     headers: Value,
@@ -135,16 +141,62 @@ pub struct Request {
     multi_query: Value,
 }
 
+/// The headers API Gateway adds to the request it passes on (values for this request).
+#[derive(Debug, Clone)]
+pub struct Forwarded {
+    /// The client's address: appended to any `X-Forwarded-For` the client sent.
+    pub client_ip: String,
+    /// The port the client connected to (`X-Forwarded-Port`; 443 on AWS).
+    pub port: u16,
+    /// The scheme the client used (`X-Forwarded-Proto`; `https` on AWS, `http` here).
+    pub proto: &'static str,
+    /// The X-Ray trace header (`X-Amzn-Trace-Id`), unless the client sent one.
+    pub trace_id: String,
+}
+
 impl Request {
-    /// From the upgrade request's headers and query pairs.
-    pub fn new(headers: &HeaderMap, query: &[(String, String)]) -> Self {
-        let (headers, multi_headers) =
-            single_and_multi(headers.iter().filter_map(|(name, value)| {
-                value
-                    .to_str()
-                    .ok()
-                    .map(|v| (name.as_str().to_owned(), v.to_owned()))
-            }));
+    /// From the upgrade request's headers (`names`: their names as the client wrote them, by
+    /// lower-case name, when known) and query pairs, with the headers API Gateway adds.
+    pub fn new(
+        headers: &HeaderMap,
+        names: Option<&HashMap<String, String>>,
+        forwarded: &Forwarded,
+        query: &[(String, String)],
+    ) -> Self {
+        let as_sent = |name: &str| {
+            names
+                .and_then(|n| n.get(name))
+                .cloned()
+                .unwrap_or_else(|| name.to_owned())
+        };
+        // API Gateway's own forwarding headers replace a client's (its `X-Forwarded-For` is
+        // extended instead).
+        let ours = ["x-forwarded-for", "x-forwarded-port", "x-forwarded-proto"];
+        let mut pairs: Vec<(String, String)> = headers
+            .iter()
+            .filter(|(name, _)| !ours.contains(&name.as_str()))
+            .filter_map(|(name, value)| {
+                let value = value.to_str().ok()?;
+                Some((as_sent(name.as_str()), value.to_owned()))
+            })
+            .collect();
+        let sent_for: Vec<&str> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        let forwarded_for = sent_for
+            .into_iter()
+            .chain([forwarded.client_ip.as_str()])
+            .collect::<Vec<_>>()
+            .join(", ");
+        pairs.push(("X-Forwarded-For".into(), forwarded_for));
+        pairs.push(("X-Forwarded-Port".into(), forwarded.port.to_string()));
+        pairs.push(("X-Forwarded-Proto".into(), forwarded.proto.into()));
+        if !headers.contains_key("x-amzn-trace-id") {
+            pairs.push(("X-Amzn-Trace-Id".into(), forwarded.trace_id.clone()));
+        }
+        let (headers, multi_headers) = single_and_multi(pairs.into_iter());
         let (query, multi_query) = if query.is_empty() {
             (Value::Null, Value::Null)
         } else {

@@ -6,12 +6,14 @@
 //! `--lambdas DIR` replaces it with the built binaries behind an emulated Runtime API
 //! (`lambdas`); the gateway cannot tell the two apart.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use serde_json::Value;
+use tokio::sync::Semaphore;
 use wsauth_authorizer::{Authorizer, WebSocketAuthorizerRequest};
 use wsauth_connect::ConnectHandler;
 use wsauth_routes::{Pusher, Router};
@@ -64,9 +66,16 @@ pub enum InvokeError {
     /// It ran past its timeout.
     #[error("timed out")]
     Timeout,
+    /// API Gateway stopped waiting for it: 29 s, its integration timeout, passed first.
+    #[error("integration timed out (29 s)")]
+    IntegrationTimeout,
     /// It crashed (a panic, a dead process) or answered something that is not its response.
     #[error("function crashed: {0}")]
     Crashed(String),
+    /// Lambda refused to run it: the function's concurrency was all in use
+    /// (`TooManyRequestsException`, `--lambda-concurrency`). It never started.
+    #[error("throttled: concurrency limit reached")]
+    Throttled,
 }
 
 impl InvokeError {
@@ -189,5 +198,47 @@ impl Functions for Linked {
                 Err(InvokeError::Timeout)
             }
         }
+    }
+}
+
+/// The functions behind Lambda's concurrency limit: each function runs at most `limit`
+/// invocations at once, and one more is refused at once ([`InvokeError::Throttled`]) rather than
+/// queued, as Lambda throttles beyond a function's concurrency.
+pub struct Throttled {
+    /// What runs the invocations that get a slot.
+    inner: Arc<dyn Functions>,
+    /// One permit per invocation a function may run at once.
+    slots: HashMap<Function, Semaphore>,
+}
+
+impl Throttled {
+    /// `inner`, each function limited to `limit` concurrent invocations (at least 1).
+    pub fn new(inner: Arc<dyn Functions>, limit: usize) -> Self {
+        let slots = Function::ALL
+            .into_iter()
+            .map(|f| (f, Semaphore::new(limit.max(1))))
+            .collect();
+        Self { inner, slots }
+    }
+}
+
+#[async_trait]
+impl Functions for Throttled {
+    async fn invoke(&self, f: Function, event: Value) -> Result<Value, InvokeError> {
+        let _slot = match self.slots.get(&f).map(Semaphore::try_acquire) {
+            Some(Ok(slot)) => slot,
+            _ => {
+                tracing::warn!(
+                    function = f.name(),
+                    "invocation throttled: concurrency limit"
+                );
+                return Err(InvokeError::Throttled);
+            }
+        };
+        self.inner.invoke(f, event).await
+    }
+
+    fn stop(&self) {
+        self.inner.stop();
     }
 }

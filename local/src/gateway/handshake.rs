@@ -4,13 +4,12 @@
 //! any other failure or a timeout → 500); then `$connect`, whose non-2xx status (or failure →
 //! 500) refuses the upgrade; the subprotocol selected only when `$connect` returns it.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use wsauth_authorizer::WebSocketAuthorizerRequest;
@@ -18,15 +17,18 @@ use wsauth_policy::iam::INVOKE_ACTION;
 use wsauth_protocol::token::SUBPROTOCOL;
 use wsauth_settings::clock::now_ms;
 
-use super::events::{ConnMeta, Request, read_authorizer_answer};
+use super::events::{ConnMeta, Forwarded, Request, read_authorizer_answer};
 use super::functions::{Function, InvokeError};
-use super::{Gateway, MAX_FRAME_BYTES, MAX_MESSAGE_BYTES, aws_error};
-use crate::ids::connection_id;
+use super::{Gateway, INTEGRATION_TIMEOUT, MAX_FRAME_BYTES, MAX_MESSAGE_BYTES, aws_error};
+use crate::ids::{connection_id, trace_id};
+use wsauth_protocol::host::split_host;
+use wsauth_settings::clock::now_epoch;
 
 fn refusal(status: u16) -> Response {
     let msg = match status {
         401 => "Unauthorized",
         403 => "Forbidden",
+        429 => "Too Many Requests",
         _ => "Internal server error",
     };
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -34,6 +36,19 @@ fn refusal(status: u16) -> Response {
 }
 
 impl Gateway {
+    /// Invokes `f` as an integration: API Gateway waits 29 s at most, whatever the function's
+    /// timeout (`--function-timeout` may be longer).
+    pub(super) async fn invoke_capped(
+        &self,
+        f: Function,
+        event: Value,
+    ) -> Result<Value, InvokeError> {
+        let cap = self.opts.integration_timeout.min(INTEGRATION_TIMEOUT);
+        tokio::time::timeout(cap, self.functions.invoke(f, event))
+            .await
+            .unwrap_or(Err(InvokeError::IntegrationTimeout))
+    }
+
     /// Runs the handshake up to the upgrade: `Ok(select_subprotocol)` or the refusal status.
     async fn handshake(&self, meta: &mut ConnMeta, request: &Request) -> Result<bool, u16> {
         let started = std::time::Instant::now();
@@ -48,11 +63,7 @@ impl Gateway {
                 "handshake refused: no identity source");
             return Err(401);
         }
-        let answer = match self
-            .functions
-            .invoke(Function::Authorizer, auth_event)
-            .await
-        {
+        let answer = match self.invoke_capped(Function::Authorizer, auth_event).await {
             Ok(v) => v,
             Err(InvokeError::Failed { message, .. }) if message == "Unauthorized" => {
                 return Err(401);
@@ -81,15 +92,12 @@ impl Gateway {
         );
         meta.authorizer = authorizer;
         let connect_event = self.api.connect_event(meta, request, now_ms());
-        let resp = match self
-            .functions
-            .invoke(Function::Connect, connect_event)
-            .await
-        {
+        let resp = match self.invoke_capped(Function::Connect, connect_event).await {
             Ok(v) => v,
             Err(e) => {
-                tracing::warn!(connection_id = %meta.connection_id, error = %e, "$connect failed: 500");
-                return Err(500);
+                let status = connect_failure_status(&e);
+                tracing::warn!(connection_id = %meta.connection_id, error = %e, status, "$connect failed");
+                return Err(status);
             }
         };
         let status = resp["statusCode"].as_u64().unwrap_or(500);
@@ -97,6 +105,17 @@ impl Gateway {
             return Err(u16::try_from(status).unwrap_or(500));
         }
         Ok(selected_subprotocol(&resp))
+    }
+}
+
+/// The handshake's status when `$connect`'s integration fails: a function error (a crash and the
+/// function's own timeout are function errors to Lambda) is a bad gateway, 502; API Gateway's
+/// 29 s integration timeout, 504; a throttled invocation, 500.
+fn connect_failure_status(e: &InvokeError) -> u16 {
+    match e {
+        InvokeError::Failed { .. } | InvokeError::Crashed(_) | InvokeError::Timeout => 502,
+        InvokeError::IntegrationTimeout => 504,
+        InvokeError::Throttled => 500,
     }
 }
 
@@ -115,8 +134,9 @@ fn selected_subprotocol(resp: &Value) -> bool {
 pub(super) async fn upgrade(
     State(gw): State<Arc<Gateway>>,
     Path(stage): Path<String>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(peer): ConnectInfo<super::peer::Peer>,
     Query(query): Query<Vec<(String, String)>>,
+    uri: Uri,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
@@ -125,6 +145,11 @@ pub(super) async fn upgrade(
     }
     if gw.shutting_down.load(Ordering::SeqCst) {
         return refusal(500);
+    }
+    // The account's new-connection rate (`--throttle-connections`), before anything runs.
+    if !super::throttle::admitted(gw.connections_bucket.as_ref()) {
+        tracing::info!(status = 429, "handshake refused: connection rate");
+        return refusal(429);
     }
     let Some(id) = connection_id() else {
         return refusal(500);
@@ -136,15 +161,29 @@ pub(super) async fn upgrade(
             .unwrap_or("")
             .to_owned()
     };
+    let host = header("host");
     let mut meta = ConnMeta {
         connection_id: id,
         connected_at_ms: now_ms(),
-        domain: header("host"),
-        source_ip: peer.ip().to_string(),
+        domain: split_host(&host).0.to_owned(),
+        host,
+        source_ip: peer.addr.ip().to_string(),
         user_agent: header("user-agent"),
         authorizer: Map::new(),
     };
-    let request = Request::new(&headers, &query);
+    let target = uri.path_and_query().map_or("/", |p| p.as_str());
+    let forwarded = Forwarded {
+        client_ip: meta.source_ip.clone(),
+        port: gw.listen.port(),
+        proto: "http",
+        trace_id: trace_id(now_epoch()),
+    };
+    let request = Request::new(
+        &headers,
+        peer.header_names(target).as_ref(),
+        &forwarded,
+        &query,
+    );
     match gw.handshake(&mut meta, &request).await {
         Err(status) => {
             tracing::info!(connection_id = %meta.connection_id, status, "handshake refused");

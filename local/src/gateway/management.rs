@@ -73,18 +73,47 @@ fn with_live_connection(gw: &Gateway, id: &str, f: impl FnOnce(&Conn) -> Respons
 pub(super) async fn call(
     State(gw): State<Arc<Gateway>>,
     Path((stage, id)): Path<(String, String)>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(peer): ConnectInfo<super::peer::Peer>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Some(r) = refuse(&gw, &peer, &stage, &method, &uri, &headers, &body) {
+    let mut response = answer(&gw, &peer.addr, &stage, &id, &method, &uri, &headers, &body);
+    // Every answer of API Gateway's carries the request's ID, refusals included.
+    if let Some(rid) =
+        crate::ids::request_id().and_then(|r| axum::http::HeaderValue::from_str(&r).ok())
+    {
+        response.headers_mut().insert(REQUEST_ID_HEADER, rid);
+    }
+    response
+}
+
+/// The header naming the request's ID on every management API response.
+pub const REQUEST_ID_HEADER: &str = "x-amzn-RequestId";
+
+/// The management call's answer, before its request ID is added.
+#[allow(clippy::too_many_arguments)]
+fn answer(
+    gw: &Gateway,
+    peer: &SocketAddr,
+    stage: &str,
+    id: &str,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
+    if let Some(r) = refuse(gw, peer, stage, method, uri, headers, body) {
         return r;
     }
-    match method {
-        Method::POST => post(&gw, &id, &body),
-        Method::GET => with_live_connection(&gw, &id, |c| {
+    // The account's request rate (`--throttle-requests`): checked once the caller is known.
+    if !super::throttle::admitted(gw.requests_bucket.as_ref()) {
+        return aws_error(429, "LimitExceededException", "Rate exceeded");
+    }
+    match *method {
+        Method::POST => post(gw, id, body),
+        Method::GET => with_live_connection(gw, id, |c| {
             axum::Json(json!({
                 "connectedAt": iso8601(c.connected_at_ms),
                 "identity": {"sourceIp": c.source_ip, "userAgent": c.user_agent},
@@ -92,7 +121,7 @@ pub(super) async fn call(
             }))
             .into_response()
         }),
-        _ => with_live_connection(&gw, &id, |c| {
+        _ => with_live_connection(gw, id, |c| {
             c.close(1000, "Connection closed by server");
             StatusCode::NO_CONTENT.into_response()
         }),

@@ -13,7 +13,9 @@
 //! - [`connection`]: one connection's life: limits, concurrent message invocations, idle and
 //!   maximum duration, `$disconnect`.
 //! - [`management`]: the @connections API (SigV4, 410, 429), what the handlers call.
+//! - [`peer`]: the listener that keeps each connection's request head (header names' case).
 //! - [`sigv4`]: AWS Signature Version 4 verification for @connections.
+//! - [`throttle`]: the account's token buckets (new connections, requests per second).
 //! - [`dev`]: wsauth-local's own endpoints: push, dev tokens, JWKS, the demo page.
 
 pub mod connection;
@@ -22,7 +24,9 @@ pub mod events;
 pub mod functions;
 pub mod handshake;
 pub mod management;
+pub mod peer;
 pub mod sigv4;
+pub mod throttle;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -89,7 +93,23 @@ pub struct GatewayOptions {
     pub lose_disconnects: f64,
     /// `--lambdas DIR`: run the built binaries instead of the linked-in handlers.
     pub lambdas: Option<crate::lambdas::LambdaOptions>,
+    /// Each function's concurrency (`--lambda-concurrency`, both modes): one invocation more
+    /// than this at once is throttled at once, as Lambda throttles (default: 1,000, the
+    /// account's default limit).
+    pub concurrency: usize,
+    /// How long API Gateway waits for a route's integration: 29 s, as on AWS (then `Endpoint
+    /// request timed out`). Shorter only in tests.
+    pub integration_timeout: Duration,
+    /// `--throttle-connections`: new connections per second (beyond: the handshake gets 429).
+    pub throttle_connections: Option<throttle::Rate>,
+    /// `--throttle-requests`: @connections calls per second (beyond: 429
+    /// `LimitExceededException`).
+    pub throttle_requests: Option<throttle::Rate>,
 }
+
+/// Each function's concurrency unless `--lambda-concurrency` says otherwise: Lambda's default
+/// account limit.
+pub const DEFAULT_CONCURRENCY: usize = 1000;
 
 /// The stage wsauth-local serves unless told otherwise (`--stage`).
 pub const DEFAULT_STAGE: &str = "dev";
@@ -112,6 +132,10 @@ impl Default for GatewayOptions {
             function_timeout: Duration::from_secs(FUNCTION_TIMEOUT_SECS),
             lose_disconnects: 0.0,
             lambdas: None,
+            concurrency: DEFAULT_CONCURRENCY,
+            integration_timeout: INTEGRATION_TIMEOUT,
+            throttle_connections: None,
+            throttle_requests: None,
         }
     }
 }
@@ -125,8 +149,9 @@ pub struct Gateway {
     api: Api,
     /// The address it listens on: the `Host` its endpoints answer to.
     listen: SocketAddr,
-    /// The four functions (linked in, or child processes with `--lambdas`): every event goes
-    /// through here, as on AWS every integration goes through Lambda.
+    /// The four functions (linked in, or child processes with `--lambdas`) behind their
+    /// concurrency limit: every event goes through here, as on AWS every integration goes
+    /// through Lambda.
     functions: Arc<dyn Functions>,
     /// The route table (the router's): the keys a message can select (any other selects
     /// `$default`), each with whether it has a route response. A route without one is one-way,
@@ -146,6 +171,10 @@ pub struct Gateway {
     shutting_down: AtomicBool,
     /// Woken each time a connection's `$disconnect` has run: shutdown waits on it.
     gone: tokio::sync::Notify,
+    /// New connections per second (`--throttle-connections`).
+    connections_bucket: Option<throttle::TokenBucket>,
+    /// @connections calls per second (`--throttle-requests`).
+    requests_bucket: Option<throttle::TokenBucket>,
 }
 
 /// The @connections endpoint handlers use to reach this gateway.
@@ -188,7 +217,11 @@ impl Gateway {
             account: opts.account.clone(),
             api_id: opts.api_id.clone(),
         };
+        let functions: Arc<dyn Functions> =
+            Arc::new(functions::Throttled::new(functions, opts.concurrency));
         Self {
+            connections_bucket: opts.throttle_connections.map(throttle::TokenBucket::new),
+            requests_bucket: opts.throttle_requests.map(throttle::TokenBucket::new),
             opts,
             api,
             listen,

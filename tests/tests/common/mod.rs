@@ -170,7 +170,6 @@ pub fn lambda_mode(opts: GatewayOptions, store: StoreKind) -> (GatewayOptions, S
             let runner = std::env::var("WSAUTH_TEST_LAMBDA_RUNNER").unwrap_or_default();
             let lambdas = wsauth_local::lambdas::LambdaOptions {
                 dir: dir.into(),
-                concurrency: 1,
                 runner: runner.split_whitespace().map(str::to_owned).collect(),
             };
             let mut opts = GatewayOptions {
