@@ -4,7 +4,8 @@
 //!
 //! Like Lambda: an instance (a child process with `AWS_LAMBDA_RUNTIME_API` pointing at its own
 //! Runtime API endpoint) handles one invocation at a time; more instances start on demand, as
-//! many as the gateway's concurrency limit lets run (`--lambda-concurrency` per function, beyond
+//! many as `--lambda-instances` lets run on this machine (beyond, an invocation waits for a free
+//! one) and within the gateway's concurrency limit (`--lambda-concurrency` per function, beyond
 //! which an invocation is throttled at once); an invocation past the function's timeout ends its
 //! instance and fails; an instance that exits is replaced by the next invocation; every child is
 //! killed when wsauth-local stops. Each child gets only the environment `serverless.yml` gives the
@@ -46,7 +47,16 @@ pub struct LambdaOptions {
     /// A command the binaries run under (e.g. `qemu-aarch64-static -L /usr/aarch64-linux-gnu`
     /// for arm64 builds on x86_64), from `--lambda-runner`; empty: run them directly.
     pub runner: Vec<String>,
+    /// The most instances of each function running at once on this machine
+    /// (`--lambda-instances`, default [`DEFAULT_INSTANCES`]): an invocation beyond them waits
+    /// for one to be free (within the integration timeout), where Lambda would start another.
+    /// A limit of the machine, not of Lambda: the gateway's `--lambda-concurrency` throttles.
+    pub instances: usize,
 }
+
+/// The most instances per function unless `--lambda-instances` says otherwise: a burst of
+/// 1,000 messages must not start 1,000 processes (under qemu, a few hundred MiB each).
+pub const DEFAULT_INSTANCES: usize = 4;
 
 impl LambdaOptions {
     /// The binary of `f` in the directory: `{dir}/{name}`, else `{dir}/{name}/bootstrap`.
@@ -114,6 +124,8 @@ struct Pool {
     timeout: Duration,
     /// Instances started and free for the next invocation (warm starts).
     idle: Mutex<Vec<Instance>>,
+    /// One permit per instance that may run at once ([`LambdaOptions::instances`]).
+    slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// The four functions as child processes.
@@ -159,6 +171,7 @@ impl Lambdas {
                     env: env.clone(),
                     timeout,
                     idle: Mutex::new(Vec::new()),
+                    slots: Arc::new(tokio::sync::Semaphore::new(opts.instances.max(1))),
                 },
             );
         }
@@ -187,9 +200,12 @@ impl Functions for Lambdas {
 
 impl Pool {
     async fn invoke(&self, event: Value) -> Result<Value, InvokeError> {
-        // Each invocation has an instance to itself: an idle one, else a new one. How many run at
-        // once is the gateway's concurrency limit (`--lambda-concurrency`), which throttles
-        // beyond it.
+        // Each invocation has an instance to itself: an idle one, else a new one, at most
+        // `--lambda-instances` at once (this machine's limit: beyond it an invocation waits for
+        // a free one; the gateway's `--lambda-concurrency` throttles before that).
+        let Ok(_slot) = self.slots.clone().acquire_owned().await else {
+            return Err(InvokeError::Crashed("the functions are stopping".into()));
+        };
         let reused = self.idle.lock().ok().and_then(|mut idle| {
             while let Some(i) = idle.pop() {
                 if !i.shared.dead.load(Ordering::SeqCst) {

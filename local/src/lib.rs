@@ -129,11 +129,12 @@ pub async fn assemble(
     store: Arc<dyn SessionStore>,
     add_routes: AddRoutes,
 ) -> Result<Arc<Gateway>, LocalError> {
-    let endpoint = gateway::local_connections_url(addr, &opts.stage);
-    let jwks_url = format!(
-        "{}/.well-known/jwks.json",
-        endpoint.trim_end_matches(&format!("/{}", opts.stage))
-    );
+    // The functions derive the @connections endpoint from each `$connect` event
+    // (`https://{domainName}/{stage}`) as on AWS, or take the user's WSAUTH_MANAGEMENT_ENDPOINT;
+    // their calls, addressed and signed for it, travel to this listener.
+    let local_gateway = gateway::local_base_url(addr);
+    let endpoint_override = opts.settings.management_endpoint_override();
+    let jwks_url = format!("{local_gateway}/.well-known/jwks.json");
     let (authorizer, dev) = match issuer {
         IssuerMode::Dev(dir) => {
             let dev = devissuer::DevIssuer::load_or_create(&dir).map_err(LocalError::Config)?;
@@ -163,9 +164,12 @@ pub async fn assemble(
     let credentials = gateway_credentials(&sdk).await?;
     let services = Arc::new(Services {
         store: store.clone(),
-        connections: Arc::new(ApiGwConnections::new(sdk)),
+        connections: Arc::new(ApiGwConnections::with_local_gateway(
+            sdk,
+            Some(local_gateway.clone()),
+        )),
         verifier: Some(authorizer.verifier().clone()),
-        endpoint_override: Some(endpoint.clone()),
+        endpoint_override: endpoint_override.clone(),
         leeway_seconds: i64::try_from(authorizer.verifier().config().leeway_seconds)
             .unwrap_or(i64::MAX),
     });
@@ -176,7 +180,7 @@ pub async fn assemble(
     let router = add_routes(Router::new(services.clone(), policy))
         .map_err(|e| LocalError::Config(format!("application routes: {e}")))?;
     let pusher = Pusher::new(services);
-    let connect = ConnectHandler::new(store.clone(), Some(endpoint.clone()));
+    let connect = ConnectHandler::new(store.clone(), endpoint_override);
     let routes: Vec<(String, bool)> = router
         .route_table()
         .map(|(k, answers)| (k.to_owned(), answers))
@@ -185,7 +189,8 @@ pub async fn assemble(
     let functions: Arc<dyn Functions> = match &opts.lambdas {
         None => Arc::new(Linked::new(authorizer, connect, router, pusher, timeout)),
         Some(l) => {
-            let env = lambda_environment(&opts, dev.as_ref(), &endpoint, &jwks_url, &credentials);
+            let env =
+                lambda_environment(&opts, dev.as_ref(), &local_gateway, &jwks_url, &credentials);
             Arc::new(lambdas::Lambdas::new(l, env, timeout).map_err(LocalError::Config)?)
         }
     };
@@ -201,18 +206,19 @@ pub async fn assemble(
 }
 
 /// The environment `serverless.yml` gives every function, as this wsauth-local runs them: its
-/// settings, its token source, its own @connections endpoint, its table and DynamoDB endpoint,
+/// settings (`WSAUTH_MANAGEMENT_ENDPOINT` only if the user set it), its token source, where its
+/// @connections calls travel (`WSAUTH_LOCAL_GATEWAY`), its table and DynamoDB endpoint,
 /// its credentials; with the dev issuer, the dev issuer's `iss`, `aud` and JWKS.
 fn lambda_environment(
     opts: &GatewayOptions,
     dev: Option<&devissuer::DevIssuer>,
-    endpoint: &str,
+    local_gateway: &str,
     jwks_url: &str,
     credentials: &Credentials,
 ) -> Vec<(String, String)> {
     let mut s = opts.settings.clone();
     s.set("WSAUTH_TOKEN_SOURCE", Some(opts.token_source.as_str()));
-    s.set("WSAUTH_MANAGEMENT_ENDPOINT", Some(endpoint));
+    s.set("WSAUTH_LOCAL_GATEWAY", Some(local_gateway));
     if dev.is_some() {
         s.set("WSAUTH_ISSUER", Some(devissuer::DEV_ISSUER));
         s.set("WSAUTH_AUDIENCE", Some(devissuer::DEV_AUDIENCE));

@@ -63,10 +63,14 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         lambdas: Option<PathBuf>,
         /// Each function's concurrency: one invocation more at once is throttled at once, as
-        /// Lambda does (a handshake fails, a message gets `Internal server error`). With
-        /// --lambdas, also the most instances of each function. Default: Lambda's account limit.
+        /// Lambda does (a handshake fails, a message gets `Internal server error`). Default:
+        /// Lambda's account limit.
         #[arg(long, default_value_t = gateway::DEFAULT_CONCURRENCY, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000))]
         lambda_concurrency: usize,
+        /// With --lambdas, the most instances of each function running at once on this machine:
+        /// an invocation beyond them waits for a free one (Lambda would start another).
+        #[arg(long, default_value_t = wsauth_local::lambdas::DEFAULT_INSTANCES, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=256))]
+        lambda_instances: usize,
         /// New connections per second the account allows, `N/s` or `N/s:BURST` (a handshake
         /// beyond gets 429). Default: not throttled (AWS: 500/s per account and region).
         #[arg(long, value_name = "RATE")]
@@ -86,6 +90,11 @@ enum Command {
         /// a best-effort basis): shows what pruning on 410 does.
         #[arg(long, default_value_t = 0.0, value_parser = parse_share)]
         lose_disconnects: f64,
+        /// A custom domain with a base-path mapping to the stage, `DOMAIN/BASE_PATH` (e.g.
+        /// api.example.com/chat): requests whose Host names it reach the stage at
+        /// /BASE_PATH, and their events carry it as domainName, as on AWS.
+        #[arg(long, value_name = "DOMAIN/BASE_PATH")]
+        custom_domain: Option<gateway::CustomDomain>,
     },
     /// Mint a token from the dev issuer (kept under .wsauth/).
     Token {
@@ -183,11 +192,13 @@ async fn main() -> ExitCode {
             token_source: flag,
             lambdas,
             lambda_concurrency,
+            lambda_instances,
             throttle_connections,
             throttle_requests,
             lambda_runner,
             function_timeout,
             lose_disconnects,
+            custom_domain,
         } => {
             // The environment, read once; `--token-source` wins over `WSAUTH_TOKEN_SOURCE`.
             let settings = Settings::from_env();
@@ -210,12 +221,14 @@ async fn main() -> ExitCode {
                 concurrency: lambda_concurrency,
                 throttle_connections,
                 throttle_requests,
+                custom_domain: custom_domain.clone(),
                 lambdas: lambdas.clone().map(|dir| LambdaOptions {
                     dir,
                     runner: lambda_runner
                         .as_deref()
                         .map(|r| r.split_whitespace().map(str::to_owned).collect())
                         .unwrap_or_default(),
+                    instances: lambda_instances,
                 }),
                 ..GatewayOptions::default()
             };
@@ -236,16 +249,19 @@ async fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            let base = wsauth_local::gateway::local_connections_url(running.addr, "");
-            let base = base
-                .trim_end_matches('/')
-                .trim_start_matches("http://")
-                .to_owned();
+            let base = wsauth_local::gateway::local_base_url(running.addr);
+            let base = base.trim_start_matches("http://").to_owned();
             println!("wsauth-local listening");
             println!("  WebSocket:  ws://{base}/{stage}");
             println!("  demo page:  http://{base}/");
             println!("  push:       POST http://{base}/_wsauth/push");
             println!("  @connections: http://{base}/{stage}/@connections/{{connectionId}}");
+            if let Some(d) = &custom_domain {
+                println!(
+                    "  custom domain: {} (Host), base path /{} -> stage {stage}",
+                    d.name, d.base_path
+                );
+            }
             println!(
                 "  token source: {token_source} (--token-source; the deploy's tokenSource must match)"
             );

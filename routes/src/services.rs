@@ -50,8 +50,10 @@ impl Services {
         };
         let store = settings.store()?;
         let endpoint_override = settings.management_endpoint_override();
+        let local_gateway = settings.local_gateway()?;
         // One SDK configuration for both clients, loaded once at start.
-        let local = endpoint_override.as_deref().is_some_and(is_loopback_url)
+        let local = local_gateway.is_some()
+            || endpoint_override.as_deref().is_some_and(is_loopback_url)
             || store
                 .dynamodb_endpoint
                 .as_deref()
@@ -62,7 +64,7 @@ impl Services {
                 aws_sdk_dynamodb::Client::new(&sdk),
                 &store,
             )),
-            connections: Arc::new(ApiGwConnections::new(sdk)),
+            connections: Arc::new(ApiGwConnections::with_local_gateway(sdk, local_gateway)),
             verifier,
             endpoint_override,
             leeway_seconds: settings.leeway_seconds()?,

@@ -41,7 +41,7 @@ pub const TOKEN_SOURCE_VAR: &str = "WSAUTH_TOKEN_SOURCE";
 pub use auth::{AuthorizerConfig, IssuerRules, JwksSettings, TokenUse};
 
 /// Every variable wsauth reads, as the README's configuration table lists them.
-pub const VARIABLES: [&str; 21] = [
+pub const VARIABLES: [&str; 22] = [
     "WSAUTH_ISSUER",
     "WSAUTH_ISSUERS",
     "WSAUTH_AUDIENCE",
@@ -57,6 +57,7 @@ pub const VARIABLES: [&str; 21] = [
     "WSAUTH_REVOCATIONS_TABLE",
     "AWS_ENDPOINT_URL_DYNAMODB",
     "WSAUTH_MANAGEMENT_ENDPOINT",
+    "WSAUTH_LOCAL_GATEWAY",
     "WSAUTH_ROUTE_POLICY",
     "WSAUTH_JWKS_REFRESH_SECONDS",
     "WSAUTH_JWKS_MAX_STALE_SECONDS",
@@ -219,6 +220,25 @@ impl Settings {
             .map(|e| e.trim().to_owned())
     }
 
+    /// `WSAUTH_LOCAL_GATEWAY`: where wsauth-local listens, when it runs the functions. Every
+    /// @connections call, addressed and signed for its endpoint as on AWS, is then sent there
+    /// (its `Host` kept). Loopback URLs only: anything else is refused, so that no setting can
+    /// send a signed call to another host than the one it was signed for.
+    pub fn local_gateway(&self) -> Result<Option<String>, ConfigError> {
+        let Some(url) = self.get("WSAUTH_LOCAL_GATEWAY") else {
+            return Ok(None);
+        };
+        let url = url.trim().trim_end_matches('/').to_owned();
+        if url.starts_with("http://") && wsauth_protocol::host::is_loopback_url(&url) {
+            Ok(Some(url))
+        } else {
+            Err(ConfigError::new(
+                "WSAUTH_LOCAL_GATEWAY",
+                format!("{url:?}: must be an http:// loopback URL (wsauth-local's)"),
+            ))
+        }
+    }
+
     /// The route policy: the defaults with `WSAUTH_ROUTE_POLICY` merged over them.
     pub fn route_policy(&self) -> Result<RoutePolicy, ConfigError> {
         match self.get("WSAUTH_ROUTE_POLICY") {
@@ -246,6 +266,7 @@ mod tests {
         assert_eq!(s.route_policy(), Ok(RoutePolicy::default()));
         assert_eq!(s.token_source(), Ok(TokenSource::Subprotocol));
         assert_eq!(s.management_endpoint_override(), None);
+        assert_eq!(s.local_gateway(), Ok(None));
         assert!(!s.has_issuer());
     }
 
@@ -264,6 +285,23 @@ mod tests {
             Some("https://ws.example.com/prod")
         );
         assert_eq!(s.auth().unwrap_err().var, "WSAUTH_AUDIENCE");
+    }
+
+    #[test]
+    fn the_local_gateway_must_be_a_loopback_http_url() {
+        let at = |v: &str| Settings::from_pairs(&[("WSAUTH_LOCAL_GATEWAY", v)]).local_gateway();
+        assert_eq!(
+            at("http://127.0.0.1:3001/"),
+            Ok(Some("http://127.0.0.1:3001".into()))
+        );
+        for bad in [
+            "https://127.0.0.1:3001",
+            "http://ws.example.com",
+            "http://localhost@evil.example",
+            "127.0.0.1:3001",
+        ] {
+            assert_eq!(at(bad).unwrap_err().var, "WSAUTH_LOCAL_GATEWAY", "{bad}");
+        }
     }
 
     #[test]

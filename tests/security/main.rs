@@ -211,6 +211,12 @@ async fn run(capture: LogCapture) -> usize {
         leaked == 0 && lines > 0 && !tokens.is_empty(),
     ));
 
+    // With `$disconnect` lost on purpose (scripts/test's lossy run), how many were: a figure for
+    // the reader, not a check (at 5% of a few dozen, a run may lose none).
+    let lost = std::env::var(crate::common::LOSE_DISCONNECTS_VAR)
+        .ok()
+        .map(|share| (share, logs.matches("$disconnect lost").count()));
+
     let w0 = rows.iter().map(|r| r.0.len()).max().unwrap_or(4).max(4);
     let w1 = rows
         .iter()
@@ -229,6 +235,12 @@ async fn run(capture: LogCapture) -> usize {
     let failed = rows.iter().filter(|r| !r.3).count();
     let passed = rows.len() - failed;
     println!();
+    if let Some((share, n)) = lost {
+        println!(
+            "({n} $disconnect lost on purpose: {} = {share})",
+            crate::common::LOSE_DISCONNECTS_VAR
+        );
+    }
     println!("security: {passed} passed, {failed} failed");
     failed
 }

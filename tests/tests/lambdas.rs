@@ -64,6 +64,7 @@ fn over(dir: &Path, concurrency: usize) -> GatewayOptions {
         lambdas: Some(LambdaOptions {
             dir: dir.to_owned(),
             runner: Vec::new(),
+            instances: concurrency,
         }),
         ..GatewayOptions::default()
     }
@@ -209,6 +210,11 @@ fn allow() -> serde_json::Value {
 
 /// A handshake written by hand, header names in the case given: the response's status.
 async fn raw_handshake(l: &Local, headers: &str) -> u16 {
+    raw_open(l, headers).await.0
+}
+
+/// [`raw_handshake`], the connection kept open.
+async fn raw_open(l: &Local, headers: &str) -> (u16, tokio::net::TcpStream) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(l.addr).await.unwrap();
     let req = format!(
@@ -223,7 +229,7 @@ async fn raw_handshake(l: &Local, headers: &str) -> u16 {
         .unwrap()
         .unwrap();
     let head = String::from_utf8_lossy(&buf[..n]).to_string();
-    head.split(' ').nth(1).unwrap().parse().unwrap()
+    (head.split(' ').nth(1).unwrap().parse().unwrap(), s)
 }
 
 /// A gateway over `dir` with `opts` (DynamoDB Local, a table of its own).
@@ -341,4 +347,51 @@ async fn beyond_the_concurrency_limit_a_handshake_fails_at_once() {
         "the second ended first: it was throttled, not queued"
     );
     assert_eq!(first.await.unwrap(), Some(500));
+}
+
+/// After DeleteConnection, `$disconnect` reports 1000 `Connection Closed Normally` with the
+/// headers captured `$disconnect` events carry (`Host` and three empty ones); only `$connect`'s
+/// authorizer map has `integrationLatency`, later events have the context and `principalId`.
+#[tokio::test]
+async fn a_deleted_connections_disconnect_event_is_as_api_gateway_writes_it() {
+    let dir = functions_dir("");
+    let d = dir.path();
+    std::fs::write(d.join("authorizer"), records(d, "authorizer", &allow())).unwrap();
+    let ok = serde_json::json!({"statusCode": 200});
+    std::fs::write(d.join("connect"), records(d, "connect", &ok)).unwrap();
+    let l = gateway_with(d, over(d, 2)).await;
+    let (status, _open) = raw_open(&l, "Sec-WebSocket-Protocol: wsauth, bearer.x\r\n").await;
+    assert_eq!(status, 101);
+    let connect = recorded(d, "connect").remove(0);
+    let ctx = &connect["requestContext"];
+    assert_eq!(ctx["eventType"], "CONNECT");
+    assert!(ctx["authorizer"]["integrationLatency"].is_u64(), "{ctx}");
+    let id = ctx["connectionId"].as_str().unwrap().to_owned();
+    management_client(&l)
+        .await
+        .delete_connection()
+        .connection_id(&id)
+        .send()
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while recorded(d, "connect").len() < 2 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let events = recorded(d, "connect");
+    assert_eq!(events.len(), 2, "one $disconnect after the delete");
+    let ctx = &events[1]["requestContext"];
+    assert_eq!(ctx["eventType"], "DISCONNECT");
+    assert_eq!(ctx["connectionId"], id.as_str());
+    assert_eq!(ctx["disconnectStatusCode"], 1000);
+    assert_eq!(ctx["disconnectReason"], "Connection Closed Normally");
+    assert_eq!(
+        ctx["authorizer"],
+        serde_json::json!({"userId": "alice", "principalId": "alice"})
+    );
+    let host = l.addr.to_string();
+    assert_eq!(
+        events[1]["headers"],
+        serde_json::json!({"Host": host, "x-api-key": "", "X-Forwarded-For": "", "x-restapi": ""})
+    );
 }

@@ -208,13 +208,23 @@ async fn management_calls_need_a_sigv4_signature_with_wsauth_locals_credentials(
     let (status, body) = http_request("POST", &url, &host, "application/json", "{}").await;
     assert_eq!(status, 403);
     assert_eq!(body["message"], "Missing Authentication Token");
-    // Signed with another secret.
+    // Signed with another secret, or by an access key it does not know: AWS's error types.
+    use aws_sdk_apigatewaymanagement::error::ProvideErrorMetadata as _;
     let wrong = management_client_with_secret(&l, "not-the-secret").await;
     let err = post_via(&wrong, &me, b"{}".to_vec()).await.unwrap_err();
+    assert_eq!(err.code(), Some("InvalidSignatureException"), "{err:?}");
     assert!(
-        err.as_service_error()
-            .is_some_and(|e| e.is_forbidden_exception()),
+        err.message().is_some_and(|m| m.starts_with(
+            "The request signature we calculated does not match the signature you provided."
+        )),
         "{err:?}"
+    );
+    let stranger = management_client_with_key(&l, "AKIDSTRANGER", "local").await;
+    let err = post_via(&stranger, &me, b"{}".to_vec()).await.unwrap_err();
+    assert_eq!(err.code(), Some("UnrecognizedClientException"), "{err:?}");
+    assert_eq!(
+        err.message(),
+        Some("The security token included in the request is invalid.")
     );
     // Signed right, with the `=` of the ID percent-encoded in the path: delivered.
     let right = management_client(&l).await;
@@ -456,4 +466,88 @@ async fn beyond_the_request_rate_management_calls_get_429_and_every_answer_has_a
         assert_eq!(id.len(), 36, "{id}");
     }
     assert_ne!(ids[0], ids[1]);
+}
+
+/// A WebSocket to wsauth-local's listener, with `Host: {host}` and the path `path`: a client of
+/// a custom domain that resolves to the API.
+async fn connect_as(l: &Local, host: &str, path: &str, token: &str) -> Result<Ws, u16> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::http::HeaderValue;
+    let mut req = format!("ws://{}{path}", l.addr)
+        .into_client_request()
+        .unwrap();
+    req.headers_mut()
+        .insert("host", HeaderValue::from_str(host).unwrap());
+    req.headers_mut().insert(
+        "sec-websocket-protocol",
+        HeaderValue::from_str(&format!("wsauth, bearer.{token}")).unwrap(),
+    );
+    match tokio_tungstenite::connect_async(req).await {
+        Ok((ws, _)) => Ok(ws),
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => Err(r.status().as_u16()),
+        Err(e) => panic!("unexpected handshake error: {e}"),
+    }
+}
+
+/// The custom domain the next test maps: its base path `chat` reaches the stage `dev`.
+const CUSTOM_DOMAIN: &str = "chat.example.com/chat";
+
+#[tokio::test]
+async fn the_endpoint_comes_from_the_event_and_a_custom_domain_base_path_needs_the_override() {
+    let opts = GatewayOptions {
+        custom_domain: Some(CUSTOM_DOMAIN.parse().unwrap()),
+        ..GatewayOptions::default()
+    };
+    let l = Local::dev(opts.clone(), StoreKind::Memory).await;
+    let to = |user: &str, n: u32| json!({"op": "sendToUser", "userId": user, "data": {"n": n}});
+
+    // At the API's own address the functions derive the endpoint as on AWS,
+    // https://{domainName}/{stage}, with domainName the Host without its port; the call, signed
+    // for that endpoint, is answered by wsauth-local.
+    let (mut ws, me) = l.open_with_id("alice", SEND).await;
+    let b = l.gateway.store().get(&me).await.unwrap().unwrap();
+    assert_eq!(b.endpoint, "https://127.0.0.1/dev");
+    let (status, r) = push(&l, to("alice", 1)).await;
+    assert_eq!((status, r["delivered"].as_u64()), (200, Some(1)), "{r}");
+    assert_eq!(recv(&mut ws).await["data"], json!({"n": 1}));
+
+    // At the custom domain the base path reaches the stage and the stage's name does not.
+    let token = l.token("bob", SEND, 600);
+    assert_eq!(
+        connect_as(&l, "chat.example.com", "/dev", &token)
+            .await
+            .err(),
+        Some(403)
+    );
+    let mut bob = connect_as(&l, "chat.example.com", "/chat", &token)
+        .await
+        .unwrap();
+    assert_pong(&mut bob).await;
+    let b = l.gateway.store().user_bindings("bob").await.unwrap();
+    assert_eq!(b.len(), 1);
+    assert_eq!(b[0].endpoint, "https://chat.example.com/dev");
+    // So the derived endpoint fails there, as it fails on AWS: the domain maps no `/dev` (403,
+    // which prunes nothing: the binding stays).
+    let (status, r) = push(&l, to("bob", 2)).await;
+    assert_eq!(status, 200);
+    assert_eq!(r, json!({"delivered": 0, "pruned": 0}));
+    assert_eq!(
+        l.gateway.store().user_bindings("bob").await.unwrap().len(),
+        1
+    );
+
+    // With the override the deploy documents for custom domains, it is delivered.
+    let mut opts = opts;
+    opts.settings.set(
+        "WSAUTH_MANAGEMENT_ENDPOINT",
+        Some("https://chat.example.com/chat"),
+    );
+    let l = Local::dev(opts, StoreKind::Memory).await;
+    let token = l.token("carol", SEND, 600);
+    let mut carol = connect_as(&l, "chat.example.com", "/chat", &token)
+        .await
+        .unwrap();
+    let (status, r) = push(&l, to("carol", 3)).await;
+    assert_eq!((status, r["delivered"].as_u64()), (200, Some(1)), "{r}");
+    assert_eq!(recv(&mut carol).await["data"], json!({"n": 3}));
 }

@@ -120,12 +120,14 @@ impl Api {
         json!({"requestContext": ctx, "body": body, "isBase64Encoded": false})
     }
 
-    /// The `$disconnect` event with the close status.
+    /// The `$disconnect` event with the close status, with the headers captured `$disconnect`
+    /// events have: `Host` and three empty ones API Gateway adds.
     pub fn disconnect_event(&self, meta: &ConnMeta, code: u16, reason: &str, now_ms: i64) -> Value {
         let mut ctx = self.request_context(meta, routes::DISCONNECT, "DISCONNECT", now_ms);
         ctx.insert("disconnectStatusCode".into(), json!(code));
         ctx.insert("disconnectReason".into(), json!(reason));
-        json!({"headers": {"Host": meta.host}, "multiValueHeaders": {"Host": [meta.host]},
+        json!({"headers": {"Host": meta.host, "x-api-key": "", "X-Forwarded-For": "", "x-restapi": ""},
+            "multiValueHeaders": {"Host": [meta.host], "x-api-key": [""], "X-Forwarded-For": [""], "x-restapi": [""]},
             "requestContext": ctx, "isBase64Encoded": false})
     }
 }

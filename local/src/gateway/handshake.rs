@@ -84,14 +84,19 @@ impl Gateway {
         {
             return Err(403);
         }
+        let latency = json!(started.elapsed().as_millis() as u64);
         let mut authorizer = answer.context;
         authorizer.insert("principalId".into(), json!(answer.principal_id));
-        authorizer.insert(
-            "integrationLatency".into(),
-            json!(started.elapsed().as_millis() as u64),
-        );
         meta.authorizer = authorizer;
-        let connect_event = self.api.connect_event(meta, request, now_ms());
+        let mut connect_event = self.api.connect_event(meta, request, now_ms());
+        // The authorizer's latency is in `$connect`'s authorizer map only: captured message and
+        // `$disconnect` events carry the context and `principalId` alone.
+        if let Some(a) = connect_event
+            .pointer_mut("/requestContext/authorizer")
+            .and_then(Value::as_object_mut)
+        {
+            a.insert("integrationLatency".into(), latency);
+        }
         let resp = match self.invoke_capped(Function::Connect, connect_event).await {
             Ok(v) => v,
             Err(e) => {
@@ -140,7 +145,11 @@ pub(super) async fn upgrade(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    if stage != gw.opts.stage {
+    let host_header = headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    if !gw.reaches_stage(host_header, &stage) {
         return aws_error(403, "ForbiddenException", "Forbidden");
     }
     if gw.shutting_down.load(Ordering::SeqCst) {

@@ -1,7 +1,8 @@
 //! The @connections management API, as the handlers (and any backend) call it:
 //! `POST|GET|DELETE /{stage}/@connections/{connectionId}` (the ID percent-decoded), each request
-//! signed with SigV4 for `execute-api` with wsauth-local's own credentials (else 403
-//! `ForbiddenException`); an unknown or closing connection → 410 `GoneException`; a full outgoing
+//! signed with SigV4 for `execute-api` with wsauth-local's own credentials (else 403 with AWS's
+//! error type: `MissingAuthenticationTokenException`, `IncompleteSignatureException`,
+//! `UnrecognizedClientException`, `InvalidSignatureException`); an unknown or closing connection → 410 `GoneException`; a full outgoing
 //! queue → 429 `LimitExceededException`; a payload over 128 KiB → 413.
 
 use std::sync::Arc;
@@ -19,12 +20,20 @@ use super::connection::{Conn, PostError};
 use super::{Gateway, MAX_MESSAGE_BYTES, aws_error};
 use crate::timefmt::iso8601;
 
+/// 410 `GoneException`, with an empty body as API Gateway sends it (SDKs read the type from
+/// `x-amzn-ErrorType`).
 fn gone() -> Response {
-    aws_error(410, "GoneException", "The connection no longer exists")
+    let mut r = StatusCode::GONE.into_response();
+    r.headers_mut().insert(
+        "x-amzn-errortype",
+        axum::http::HeaderValue::from_static("GoneException"),
+    );
+    r
 }
 
 /// The refusal of a management request, if it must be refused before looking at the connection:
-/// another stage (403) or a missing or wrong signature (403).
+/// a path that reaches no stage (403: another stage, or the stage's name on a custom domain
+/// whose base path differs) or a missing or wrong signature (403).
 fn refuse(
     gw: &Gateway,
     peer: &SocketAddr,
@@ -34,7 +43,12 @@ fn refuse(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Option<Response> {
-    if stage != gw.opts.stage {
+    // The stage's own path on the API's host, the base path on the custom domain.
+    let host = headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    if !gw.reaches_stage(host, stage) {
         return Some(aws_error(403, "ForbiddenException", "Forbidden"));
     }
     // Its credentials are well known (`local`/`local` by default): loopback callers only,
@@ -55,7 +69,7 @@ fn refuse(
         .verify(method.as_str(), uri.path(), headers, body)
     {
         tracing::info!(path = uri.path(), reason = %e, "management request refused: signature");
-        return Some(aws_error(403, "ForbiddenException", &e.to_string()));
+        return Some(aws_error(403, e.error_type(), &e.to_string()));
     }
     None
 }
@@ -88,6 +102,10 @@ pub(super) async fn call(
     }
     response
 }
+
+/// The close reason after DeleteConnection: `$disconnect`'s `disconnectReason` (with 1000), as
+/// captured from API Gateway; the client's close frame carries the same.
+pub const DELETED_REASON: &str = "Connection Closed Normally";
 
 /// The header naming the request's ID on every management API response.
 pub const REQUEST_ID_HEADER: &str = "x-amzn-RequestId";
@@ -122,7 +140,8 @@ fn answer(
             .into_response()
         }),
         _ => with_live_connection(gw, id, |c| {
-            c.close(1000, "Connection closed by server");
+            // The status and reason API Gateway's `$disconnect` reports after DeleteConnection.
+            c.close(1000, DELETED_REASON);
             StatusCode::NO_CONTENT.into_response()
         }),
     }

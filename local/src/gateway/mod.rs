@@ -105,6 +105,56 @@ pub struct GatewayOptions {
     /// `--throttle-requests`: @connections calls per second (beyond: 429
     /// `LimitExceededException`).
     pub throttle_requests: Option<throttle::Rate>,
+    /// `--custom-domain NAME/BASE_PATH`: a custom domain name whose base path maps to the
+    /// stage, as an API Gateway custom domain with a base-path mapping does.
+    pub custom_domain: Option<CustomDomain>,
+}
+
+/// A custom domain name with a base-path mapping to the stage (`--custom-domain
+/// api.example.com/chat`): a request whose `Host` names it reaches the stage at
+/// `/{base_path}` (the WebSocket and @connections alike) and at no other path, and its events
+/// carry the domain as `domainName` with the stage as `stage`, as on AWS. So the endpoint the
+/// handlers derive from an event, `https://{domainName}/{stage}`, fails there unless the base
+/// path is the stage, as it fails on AWS; `WSAUTH_MANAGEMENT_ENDPOINT` is the remedy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomDomain {
+    /// The domain name, lower case, no port.
+    pub name: String,
+    /// The base path (one path segment, not empty).
+    pub base_path: String,
+}
+
+impl std::str::FromStr for CustomDomain {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (name, base_path) = s.split_once('/').ok_or_else(|| {
+            format!("{s:?}: expected DOMAIN/BASE_PATH, e.g. api.example.com/chat")
+        })?;
+        let label_ok = |l: &str| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        };
+        if name.len() > 253 || !name.contains('.') || !name.split('.').all(label_ok) {
+            return Err(format!(
+                "{name:?}: not a domain name (e.g. api.example.com)"
+            ));
+        }
+        let segment_ok = |b: u8| b.is_ascii_alphanumeric() || b"-._~".contains(&b);
+        if base_path.is_empty() || !base_path.bytes().all(segment_ok) {
+            return Err(format!(
+                "{base_path:?}: the base path must be one non-empty path segment \
+                 (letters, digits, - . _ ~); an empty base path is not emulated"
+            ));
+        }
+        Ok(Self {
+            name: name.to_ascii_lowercase(),
+            base_path: base_path.to_owned(),
+        })
+    }
 }
 
 /// Each function's concurrency unless `--lambda-concurrency` says otherwise: Lambda's default
@@ -136,6 +186,7 @@ impl Default for GatewayOptions {
             integration_timeout: INTEGRATION_TIMEOUT,
             throttle_connections: None,
             throttle_requests: None,
+            custom_domain: None,
         }
     }
 }
@@ -177,14 +228,22 @@ pub struct Gateway {
     requests_bucket: Option<throttle::TokenBucket>,
 }
 
-/// The @connections endpoint handlers use to reach this gateway.
+/// The @connections endpoint of this gateway's stage at its own address (what a backend on this
+/// machine calls, as it would call `https://{api-id}.execute-api.{region}.amazonaws.com/{stage}`).
 pub fn local_connections_url(listen: SocketAddr, stage: &str) -> String {
+    format!("{}/{stage}", local_base_url(listen))
+}
+
+/// `http://{ip}:{port}` of this gateway (loopback when it listens on every interface): where the
+/// functions it runs send their @connections calls (`WSAUTH_LOCAL_GATEWAY`), each addressed to
+/// the endpoint it derived or was given.
+pub fn local_base_url(listen: SocketAddr) -> String {
     let ip = if listen.ip().is_unspecified() {
         IpAddr::V4(Ipv4Addr::LOCALHOST)
     } else {
         listen.ip()
     };
-    format!("http://{}/{stage}", SocketAddr::new(ip, listen.port()))
+    format!("http://{}", SocketAddr::new(ip, listen.port()))
 }
 
 /// A management-API style error: the status, `x-amzn-errortype`, `{"message": …}`.
@@ -303,12 +362,32 @@ impl Gateway {
         self.functions.stop();
     }
 
+    /// Whether `name` (a `Host` without its port) is the configured custom domain.
+    fn is_custom_domain(&self, name: &str) -> bool {
+        self.opts
+            .custom_domain
+            .as_ref()
+            .is_some_and(|d| d.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Whether the first path segment `segment`, on a request whose `Host` is `host`, reaches
+    /// the stage: the base path on the custom domain, the stage's name on any other host (the
+    /// API's own endpoint). Anything else is 403 `Forbidden`, as API Gateway answers a path no
+    /// stage or mapping serves.
+    fn reaches_stage(&self, host: &str, segment: &str) -> bool {
+        let (name, _) = split_host(host);
+        match &self.opts.custom_domain {
+            Some(d) if d.name.eq_ignore_ascii_case(name) => segment == d.base_path,
+            _ => segment == self.opts.stage,
+        }
+    }
+
     /// Whether `host` (a `Host` header) names this server: a loopback name or address, or the
     /// listen address (any IP literal when listening on all interfaces). A domain name that
     /// merely resolves here (DNS rebinding) is refused.
     fn host_allowed(&self, host: &str) -> bool {
         let (name, _) = split_host(host);
-        if is_loopback_host(name) {
+        if is_loopback_host(name) || self.is_custom_domain(name) {
             return true;
         }
         name.parse::<IpAddr>()
@@ -316,7 +395,8 @@ impl Gateway {
     }
 }
 
-/// Every request: the `Host` must name this server (403 otherwise: DNS rebinding), and the URL
+/// Every request: the `Host` must name this server (403 otherwise: DNS rebinding; a configured
+/// custom domain counts as this server), and the URL
 /// must fit API Gateway's limit (414).
 async fn guard(State(gw): State<Arc<Gateway>>, request: Request, next: Next) -> Response {
     if request.uri().to_string().len() > MAX_URL_CHARS {

@@ -1,7 +1,7 @@
 //! AWS Signature Version 4, verified the way `execute-api` verifies a management call: the
 //! `Authorization` header names wsauth-local's access key and a scope for service `execute-api`;
 //! the signature over the canonical request (path segments encoded twice, as for every service but
-//! S3) matches the one derived from wsauth-local's secret; `x-amz-date` is within 15 minutes.
+//! S3) matches the one derived from wsauth-local's secret; `x-amz-date` is within 5 minutes.
 //! Reference: the AWS General Reference, "Create a signed AWS API request".
 
 use aws_lc_rs::{digest, hmac};
@@ -22,28 +22,86 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
-/// Why a request's signature is refused.
+/// Why a request's signature is refused: each as `execute-api` refuses it (403, the error type in
+/// `x-amzn-ErrorType`, [`SignatureError::error_type`]; the text as the `message`). The messages
+/// are AWS's as captured in public reports; AWS's echo of the `Authorization` header or of the
+/// canonical request is left out (wsauth never repeats a signature).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
     /// No `Authorization` header, or not `AWS4-HMAC-SHA256`.
     #[error("Missing Authentication Token")]
     Missing,
-    /// The header cannot be read.
-    #[error("Authorization header malformed")]
-    Malformed,
-    /// Another access key, another service or a scope that does not fit the date.
-    #[error("The security token included in the request is invalid")]
-    WrongCredential,
-    /// `x-amz-date` missing, malformed or more than 15 minutes off.
-    #[error("Signature expired or not yet valid")]
-    Time,
+    /// The header lacks a part or cannot be read (`IncompleteSignatureException`).
+    #[error("{0}")]
+    Incomplete(String),
+    /// An access key wsauth-local does not know (`UnrecognizedClientException`).
+    #[error("The security token included in the request is invalid.")]
+    UnknownKey,
+    /// A scope for another service, or not ending in `aws4_request`.
+    #[error("Credential should be scoped to correct service: 'execute-api'. ")]
+    WrongService,
+    /// A scope whose date is not the request's (AWS's text for this case is not on record).
+    #[error("Credential should be scoped to a valid date: the date of X-Amz-Date. ")]
+    WrongDate,
+    /// `x-amz-date` more than 5 minutes before the clock.
+    #[error("Signature expired: {signed} is now earlier than {limit} ({now} - 5 min.)")]
+    Expired {
+        /// The request's `x-amz-date`.
+        signed: String,
+        /// The earliest date accepted now.
+        limit: String,
+        /// The clock.
+        now: String,
+    },
+    /// `x-amz-date` more than 5 minutes after the clock.
+    #[error("Signature not yet current: {signed} is still later than {limit} ({now} + 5 min.)")]
+    NotYetCurrent {
+        /// The request's `x-amz-date`.
+        signed: String,
+        /// The latest date accepted now.
+        limit: String,
+        /// The clock.
+        now: String,
+    },
     /// The signature does not match.
-    #[error("The request signature we calculated does not match the signature you provided")]
+    #[error(
+        "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
+    )]
     Mismatch,
 }
 
-/// How far `x-amz-date` may be from the clock.
-const MAX_SKEW_SECONDS: i64 = 15 * 60;
+impl SignatureError {
+    /// The `x-amzn-ErrorType` API Gateway answers this refusal with.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Self::Missing => "MissingAuthenticationTokenException",
+            Self::Incomplete(_) => "IncompleteSignatureException",
+            Self::UnknownKey => "UnrecognizedClientException",
+            Self::WrongService
+            | Self::WrongDate
+            | Self::Expired { .. }
+            | Self::NotYetCurrent { .. }
+            | Self::Mismatch => "InvalidSignatureException",
+        }
+    }
+}
+
+/// How far `x-amz-date` may be from the clock: 5 minutes for `execute-api` (AWS's "Signature
+/// expired: … (… - 5 min.)").
+const MAX_SKEW_SECONDS: i64 = 5 * 60;
+
+/// `20261125T103000Z` of epoch seconds.
+fn amz_date_of(epoch: i64) -> String {
+    let iso = crate::timefmt::iso8601(epoch.saturating_mul(1000));
+    // 2026-11-25T10:30:00.000Z → 20261125T103000Z
+    let digits: String = iso
+        .get(..19)
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| c.is_ascii_digit() || *c == 'T')
+        .collect();
+    format!("{digits}Z")
+}
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -162,34 +220,73 @@ impl Credentials {
                 Some(("Credential", v)) => credential = Some(v),
                 Some(("SignedHeaders", v)) => signed_headers = Some(v),
                 Some(("Signature", v)) => signature = Some(v),
-                _ => return Err(SignatureError::Malformed),
+                Some(_) => {}
+                None => {
+                    return Err(SignatureError::Incomplete(
+                        "A key=value pair in the Authorization header is missing its equal-sign."
+                            .into(),
+                    ));
+                }
             }
         }
-        let (Some(credential), Some(signed_headers), Some(signature)) =
-            (credential, signed_headers, signature)
+        let amz_date = header("x-amz-date");
+        let amz_date = amz_date.first().copied();
+        let when = amz_date.and_then(amz_date_epoch);
+        let mut missing: Vec<String> = [
+            ("Credential", credential.is_none()),
+            ("Signature", signature.is_none()),
+            ("SignedHeaders", signed_headers.is_none()),
+        ]
+        .iter()
+        .filter(|(_, absent)| *absent)
+        .map(|(name, _)| format!("Authorization header requires '{name}' parameter."))
+        .collect();
+        if when.is_none() {
+            missing.push(
+                "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."
+                    .into(),
+            );
+        }
+        let (Some(credential), Some(signed_headers), Some(signature), Some(amz_date), Some(when)) =
+            (credential, signed_headers, signature, amz_date, when)
         else {
-            return Err(SignatureError::Malformed);
+            return Err(SignatureError::Incomplete(missing.join(" ")));
         };
         let scope: Vec<&str> = credential.split('/').collect();
         let [key_id, date, region, service, terminal] = scope.as_slice() else {
-            return Err(SignatureError::Malformed);
+            return Err(SignatureError::Incomplete(
+                "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term."
+                    .into(),
+            ));
         };
-        if *key_id != self.access_key_id || *service != "execute-api" || *terminal != "aws4_request"
-        {
-            return Err(SignatureError::WrongCredential);
+        if *key_id != self.access_key_id {
+            return Err(SignatureError::UnknownKey);
         }
-        let amz_date = header("x-amz-date");
-        let amz_date = amz_date.first().ok_or(SignatureError::Time)?;
-        let when = amz_date_epoch(amz_date).ok_or(SignatureError::Time)?;
-        if (now - when).abs() > MAX_SKEW_SECONDS {
-            return Err(SignatureError::Time);
+        if *service != "execute-api" || *terminal != "aws4_request" {
+            return Err(SignatureError::WrongService);
+        }
+        if now - when > MAX_SKEW_SECONDS {
+            return Err(SignatureError::Expired {
+                signed: amz_date.to_owned(),
+                limit: amz_date_of(now - MAX_SKEW_SECONDS),
+                now: amz_date_of(now),
+            });
+        }
+        if when - now > MAX_SKEW_SECONDS {
+            return Err(SignatureError::NotYetCurrent {
+                signed: amz_date.to_owned(),
+                limit: amz_date_of(now + MAX_SKEW_SECONDS),
+                now: amz_date_of(now),
+            });
         }
         if date.len() != 8 || amz_date.get(..8) != Some(*date) {
-            return Err(SignatureError::WrongCredential);
+            return Err(SignatureError::WrongDate);
         }
         let names: Vec<&str> = signed_headers.split(';').collect();
         if !names.contains(&"host") || !names.contains(&"x-amz-date") {
-            return Err(SignatureError::Malformed);
+            return Err(SignatureError::Incomplete(
+                "SignedHeaders must include 'host' and 'x-amz-date'.".into(),
+            ));
         }
         let mut canonical_headers = String::new();
         for name in &names {
@@ -283,9 +380,30 @@ mod tests {
             creds.verify_at("POST", "/dev/@connections/other", &good, body, now),
             Err(SignatureError::Mismatch)
         );
+        let late = creds.verify_at("POST", path, &good, body, now + 301);
         assert_eq!(
-            creds.verify_at("POST", path, &good, body, now + 3600),
-            Err(SignatureError::Time)
+            late.as_ref().map_err(ToString::to_string),
+            Err("Signature expired: 20261125T103000Z is now earlier than 20261125T103001Z (20261125T103501Z - 5 min.)".to_owned())
+        );
+        assert_eq!(late.unwrap_err().error_type(), "InvalidSignatureException");
+        assert!(matches!(
+            creds.verify_at("POST", path, &good, body, now - 301),
+            Err(SignatureError::NotYetCurrent { .. })
+        ));
+        assert_eq!(
+            creds.verify_at("POST", path, &good, body, now + 300),
+            Ok(())
+        );
+        let stranger = Credentials::new("AKIDOTHER", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
+        let unknown = stranger
+            .verify_at("POST", path, &good, body, now)
+            .unwrap_err();
+        assert_eq!(
+            (unknown.error_type(), unknown.to_string().as_str()),
+            (
+                "UnrecognizedClientException",
+                "The security token included in the request is invalid."
+            )
         );
         let other = Credentials::new("AKIDEXAMPLE", "another-secret");
         assert_eq!(
@@ -295,6 +413,26 @@ mod tests {
         assert_eq!(
             creds.verify_at("POST", path, &HeaderMap::new(), body, now),
             Err(SignatureError::Missing)
+        );
+        let missing = creds
+            .verify_at("POST", path, &HeaderMap::new(), body, now)
+            .unwrap_err();
+        assert_eq!(missing.error_type(), "MissingAuthenticationTokenException");
+        let mut partial = HeaderMap::new();
+        partial.insert("host", "127.0.0.1:3001".parse().unwrap());
+        partial.insert(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261125/us-east-1/execute-api/aws4_request"
+                .parse()
+                .unwrap(),
+        );
+        let incomplete = creds
+            .verify_at("POST", path, &partial, body, now)
+            .unwrap_err();
+        assert_eq!(incomplete.error_type(), "IncompleteSignatureException");
+        assert_eq!(
+            incomplete.to_string(),
+            "Authorization header requires 'Signature' parameter. Authorization header requires 'SignedHeaders' parameter. Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."
         );
     }
 
