@@ -169,7 +169,13 @@ test('every IAM statement names concrete resources of this stack', () => {
         for (const r of asList(s.Resource)) assert.match(JSON.stringify(r), /index\/(byUser|bySession)"/, 'Query only on the indexes');
       }
       if (acts.includes('execute-api:ManageConnections')) {
-        assert.match(s.Resource['Fn::Sub'], /\$\{WebsocketsApi\}\/[^/]+\/\*\/@connections\/\*$/, 'this API\'s @connections only');
+        // This API's stage, the two methods the functions call (no GetConnection).
+        const methods = asList(s.Resource).map((r) => {
+          const m = /\$\{WebsocketsApi\}\/[^/]+\/(POST|DELETE)\/@connections\/\*$/.exec(r['Fn::Sub']);
+          assert.ok(m, `${roleId}: ${JSON.stringify(r)}: this API's @connections, POST or DELETE only`);
+          return m[1];
+        });
+        assert.deepEqual(methods.sort(), ['DELETE', 'POST']);
       }
     }
   }

@@ -291,7 +291,8 @@ async fn events_keep_the_clients_header_case_and_carry_the_headers_api_gateway_a
     }
 }
 
-/// A `$connect` function error (a crash or its own timeout alike) answers 502; API Gateway's
+/// A `$connect` function error answers 502 (the code maps a crash and the function's own timeout
+/// the same way: `connect_failure_status`); API Gateway's
 /// 29 s integration timeout (1 s here) passing first answers 504; an authorizer that does not
 /// answer within it fails the handshake with 500.
 #[tokio::test]
@@ -335,7 +336,12 @@ async fn connect_failures_answer_502_and_the_integration_timeout_caps_both_funct
 #[tokio::test]
 async fn beyond_the_concurrency_limit_a_handshake_fails_at_once() {
     let dir = functions_dir(HANGS);
-    let l = std::sync::Arc::new(gateway_with(dir.path(), over(dir.path(), 1)).await);
+    // The hanging one fails at its 5 s timeout: the throttled one has seconds to end first.
+    let opts = GatewayOptions {
+        function_timeout: Duration::from_secs(5),
+        ..over(dir.path(), 1)
+    };
+    let l = std::sync::Arc::new(gateway_with(dir.path(), opts).await);
     let first = {
         let l = l.clone();
         tokio::spawn(async move { handshake(&l).await })

@@ -21,9 +21,22 @@ use wsauth_routes::{MessageContext, RouteError, RouteHandler, Router};
 
 const SEND: &str = "messages:send";
 
-/// A route that panics, and one that takes 3 s.
+/// A route that panics, one that takes 3 s, and one that takes 3 s and counts its ends.
 struct Panics;
 struct Slow;
+struct SlowCounted;
+
+/// How many `SlowCounted` invocations ran to their end.
+static SLOW_ENDS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+#[async_trait]
+impl RouteHandler for SlowCounted {
+    async fn handle(&self, _: &MessageContext<'_>) -> Result<Option<Value>, RouteError> {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        SLOW_ENDS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(Some(json!({"type": "slow"})))
+    }
+}
 
 #[async_trait]
 impl RouteHandler for Panics {
@@ -208,11 +221,12 @@ async fn management_calls_need_a_sigv4_signature_with_wsauth_locals_credentials(
     let (status, body) = http_request("POST", &url, &host, "application/json", "{}").await;
     assert_eq!(status, 403);
     assert_eq!(body["message"], "Missing Authentication Token");
-    // Signed with another secret, or by an access key it does not know: AWS's error types.
+    // Signed with another secret, or by an access key it does not know: 403 ForbiddenException
+    // (the contract's type) with AWS's message for each.
     use aws_sdk_apigatewaymanagement::error::ProvideErrorMetadata as _;
     let wrong = management_client_with_secret(&l, "not-the-secret").await;
     let err = post_via(&wrong, &me, b"{}".to_vec()).await.unwrap_err();
-    assert_eq!(err.code(), Some("InvalidSignatureException"), "{err:?}");
+    assert_eq!(err.code(), Some("ForbiddenException"), "{err:?}");
     assert!(
         err.message().is_some_and(|m| m.starts_with(
             "The request signature we calculated does not match the signature you provided."
@@ -221,7 +235,7 @@ async fn management_calls_need_a_sigv4_signature_with_wsauth_locals_credentials(
     );
     let stranger = management_client_with_key(&l, "AKIDSTRANGER", "local").await;
     let err = post_via(&stranger, &me, b"{}".to_vec()).await.unwrap_err();
-    assert_eq!(err.code(), Some("UnrecognizedClientException"), "{err:?}");
+    assert_eq!(err.code(), Some("ForbiddenException"), "{err:?}");
     assert_eq!(
         err.message(),
         Some("The security token included in the request is invalid.")
@@ -355,7 +369,8 @@ async fn outgoing_data_keeps_a_connection_alive_and_silence_closes_it() {
 async fn faulty_routes_with(opts: GatewayOptions) -> Local {
     let add = |r: Router| {
         r.route("explode", vec![], Arc::new(Panics))?
-            .route("slow", vec![], Arc::new(Slow))
+            .route("slow", vec![], Arc::new(Slow))?
+            .route("slow_counted", vec![], Arc::new(SlowCounted))
     };
     Local::dev_with_routes(opts, StoreKind::Memory, Box::new(add)).await
 }
@@ -392,28 +407,31 @@ async fn an_integration_past_the_integration_timeout_answers_endpoint_request_ti
     })
     .await;
     let (mut ws, me) = l.open_with_id("alice", SEND).await;
-    let r = request(&mut ws, json!({"action": "slow"})).await;
+    let r = request(&mut ws, json!({"action": "slow_counted"})).await;
     assert_eq!(r["message"], "Endpoint request timed out", "{r}");
     assert_eq!(r["connectionId"], me.as_str());
     assert!(
         r["requestId"].as_str().is_some_and(|id| !id.is_empty()),
         "{r}"
     );
-    // The slow invocation still runs to its end; its late reply is not delivered.
+    // The slow invocation still runs to its end (API Gateway only stopped waiting); its late
+    // reply is not delivered.
+    assert_eq!(SLOW_ENDS.load(std::sync::atomic::Ordering::SeqCst), 0);
     assert_eq!(
-        next(&mut ws, Duration::from_millis(2500)).await,
+        next(&mut ws, Duration::from_millis(4000)).await,
         Seen::Timeout
     );
+    assert_eq!(SLOW_ENDS.load(std::sync::atomic::Ordering::SeqCst), 1);
     assert_pong(&mut ws).await;
 }
 
 /// The account's new-connection rate (`--throttle-connections`): a burst of 2, refilled at one
-/// per 10 s: the third handshake in a row is refused with 429.
+/// per 1,000 s: the third handshake in a row is refused with 429.
 #[tokio::test]
 async fn beyond_the_connection_rate_a_handshake_gets_429() {
     let l = Local::dev(
         GatewayOptions {
-            throttle_connections: Some("0.1/s:2".parse().unwrap()),
+            throttle_connections: Some("0.001/s:2".parse().unwrap()),
             ..GatewayOptions::default()
         },
         StoreKind::Memory,
@@ -535,6 +553,36 @@ async fn the_endpoint_comes_from_the_event_and_a_custom_domain_base_path_needs_t
         l.gateway.store().user_bindings("bob").await.unwrap().len(),
         1
     );
+
+    // The custom domain reaches the stage only: wsauth-local's own endpoints refuse it (a name
+    // someone else's DNS answers for must not open push or dev tokens to a rebinding page).
+    let push_body = to("bob", 9).to_string();
+    for (method, path, body) in [
+        ("POST", "/_wsauth/push", push_body.as_str()),
+        ("POST", "/_wsauth/dev/token", r#"{"sub":"bob"}"#),
+        ("GET", "/", ""),
+    ] {
+        let (status, _) = http_request(
+            method,
+            &l.http(path),
+            "chat.example.com",
+            "application/json",
+            body,
+        )
+        .await;
+        assert_eq!(status, 403, "{method} {path} at the custom domain");
+    }
+
+    // An IPv6 Host keeps its brackets in domainName, so the derived endpoint is a URL.
+    let token = l.token("dave", SEND, 600);
+    let mut dave = connect_as(&l, &format!("[::1]:{}", l.addr.port()), "/dev", &token)
+        .await
+        .unwrap();
+    let b = l.gateway.store().user_bindings("dave").await.unwrap();
+    assert_eq!(b[0].endpoint, "https://[::1]/dev");
+    let (status, r) = push(&l, to("dave", 4)).await;
+    assert_eq!((status, r["delivered"].as_u64()), (200, Some(1)), "{r}");
+    assert_eq!(recv(&mut dave).await["data"], json!({"n": 4}));
 
     // With the override the deploy documents for custom domains, it is delivered.
     let mut opts = opts;

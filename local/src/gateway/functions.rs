@@ -6,7 +6,6 @@
 //! `--lambdas DIR` replaces it with the built binaries behind an emulated Runtime API
 //! (`lambdas`); the gateway cannot tell the two apart.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -201,39 +200,36 @@ impl Functions for Linked {
     }
 }
 
-/// The functions behind Lambda's concurrency limit: each function runs at most `limit`
-/// invocations at once, and one more is refused at once ([`InvokeError::Throttled`]) rather than
-/// queued, as Lambda throttles beyond a function's concurrency.
+/// The functions behind Lambda's concurrency limit: the four together run at most `limit`
+/// invocations at once (the account's unreserved concurrency, which functions without reserved
+/// concurrency share), and one more is refused at once ([`InvokeError::Throttled`]) rather than
+/// queued, as Lambda throttles.
 pub struct Throttled {
     /// What runs the invocations that get a slot.
     inner: Arc<dyn Functions>,
-    /// One permit per invocation a function may run at once.
-    slots: HashMap<Function, Semaphore>,
+    /// One permit per invocation running.
+    slots: Semaphore,
 }
 
 impl Throttled {
-    /// `inner`, each function limited to `limit` concurrent invocations (at least 1).
+    /// `inner`, limited to `limit` concurrent invocations in all (at least 1).
     pub fn new(inner: Arc<dyn Functions>, limit: usize) -> Self {
-        let slots = Function::ALL
-            .into_iter()
-            .map(|f| (f, Semaphore::new(limit.max(1))))
-            .collect();
-        Self { inner, slots }
+        Self {
+            inner,
+            slots: Semaphore::new(limit.max(1)),
+        }
     }
 }
 
 #[async_trait]
 impl Functions for Throttled {
     async fn invoke(&self, f: Function, event: Value) -> Result<Value, InvokeError> {
-        let _slot = match self.slots.get(&f).map(Semaphore::try_acquire) {
-            Some(Ok(slot)) => slot,
-            _ => {
-                tracing::warn!(
-                    function = f.name(),
-                    "invocation throttled: concurrency limit"
-                );
-                return Err(InvokeError::Throttled);
-            }
+        let Ok(_slot) = self.slots.try_acquire() else {
+            tracing::warn!(
+                function = f.name(),
+                "invocation throttled: concurrency limit"
+            );
+            return Err(InvokeError::Throttled);
         };
         self.inner.invoke(f, event).await
     }

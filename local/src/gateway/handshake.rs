@@ -44,9 +44,16 @@ impl Gateway {
         event: Value,
     ) -> Result<Value, InvokeError> {
         let cap = self.opts.integration_timeout.min(INTEGRATION_TIMEOUT);
-        tokio::time::timeout(cap, self.functions.invoke(f, event))
-            .await
-            .unwrap_or(Err(InvokeError::IntegrationTimeout))
+        // The invocation runs in a task of its own, holding its concurrency slot and its
+        // instance: at the cap API Gateway stops waiting, while the function runs on to its own
+        // timeout, as on Lambda.
+        let functions = self.functions.clone();
+        let task = tokio::spawn(async move { functions.invoke(f, event).await });
+        match tokio::time::timeout(cap, task).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(join)) => Err(InvokeError::Crashed(format!("invocation task: {join}"))),
+            Err(_) => Err(InvokeError::IntegrationTimeout),
+        }
     }
 
     /// Runs the handshake up to the upgrade: `Ok(select_subprotocol)` or the refusal status.
@@ -135,6 +142,17 @@ fn selected_subprotocol(resp: &Value) -> bool {
         .any(|(k, v)| k.eq_ignore_ascii_case("sec-websocket-protocol") && v == SUBPROTOCOL)
 }
 
+/// `domainName` of a `Host`: without the port, an IPv6 literal kept in brackets (so that
+/// `https://{domainName}/{stage}` is a URL).
+fn domain_name(host: &str) -> String {
+    let (name, _) = split_host(host);
+    if name.contains(':') {
+        format!("[{name}]")
+    } else {
+        name.to_owned()
+    }
+}
+
 /// `GET /{stage}` with an upgrade: the handshake, then the connection.
 pub(super) async fn upgrade(
     State(gw): State<Arc<Gateway>>,
@@ -174,7 +192,7 @@ pub(super) async fn upgrade(
     let mut meta = ConnMeta {
         connection_id: id,
         connected_at_ms: now_ms(),
-        domain: split_host(&host).0.to_owned(),
+        domain: domain_name(&host),
         host,
         source_ip: peer.addr.ip().to_string(),
         user_agent: header("user-agent"),

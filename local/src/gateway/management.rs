@@ -1,8 +1,7 @@
 //! The @connections management API, as the handlers (and any backend) call it:
 //! `POST|GET|DELETE /{stage}/@connections/{connectionId}` (the ID percent-decoded), each request
-//! signed with SigV4 for `execute-api` with wsauth-local's own credentials (else 403 with AWS's
-//! error type: `MissingAuthenticationTokenException`, `IncompleteSignatureException`,
-//! `UnrecognizedClientException`, `InvalidSignatureException`); an unknown or closing connection → 410 `GoneException`; a full outgoing
+//! signed with SigV4 for `execute-api` with wsauth-local's own credentials (else 403
+//! `ForbiddenException`, as the contract types it, with AWS's message for the refusal); an unknown or closing connection → 410 `GoneException`; a full outgoing
 //! queue → 429 `LimitExceededException`; a payload over 128 KiB → 413.
 
 use std::sync::Arc;
@@ -68,8 +67,11 @@ fn refuse(
         .credentials
         .verify(method.as_str(), uri.path(), headers, body)
     {
-        tracing::info!(path = uri.path(), reason = %e, "management request refused: signature");
-        return Some(aws_error(403, e.error_type(), &e.to_string()));
+        // The contract types every signature refusal `ForbiddenException`; AWS's own type for
+        // it is logged beside (CONTRACT.md, "wsauth-local").
+        tracing::info!(path = uri.path(), reason = %e, aws_error_type = e.error_type(),
+            "management request refused: signature");
+        return Some(aws_error(403, "ForbiddenException", &e.to_string()));
     }
     None
 }

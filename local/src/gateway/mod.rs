@@ -362,14 +362,6 @@ impl Gateway {
         self.functions.stop();
     }
 
-    /// Whether `name` (a `Host` without its port) is the configured custom domain.
-    fn is_custom_domain(&self, name: &str) -> bool {
-        self.opts
-            .custom_domain
-            .as_ref()
-            .is_some_and(|d| d.name.eq_ignore_ascii_case(name))
-    }
-
     /// Whether the first path segment `segment`, on a request whose `Host` is `host`, reaches
     /// the stage: the base path on the custom domain, the stage's name on any other host (the
     /// API's own endpoint). Anything else is 403 `Forbidden`, as API Gateway answers a path no
@@ -385,9 +377,21 @@ impl Gateway {
     /// Whether `host` (a `Host` header) names this server: a loopback name or address, or the
     /// listen address (any IP literal when listening on all interfaces). A domain name that
     /// merely resolves here (DNS rebinding) is refused.
-    fn host_allowed(&self, host: &str) -> bool {
+    fn host_allowed(&self, host: &str, path: &str) -> bool {
         let (name, _) = split_host(host);
-        if is_loopback_host(name) || self.is_custom_domain(name) {
+        if let Some(d) = &self.opts.custom_domain
+            && d.name.eq_ignore_ascii_case(name)
+        {
+            // The custom domain reaches the stage's paths only, never wsauth-local's own
+            // endpoints (push, dev tokens, the demo page): a name someone else's DNS answers for
+            // must not open them to a rebinding page.
+            let base = format!("/{}", d.base_path);
+            return path == base
+                || path
+                    .strip_prefix(&base)
+                    .is_some_and(|rest| rest.starts_with("/@connections/"));
+        }
+        if is_loopback_host(name) {
             return true;
         }
         name.parse::<IpAddr>()
@@ -396,7 +400,7 @@ impl Gateway {
 }
 
 /// Every request: the `Host` must name this server (403 otherwise: DNS rebinding; a configured
-/// custom domain counts as this server), and the URL
+/// custom domain counts for the stage's paths only), and the URL
 /// must fit API Gateway's limit (414).
 async fn guard(State(gw): State<Arc<Gateway>>, request: Request, next: Next) -> Response {
     if request.uri().to_string().len() > MAX_URL_CHARS {
@@ -407,7 +411,7 @@ async fn guard(State(gw): State<Arc<Gateway>>, request: Request, next: Next) -> 
         .get("host")
         .and_then(|h| h.to_str().ok())
         .unwrap_or_default();
-    if !gw.host_allowed(host) {
+    if !gw.host_allowed(host, request.uri().path()) {
         tracing::info!(host, "request refused: foreign Host");
         return aws_error(403, "ForbiddenException", "Forbidden");
     }

@@ -22,9 +22,10 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
-/// Why a request's signature is refused: each as `execute-api` refuses it (403, the error type in
-/// `x-amzn-ErrorType`, [`SignatureError::error_type`]; the text as the `message`). The messages
-/// are AWS's as captured in public reports; AWS's echo of the `Authorization` header or of the
+/// Why a request's signature is refused, with the message `execute-api` gives each (403; AWS's
+/// error type for each is [`SignatureError::error_type`], which wsauth-local logs while it
+/// answers `ForbiddenException`, as its contract says). The messages are AWS's as captured in
+/// public reports; AWS's echo of the `Authorization` header or of the
 /// canonical request is left out (wsauth never repeats a signature).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
@@ -71,7 +72,8 @@ pub enum SignatureError {
 }
 
 impl SignatureError {
-    /// The `x-amzn-ErrorType` API Gateway answers this refusal with.
+    /// The `x-amzn-ErrorType` API Gateway answers this refusal with (wsauth-local answers
+    /// `ForbiddenException`, its contract's type, and logs this one).
     pub fn error_type(&self) -> &'static str {
         match self {
             Self::Missing => "MissingAuthenticationTokenException",
