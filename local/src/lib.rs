@@ -133,6 +133,13 @@ pub async fn assemble(
     // (`https://{domainName}/{stage}`) as on AWS, or take the user's WSAUTH_MANAGEMENT_ENDPOINT;
     // their calls, addressed and signed for it, travel to this listener.
     let local_gateway = gateway::local_base_url(addr);
+    if opts.lambdas.is_some() && !wsauth_protocol::host::is_loopback_url(&local_gateway) {
+        // The functions send their signed calls to loopback only (WSAUTH_LOCAL_GATEWAY).
+        return Err(LocalError::Config(format!(
+            "--lambdas: listen on a loopback address or 0.0.0.0, not {}",
+            addr.ip()
+        )));
+    }
     let endpoint_override = opts.settings.management_endpoint_override();
     let jwks_url = format!("{local_gateway}/.well-known/jwks.json");
     let (authorizer, dev) = match issuer {

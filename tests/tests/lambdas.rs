@@ -401,3 +401,39 @@ async fn a_deleted_connections_disconnect_event_is_as_api_gateway_writes_it() {
         serde_json::json!({"Host": host, "x-api-key": "", "X-Forwarded-For": "", "x-restapi": ""})
     );
 }
+
+/// An authorizer that marks each process start in `{dir}/starts`, then refuses every invocation
+/// after 1 s.
+fn slow_refuser(dir: &Path) -> String {
+    format!(
+        "#!/bin/sh\necho start >> {starts}\n{rest}",
+        starts = dir.join("starts").display(),
+        rest = REFUSES
+            .trim_start_matches("#!/bin/sh\n")
+            .replace("  curl -sS -X POST", "  sleep 1\n  curl -sS -X POST")
+    )
+}
+
+/// `--lambda-instances` caps the processes per function on this machine: with one, a second
+/// handshake during the first waits for the instance (401 from it, not a throttle's 500) and no
+/// second process starts; with two, two start.
+#[tokio::test]
+async fn lambda_instances_cap_the_processes_and_a_burst_waits_for_one() {
+    for instances in [1usize, 2] {
+        let dir = functions_dir("");
+        let d = dir.path();
+        std::fs::write(d.join("authorizer"), slow_refuser(d)).unwrap();
+        let mut opts = GatewayOptions {
+            function_timeout: Duration::from_secs(10),
+            ..over(d, 10)
+        };
+        if let Some(l) = opts.lambdas.as_mut() {
+            l.instances = instances;
+        }
+        let l = std::sync::Arc::new(gateway_with(d, opts).await);
+        let both = futures_util::future::join(handshake(&l), handshake(&l)).await;
+        assert_eq!(both, (Some(401), Some(401)), "instances={instances}");
+        let starts = std::fs::read_to_string(d.join("starts")).unwrap();
+        assert_eq!(starts.lines().count(), instances, "instances={instances}");
+    }
+}

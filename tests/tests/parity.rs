@@ -375,9 +375,9 @@ async fn faulty_routes_with(opts: GatewayOptions) -> Local {
     Local::dev_with_routes(opts, StoreKind::Memory, Box::new(add)).await
 }
 
-/// Lambda throttles beyond a function's concurrency at once, rather than queueing: with one
-/// `routes` invocation at a time, a message arriving while the slow one runs is refused with
-/// API Gateway's frame before the slow one answers.
+/// Lambda throttles beyond the concurrency at once, rather than queueing: with one invocation at
+/// a time, a message arriving while the slow one runs is refused with API Gateway's frame before
+/// the slow one answers, and a push gets 429.
 #[tokio::test]
 async fn beyond_the_concurrency_limit_a_message_is_throttled_at_once() {
     let l = faulty_routes_with(GatewayOptions {
@@ -391,6 +391,10 @@ async fn beyond_the_concurrency_limit_a_message_is_throttled_at_once() {
     send(&mut ws, json!({"action": "ping"})).await;
     let first = recv(&mut ws).await;
     assert!(is_internal_server_error(&first, &me), "{first}");
+    // The four functions share the limit: a push meanwhile is throttled too, as Lambda's Invoke
+    // answers it (429).
+    let (status, r) = push(&l, json!({"op": "broadcast", "data": 1})).await;
+    assert_eq!(status, 429, "{r}");
     assert_eq!(recv(&mut ws).await["type"], "slow");
     // The slot is free again.
     assert_pong(&mut ws).await;

@@ -65,6 +65,8 @@ pub(super) async fn push(
                 .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             json_error(status, message)
         }
+        // Lambda's Invoke answers a throttled call 429 `TooManyRequestsException`.
+        Err(InvokeError::Throttled) => json_error(StatusCode::TOO_MANY_REQUESTS, "Rate Exceeded."),
         Err(e) => json_error(StatusCode::BAD_GATEWAY, e.to_string()),
     }
 }

@@ -52,7 +52,9 @@ fn refuse(
     }
     // Its credentials are well known (`local`/`local` by default): loopback callers only,
     // unless --push-from-anywhere opens wsauth-local's backend endpoints to the network.
-    if !gw.opts.push_from_anywhere && !super::is_loopback(peer) {
+    // This machine's own calls (the functions') come from the listen address when it is not a
+    // loopback one.
+    if !gw.opts.push_from_anywhere && !super::is_loopback(peer) && peer.ip() != gw.listen.ip() {
         return Some(aws_error(403, "ForbiddenException", "Forbidden"));
     }
     // None of these operations takes a query string: one would not be covered by the signature.
