@@ -9,10 +9,13 @@
 //! - [`arn`]: `execute-api` ARNs (`arn:aws:execute-api:{region}:{account}:{api}/{stage}/{route}`).
 //! - [`identity`]: who a connection belongs to, and its flat encoding in the authorizer context.
 //! - [`routes`]: the route permission table (route key → required scopes).
+//! - [`channels`]: channel rights: the rules of `WSAUTH_CHANNEL_RULES`, a token's grants, and
+//!   the decision for one connection, channel and operation.
 
 #![deny(missing_docs)]
 
 pub mod arn;
+pub mod channels;
 pub mod iam;
 pub mod identity;
 pub mod routes;

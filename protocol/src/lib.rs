@@ -16,6 +16,7 @@
 //!   `bearer.<jwt>` subprotocol convention.
 //! - [`limits`]: the limits a client can hit (API Gateway's and wsauth's own).
 //! - [`host`]: the one loopback test (a host name, an IP address, a URL).
+//! - [`channels`]: channel names, the operations rights name, the limits of a token's grants.
 
 #![deny(missing_docs)]
 
@@ -49,6 +50,7 @@ macro_rules! spelled {
     };
 }
 
+pub mod channels;
 pub mod errors;
 pub mod frames;
 pub mod host;

@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value, json};
 use wsauth_protocol::frames::{self, Frame};
-use wsauth_protocol::{Builtin, ErrorCode, TokenSource, host, limits, routes, token};
+use wsauth_protocol::{Builtin, ErrorCode, TokenSource, channels, host, limits, routes, token};
 
 /// Hosts (as a URL writes them) the loopback rule accepts, and hosts it refuses: the rule by
 /// example, for the JavaScript client's own implementation to be held to.
@@ -57,6 +57,15 @@ fn facts() -> Value {
             "identitySources": sources,
         },
         "loopback": {"hosts": LOOPBACK, "notHosts": NOT_LOOPBACK},
+        "channels": {
+            "operations": channels::Operation::ALL.map(channels::Operation::as_str),
+            "maxChannelBytes": channels::MAX_CHANNEL_BYTES,
+            "segmentPunctuation": channels::SEGMENT_PUNCTUATION,
+            "separator": channels::SEPARATOR.to_string(),
+            "maxGrantPatterns": channels::MAX_GRANT_PATTERNS,
+            "maxGrantsJsonBytes": channels::MAX_GRANTS_JSON_BYTES,
+            "defaultMaxChannelsPerConnection": channels::DEFAULT_MAX_CHANNELS_PER_CONNECTION,
+        },
         "limits": {
             "maxMessageBytes": limits::MAX_MESSAGE_BYTES,
             "maxFrameBytes": limits::MAX_FRAME_BYTES,

@@ -77,13 +77,7 @@ async fn handshake(l: &Local) -> Option<u16> {
 }
 
 async fn gateway_over(dir: &Path) -> Local {
-    let mut opts = over(dir, 2);
-    let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").ok();
-    opts.settings
-        .set("AWS_ENDPOINT_URL_DYNAMODB", endpoint.as_deref());
-    let table = dir.file_name().unwrap().to_string_lossy().to_string();
-    opts.settings.set("WSAUTH_TABLE", Some(&table));
-    Local::dev(opts, StoreKind::Dynamodb).await
+    gateway_with(dir, over(dir, 2)).await
 }
 
 #[tokio::test]

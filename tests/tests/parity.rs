@@ -457,7 +457,7 @@ async fn beyond_the_request_rate_management_calls_get_429_and_every_answer_has_a
     use aws_sdk_apigatewaymanagement::operation::RequestId as _;
     let l = Local::dev(
         GatewayOptions {
-            throttle_requests: Some("0.1/s:2".parse().unwrap()),
+            throttle_requests: Some("0.001/s:2".parse().unwrap()),
             ..GatewayOptions::default()
         },
         StoreKind::Memory,
