@@ -529,30 +529,51 @@ mod tests {
         let both = ["chat", "beta"];
         let decide =
             |scopes: &[&str], channel, op| rules.decide(&none, "alice", scopes, channel, op);
-        assert_eq!(
-            decide(&both, "rooms/1", Operation::Publish),
-            ChannelDecision::Allowed
-        );
-        assert_eq!(
-            decide(&["chat"], "rooms/1", Operation::Publish),
-            ChannelDecision::NotGranted
-        );
-        assert_eq!(
-            decide(&both, "rooms/1", Operation::History),
-            ChannelDecision::NotGranted
-        );
-        assert_eq!(
-            decide(&both, "rooms/readonly", Operation::Publish),
-            ChannelDecision::Denied
-        );
-        assert_eq!(
-            decide(&both, "rooms/readonly", Operation::Subscribe),
-            ChannelDecision::Allowed
-        );
-        assert_eq!(
-            decide(&both, "rooms/bad name", Operation::Subscribe),
-            ChannelDecision::NotGranted
-        );
+        let chat: &[&str] = &["chat"];
+        for (scopes, channel, op, want) in [
+            (
+                &both[..],
+                "rooms/1",
+                Operation::Publish,
+                ChannelDecision::Allowed,
+            ),
+            (
+                chat,
+                "rooms/1",
+                Operation::Publish,
+                ChannelDecision::NotGranted,
+            ),
+            (
+                &both[..],
+                "rooms/1",
+                Operation::History,
+                ChannelDecision::NotGranted,
+            ),
+            (
+                &both[..],
+                "rooms/readonly",
+                Operation::Publish,
+                ChannelDecision::Denied,
+            ),
+            (
+                &both[..],
+                "rooms/readonly",
+                Operation::Subscribe,
+                ChannelDecision::Allowed,
+            ),
+            (
+                &both[..],
+                "rooms/bad name",
+                Operation::Subscribe,
+                ChannelDecision::NotGranted,
+            ),
+        ] {
+            assert_eq!(
+                decide(scopes, channel, op),
+                want,
+                "{scopes:?} {channel} {op:?}"
+            );
+        }
     }
 
     #[test]

@@ -236,17 +236,25 @@ async fn gateway_with(dir: &Path, mut opts: GatewayOptions) -> Local {
     Local::dev(opts, StoreKind::Dynamodb).await
 }
 
-/// API Gateway keeps the client's header names as written (HTTP libraries lower-case them),
-/// adds `X-Forwarded-For` (after any the client sent), `X-Forwarded-Port`, `X-Forwarded-Proto`
-/// and `X-Amzn-Trace-Id`, and gives `domainName` without the port.
-#[tokio::test]
-async fn events_keep_the_clients_header_case_and_carry_the_headers_api_gateway_adds() {
+/// A gateway whose authorizer (allowing) and `connect` function (answering 200) record every
+/// event they get (`recorded`), in a directory of its own.
+async fn recording_gateway() -> (tempfile::TempDir, Local) {
     let dir = functions_dir("");
     let d = dir.path();
     std::fs::write(d.join("authorizer"), records(d, "authorizer", &allow())).unwrap();
     let ok = serde_json::json!({"statusCode": 200});
     std::fs::write(d.join("connect"), records(d, "connect", &ok)).unwrap();
     let l = gateway_with(d, over(d, 2)).await;
+    (dir, l)
+}
+
+/// API Gateway keeps the client's header names as written (HTTP libraries lower-case them),
+/// adds `X-Forwarded-For` (after any the client sent), `X-Forwarded-Port`, `X-Forwarded-Proto`
+/// and `X-Amzn-Trace-Id`, and gives `domainName` without the port.
+#[tokio::test]
+async fn events_keep_the_clients_header_case_and_carry_the_headers_api_gateway_adds() {
+    let (dir, l) = recording_gateway().await;
+    let d = dir.path();
     let status = raw_handshake(
         &l,
         "Sec-WebSocket-Protocol: wsauth, bearer.x\r\nX-Custom-Case: Yes\r\n\
@@ -354,12 +362,8 @@ async fn beyond_the_concurrency_limit_a_handshake_fails_at_once() {
 /// authorizer map has `integrationLatency`, later events have the context and `principalId`.
 #[tokio::test]
 async fn a_deleted_connections_disconnect_event_is_as_api_gateway_writes_it() {
-    let dir = functions_dir("");
+    let (dir, l) = recording_gateway().await;
     let d = dir.path();
-    std::fs::write(d.join("authorizer"), records(d, "authorizer", &allow())).unwrap();
-    let ok = serde_json::json!({"statusCode": 200});
-    std::fs::write(d.join("connect"), records(d, "connect", &ok)).unwrap();
-    let l = gateway_with(d, over(d, 2)).await;
     let (status, _open) = raw_open(&l, "Sec-WebSocket-Protocol: wsauth, bearer.x\r\n").await;
     assert_eq!(status, 101);
     let connect = recorded(d, "connect").remove(0);
