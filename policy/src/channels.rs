@@ -131,9 +131,12 @@ impl Pattern {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Operations(u8);
 
+// One bit per operation, in declared order.
+const _: () = assert!(Operation::ALL.len() <= 8, "Operations is a u8 bitset");
+
 impl Operations {
     fn bit(op: Operation) -> u8 {
-        1 << Operation::ALL.iter().position(|o| *o == op).unwrap_or(0)
+        1 << (op as u8)
     }
 
     /// Whether the set holds `op`.
@@ -202,7 +205,11 @@ struct RawRule {
     deny: Option<Vec<String>>,
     scopes: Option<Vec<String>>,
     history: Option<u64>,
+    authorizer: Option<String>,
 }
+
+/// The longest `history` a rule may keep, in seconds (one day).
+pub const MAX_HISTORY_SECONDS: u64 = 86_400;
 
 /// Why `WSAUTH_CHANNEL_RULES` is refused: which rule, and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -220,8 +227,15 @@ impl RawRule {
                 if scopes.iter().any(|s| s.is_empty() || s.contains(' ')) {
                     return Err("scopes: each scope is one non-empty word".into());
                 }
-                if self.history == Some(0) {
-                    return Err("history: a number of seconds, at least 1".into());
+                if self
+                    .history
+                    .is_some_and(|h| !(1..=MAX_HISTORY_SECONDS).contains(&h))
+                {
+                    return Err(format!("history: 1 to {MAX_HISTORY_SECONDS} seconds"));
+                }
+                if self.authorizer.is_some() {
+                    // Refused rather than ignored: a rule whose hook is skipped would fail open.
+                    return Err("\"authorizer\": channel hooks are not supported yet".into());
                 }
                 Ok(Rule::Allow {
                     pattern,
@@ -231,7 +245,7 @@ impl RawRule {
                 })
             }
             (None, Some(deny)) => {
-                if self.scopes.is_some() || self.history.is_some() {
+                if self.scopes.is_some() || self.history.is_some() || self.authorizer.is_some() {
                     return Err(
                         "a deny rule has only \"channel\" and \"deny\" (it applies to everyone)"
                             .into(),
@@ -272,13 +286,14 @@ impl ChannelDecision {
 impl ChannelRules {
     /// Parses `WSAUTH_CHANNEL_RULES`: a JSON array of rules (see the module's documentation).
     pub fn parse(json: &str) -> Result<Self, RulesError> {
-        let raw: Vec<Value> = serde_json::from_str(json)
+        // Read straight from the text, so that a repeated field is refused (a `Value` would
+        // keep the last one silently).
+        let raw: Vec<RawRule> = serde_json::from_str(json)
             .map_err(|e| RulesError(format!("not a JSON array of rules: {e}")))?;
         let mut rules = Vec::with_capacity(raw.len());
-        for (i, v) in raw.into_iter().enumerate() {
-            let rule = serde_json::from_value::<RawRule>(v)
-                .map_err(|e| e.to_string())
-                .and_then(RawRule::into_rule)
+        for (i, r) in raw.into_iter().enumerate() {
+            let rule = r
+                .into_rule()
                 .map_err(|e| RulesError(format!("rule {i}: {e}")))?;
             rules.push(rule);
         }
@@ -356,7 +371,10 @@ impl Grants {
     }
 
     /// The grants of a claim: an object `{PATTERN: [OP, …]}` of at most
-    /// [`MAX_GRANT_PATTERNS`] patterns and [`MAX_GRANTS_JSON_BYTES`] bytes as JSON.
+    /// [`MAX_GRANT_PATTERNS`] patterns and [`MAX_GRANTS_JSON_BYTES`] bytes as compact JSON (as
+    /// `JSON.stringify` writes it, and as the binding keeps it). A claim read into a `Value` keeps
+    /// the last of repeated keys; refusing them needs the token's raw text (the authorizer's
+    /// part, when it reads the claim).
     pub fn from_claim(claim: &Value) -> Result<Self, GrantsError> {
         let Value::Object(map) = claim else {
             return Err(GrantsError("not an object of pattern → operations".into()));
@@ -505,6 +523,18 @@ mod tests {
                 "unknown field",
             ),
             (
+                r#"[{"channel":"a","allow":["publish"],"history":86401}]"#,
+                "history: 1 to 86400",
+            ),
+            (
+                r#"[{"channel":"a","deny":["publish"],"channel":"b"}]"#,
+                "duplicate field `channel`",
+            ),
+            (
+                r#"[{"channel":"a","allow":["publish"],"authorizer":"hook"}]"#,
+                "channel hooks are not supported yet",
+            ),
+            (
                 r#"[{"channel":"a","allow":["publish"],"history":0}]"#,
                 "history",
             ),
@@ -601,18 +631,32 @@ mod tests {
             let e = Grants::from_claim(&bad).unwrap_err().to_string();
             assert!(e.contains(says), "{bad}: {e}");
         }
-        let many: serde_json::Map<String, Value> = (0..=MAX_GRANT_PATTERNS)
-            .map(|i| (format!("c{i}"), json!(["subscribe"])))
-            .collect();
-        let e = Grants::from_claim(&Value::Object(many))
+        // At the limits and one past them.
+        let patterns = |n: usize| -> Value {
+            Value::Object(
+                (0..n)
+                    .map(|i| (format!("c{i}"), json!(["subscribe"])))
+                    .collect(),
+            )
+        };
+        assert!(Grants::from_claim(&patterns(MAX_GRANT_PATTERNS)).is_ok());
+        let e = Grants::from_claim(&patterns(MAX_GRANT_PATTERNS + 1))
             .unwrap_err()
             .to_string();
         assert!(e.contains("33 patterns, at most 32"), "{e}");
-        let big = json!({ "a".repeat(190): ["subscribe", "publish", "presence", "history"],
-            "b".repeat(190): ["subscribe"], "c".repeat(190): ["subscribe"], "d".repeat(190): ["subscribe"],
-            "e".repeat(190): ["subscribe"], "f".repeat(190): ["subscribe"], "g".repeat(190): ["subscribe"],
-            "h".repeat(190): ["subscribe"], "i".repeat(190): ["subscribe"], "j".repeat(190): ["subscribe"] });
-        let e = Grants::from_claim(&big).unwrap_err().to_string();
-        assert!(e.contains("bytes as JSON, at most 2048"), "{e}");
+        // Eleven patterns whose compact JSON is `last` + 1,888 bytes long.
+        let sized = |last: usize| -> Value {
+            let lengths = std::iter::repeat_n(170, 10).chain([last]);
+            Value::Object(
+                lengths
+                    .enumerate()
+                    .map(|(i, n)| (format!("{i:02}{}", "x".repeat(n - 2)), json!(["subscribe"])))
+                    .collect(),
+            )
+        };
+        assert_eq!(sized(160).to_string().len(), MAX_GRANTS_JSON_BYTES);
+        assert!(Grants::from_claim(&sized(160)).is_ok());
+        let e = Grants::from_claim(&sized(161)).unwrap_err().to_string();
+        assert!(e.contains("2049 bytes as JSON, at most 2048"), "{e}");
     }
 }

@@ -40,14 +40,22 @@ fn any_op() -> impl Strategy<Value = Operation> {
 }
 
 proptest! {
-    /// `users/{userId}/…` for user `a` never matches the channel of user `b`: two different
+    /// A `{userId}` pattern for user `a` never matches a channel of user `b`: two different
     /// IDs never meet, whatever they contain, and an ID that is not one segment matches nothing.
+    /// The shapes: `{userId}` inside, last, twice, and behind a `*`.
     #[test]
     fn a_user_id_pattern_never_matches_another_users_channel(
-        a in user_id(), b in user_id(), rest in channel(),
+        a in user_id(), b in user_id(), rest in channel(), shape in 0usize..4,
     ) {
-        let pattern = Pattern::parse("users/{userId}/**").unwrap();
-        let theirs = format!("users/{b}/{rest}");
+        let (pattern, theirs) = match shape {
+            0 => ("users/{userId}/**", format!("users/{b}/{rest}")),
+            1 => ("inbox/{userId}", format!("inbox/{b}")),
+            2 => ("dm/{userId}/{userId}", format!("dm/{b}/{b}")),
+            _ => ("*/{userId}/x", format!("{rest}/{b}/x")),
+        };
+        let pattern = Pattern::parse(pattern).unwrap();
+        // `*/{userId}/x` with a multi-segment `rest` is no channel of that shape: skip it.
+        prop_assume!(shape != 3 || !rest.contains('/'));
         // `theirs` is b's channel when b is one segment (an ID holding `/` owns no channel).
         if a != b && is_segment(&b) {
             prop_assert!(!pattern.matches(&theirs, &a), "{a:?} matched {theirs:?}");
@@ -64,22 +72,37 @@ proptest! {
         prop_assert_eq!(pattern.matches(&name, "alice"), segments == n);
     }
 
-    /// `prefix/**` matches exactly the channels strictly below `prefix`.
+    /// `prefix/**` matches exactly the channels strictly below `prefix`: any depth below it,
+    /// and nothing beside it.
     #[test]
-    fn a_double_star_needs_one_segment_or_more(prefix in channel(), name in channel()) {
+    fn a_double_star_needs_one_segment_or_more(
+        prefix in channel(), other in channel(), below_it in any::<bool>(),
+    ) {
         let pattern = Pattern::parse(&format!("{prefix}/**")).unwrap();
+        let name = if below_it { format!("{prefix}/{other}") } else { other };
         let below = name.starts_with(&format!("{prefix}/"));
         prop_assert_eq!(pattern.matches(&name, "alice"), below);
         prop_assert!(!pattern.matches(&prefix, "alice"));
     }
 
     /// A deny rule matching the channel and listing the operation refuses it, whatever every
-    /// other rule and the token grant, wherever the deny stands among the rules.
+    /// other rule and the token grant, wherever the deny stands among the rules, for a deny
+    /// written as the name, with `*`, with `**` or with `{userId}`.
     #[test]
-    fn deny_always_wins(user in "[a-z]{1,8}", name in channel(), op in any_op(), first in any::<bool>()) {
+    fn deny_always_wins(
+        user in "[a-zA-Z0-9_.@=+|:~-]{1,8}", rest in channel(), op in any_op(),
+        first in any::<bool>(), form in 0usize..4,
+    ) {
+        let name = format!("{user}/{rest}");
+        let deny_pattern = match form {
+            0 => name.clone(),
+            1 => format!("*/{rest}"),
+            2 => format!("{user}/**"),
+            _ => format!("{{userId}}/{rest}"),
+        };
         let all = ["subscribe", "publish", "presence", "history"];
         let allow = json!({"channel": "**", "allow": all});
-        let deny = json!({"channel": name, "deny": [op.as_str()]});
+        let deny = json!({"channel": deny_pattern, "deny": [op.as_str()]});
         let rules = if first { json!([deny, allow]) } else { json!([allow, deny]) };
         let rules = ChannelRules::parse(&rules.to_string()).unwrap();
         let grants = Grants::from_claim(&json!({"**": all, (name.clone()): all})).unwrap();
@@ -93,13 +116,27 @@ proptest! {
         }
     }
 
-    /// Without a rule or grant, nothing is allowed (deny by default).
+    /// Nothing is allowed that no rule the connection qualifies for and no grant matching the
+    /// channel allows (deny by default): here, every rule needs a scope the connection lacks,
+    /// and the grants cover only channels under `elsewhere/`.
     #[test]
     fn nothing_is_allowed_by_default(user in user_id(), name in channel(), op in any_op()) {
-        let no_scopes: [&str; 0] = [];
+        let all = ["subscribe", "publish", "presence", "history"];
+        let rules = ChannelRules::parse(
+            &json!([{"channel": "**", "allow": all, "scopes": ["admin"]}]).to_string(),
+        )
+        .unwrap();
+        let grants = Grants::from_claim(&json!({"elsewhere/**": all})).unwrap();
+        prop_assume!(!name.starts_with("elsewhere/"));
         prop_assert_eq!(
-            ChannelRules::default().decide(&Grants::none(), &user, &no_scopes, &name, op),
+            rules.decide(&grants, &user, &["user", "chat"], &name, op),
             ChannelDecision::NotGranted
         );
+        prop_assert_eq!(
+            ChannelRules::default().decide(&Grants::none(), &user, &["admin"], &name, op),
+            ChannelDecision::NotGranted
+        );
+        // The same connection with the scope is allowed: the refusal above was the scope's.
+        prop_assert!(rules.decide(&grants, &user, &["admin"], &name, op).is_allowed());
     }
 }
