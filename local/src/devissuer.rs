@@ -3,6 +3,7 @@
 //!
 //! Only used when `WSAUTH_ISSUER` is not set. Issuer and audience are both `wsauth-local`.
 
+use crate::ids::random_hex;
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
@@ -25,12 +26,6 @@ const KEY_FILE: &str = "dev-issuer.json";
 pub struct DevIssuer {
     key: SigningKey,
     path: PathBuf,
-}
-
-fn random_hex(n: usize) -> String {
-    let mut b = vec![0u8; n];
-    let _ = aws_lc_rs::rand::fill(&mut b);
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 impl DevIssuer {

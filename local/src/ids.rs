@@ -17,6 +17,24 @@ pub fn connection_id() -> Option<String> {
     Some(URL_SAFE.encode(b))
 }
 
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// `n` random bytes in hex (empty bytes' hex if the CSPRNG fails: callers use it for IDs that
+/// need not be secret).
+pub fn random_hex(n: usize) -> String {
+    let mut b = vec![0u8; n];
+    let _ = aws_lc_rs::rand::fill(&mut b);
+    hex(&b)
+}
+
 /// A request ID as AWS's APIs return them (`x-amzn-RequestId`): a random UUID (version 4),
 /// or `None` if the CSPRNG fails.
 pub fn request_id() -> Option<String> {
@@ -24,7 +42,7 @@ pub fn request_id() -> Option<String> {
     aws_lc_rs::rand::fill(&mut b).ok()?;
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    let h = hex(&b);
     Some(format!(
         "{}-{}-{}-{}-{}",
         &h[..8],
@@ -38,10 +56,7 @@ pub fn request_id() -> Option<String> {
 /// An X-Ray trace header as API Gateway adds it to the events (`X-Amzn-Trace-Id`):
 /// `Root=1-{epoch seconds, 8 hex digits}-{96 random bits, 24 hex digits}`.
 pub fn trace_id(now_epoch: i64) -> String {
-    let mut b = [0u8; 12];
-    let _ = aws_lc_rs::rand::fill(&mut b);
-    let r: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("Root=1-{:08x}-{r}", now_epoch.max(0))
+    format!("Root=1-{:08x}-{}", now_epoch.max(0), random_hex(12))
 }
 
 #[cfg(test)]

@@ -125,7 +125,7 @@ struct Pool {
     /// Instances started and free for the next invocation (warm starts).
     idle: Mutex<Vec<Instance>>,
     /// One permit per instance that may run at once ([`LambdaOptions::instances`]).
-    slots: Arc<tokio::sync::Semaphore>,
+    slots: tokio::sync::Semaphore,
 }
 
 /// The four functions as child processes.
@@ -171,7 +171,7 @@ impl Lambdas {
                     env: env.clone(),
                     timeout,
                     idle: Mutex::new(Vec::new()),
-                    slots: Arc::new(tokio::sync::Semaphore::new(opts.instances.max(1))),
+                    slots: tokio::sync::Semaphore::new(opts.instances.max(1)),
                 },
             );
         }
@@ -203,8 +203,9 @@ impl Pool {
         // Each invocation has an instance to itself: an idle one, else a new one, at most
         // `--lambda-instances` at once (this machine's limit: beyond it an invocation waits for
         // a free one; the gateway's `--lambda-concurrency` throttles before that).
-        let Ok(_slot) = self.slots.clone().acquire_owned().await else {
-            return Err(InvokeError::Crashed("the functions are stopping".into()));
+        // The semaphore is never closed: acquiring fails only if it were.
+        let Ok(_slot) = self.slots.acquire().await else {
+            return Err(InvokeError::Crashed("no instance slot".into()));
         };
         let reused = self.idle.lock().ok().and_then(|mut idle| {
             while let Some(i) = idle.pop() {

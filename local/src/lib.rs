@@ -133,12 +133,17 @@ pub async fn assemble(
     // (`https://{domainName}/{stage}`) as on AWS, or take the user's WSAUTH_MANAGEMENT_ENDPOINT;
     // their calls, addressed and signed for it, travel to this listener.
     let local_gateway = gateway::local_base_url(addr);
-    if opts.lambdas.is_some() && !wsauth_protocol::host::is_loopback_url(&local_gateway) {
-        // The functions send their signed calls to loopback only (WSAUTH_LOCAL_GATEWAY).
-        return Err(LocalError::Config(format!(
-            "--lambdas: listen on a loopback address or 0.0.0.0, not {}",
-            addr.ip()
-        )));
+    if opts.lambdas.is_some() {
+        // The functions take their calls' destination from WSAUTH_LOCAL_GATEWAY, loopback only:
+        // its rule is the settings'.
+        Settings::from_pairs(&[(wsauth_settings::LOCAL_GATEWAY_VAR, &local_gateway)])
+            .local_gateway()
+            .map_err(|e| {
+                LocalError::Config(format!(
+                    "--lambdas: listen on a loopback address or 0.0.0.0, not {} ({e})",
+                    addr.ip()
+                ))
+            })?;
     }
     let endpoint_override = opts.settings.management_endpoint_override();
     let jwks_url = format!("{local_gateway}/.well-known/jwks.json");
@@ -225,7 +230,7 @@ fn lambda_environment(
 ) -> Vec<(String, String)> {
     let mut s = opts.settings.clone();
     s.set("WSAUTH_TOKEN_SOURCE", Some(opts.token_source.as_str()));
-    s.set("WSAUTH_LOCAL_GATEWAY", Some(local_gateway));
+    s.set(wsauth_settings::LOCAL_GATEWAY_VAR, Some(local_gateway));
     if dev.is_some() {
         s.set("WSAUTH_ISSUER", Some(devissuer::DEV_ISSUER));
         s.set("WSAUTH_AUDIENCE", Some(devissuer::DEV_AUDIENCE));

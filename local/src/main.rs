@@ -62,9 +62,9 @@ enum Command {
         /// Needs --store dynamodb.
         #[arg(long, value_name = "DIR")]
         lambdas: Option<PathBuf>,
-        /// Each function's concurrency: one invocation more at once is throttled at once, as
-        /// Lambda does (a handshake fails, a message gets `Internal server error`). Default:
-        /// Lambda's account limit.
+        /// The concurrency the four functions share: one invocation more at once is throttled at
+        /// once, as Lambda does (a handshake fails, a message gets `Internal server error`).
+        /// Default: Lambda's account limit.
         #[arg(long, default_value_t = gateway::DEFAULT_CONCURRENCY, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000))]
         lambda_concurrency: usize,
         /// With --lambdas, the most instances of each function running at once on this machine:

@@ -99,9 +99,11 @@ impl Pattern {
     /// Whether the pattern, for a connection of `user_id`, matches `channel` (a channel name
     /// that is not valid matches nothing).
     pub fn matches(&self, channel: &str, user_id: &str) -> bool {
-        if check_channel(channel).is_err() {
-            return false;
-        }
+        check_channel(channel).is_ok() && self.matches_valid(channel, user_id)
+    }
+
+    /// [`Pattern::matches`] for a channel already checked.
+    fn matches_valid(&self, channel: &str, user_id: &str) -> bool {
         let mut names = channel.split(SEPARATOR);
         for segment in &self.segments {
             match segment {
@@ -326,11 +328,11 @@ impl ChannelRules {
         let mut allowed = grants
             .grants
             .iter()
-            .any(|(p, ops)| ops.contains(op) && p.matches(channel, user_id));
+            .any(|(p, ops)| ops.contains(op) && p.matches_valid(channel, user_id));
         for rule in &self.rules {
             match rule {
                 Rule::Deny { pattern, ops } => {
-                    if ops.contains(op) && pattern.matches(channel, user_id) {
+                    if ops.contains(op) && pattern.matches_valid(channel, user_id) {
                         return ChannelDecision::Denied;
                     }
                 }
@@ -341,7 +343,9 @@ impl ChannelRules {
                     ..
                 } => {
                     allowed = allowed
-                        || (ops.contains(op) && holds(needed) && pattern.matches(channel, user_id));
+                        || (ops.contains(op)
+                            && holds(needed)
+                            && pattern.matches_valid(channel, user_id));
                 }
             }
         }

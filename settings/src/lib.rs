@@ -38,6 +38,9 @@ use wsauth_protocol::token::{TokenSource, UnknownTokenSource};
 /// The environment variable naming the token source.
 pub const TOKEN_SOURCE_VAR: &str = "WSAUTH_TOKEN_SOURCE";
 
+/// The variable wsauth-local sets for the functions it runs: where their @connections calls go.
+pub const LOCAL_GATEWAY_VAR: &str = "WSAUTH_LOCAL_GATEWAY";
+
 pub use auth::{AuthorizerConfig, IssuerRules, JwksSettings, TokenUse};
 
 /// Every variable wsauth reads, as the README's configuration table lists them.
@@ -57,7 +60,7 @@ pub const VARIABLES: [&str; 22] = [
     "WSAUTH_REVOCATIONS_TABLE",
     "AWS_ENDPOINT_URL_DYNAMODB",
     "WSAUTH_MANAGEMENT_ENDPOINT",
-    "WSAUTH_LOCAL_GATEWAY",
+    LOCAL_GATEWAY_VAR,
     "WSAUTH_ROUTE_POLICY",
     "WSAUTH_JWKS_REFRESH_SECONDS",
     "WSAUTH_JWKS_MAX_STALE_SECONDS",
@@ -225,7 +228,7 @@ impl Settings {
     /// (its `Host` kept). Loopback URLs only: anything else is refused, so that no setting can
     /// send a signed call to another host than the one it was signed for.
     pub fn local_gateway(&self) -> Result<Option<String>, ConfigError> {
-        let Some(url) = self.get("WSAUTH_LOCAL_GATEWAY") else {
+        let Some(url) = self.get(LOCAL_GATEWAY_VAR) else {
             return Ok(None);
         };
         let url = url.trim().trim_end_matches('/').to_owned();
@@ -233,7 +236,7 @@ impl Settings {
             Ok(Some(url))
         } else {
             Err(ConfigError::new(
-                "WSAUTH_LOCAL_GATEWAY",
+                LOCAL_GATEWAY_VAR,
                 format!("{url:?}: must be an http:// loopback URL (wsauth-local's)"),
             ))
         }

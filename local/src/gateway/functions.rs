@@ -66,7 +66,7 @@ pub enum InvokeError {
     #[error("timed out")]
     Timeout,
     /// API Gateway stopped waiting for it: 29 s, its integration timeout, passed first.
-    #[error("integration timed out (29 s)")]
+    #[error("integration timed out ({} s)", wsauth_protocol::limits::INTEGRATION_TIMEOUT.as_secs())]
     IntegrationTimeout,
     /// It crashed (a panic, a dead process) or answered something that is not its response.
     #[error("function crashed: {0}")]

@@ -19,7 +19,7 @@ use wsauth_settings::clock::now_ms;
 
 use super::events::{ConnMeta, Forwarded, Request, read_authorizer_answer};
 use super::functions::{Function, InvokeError};
-use super::{Gateway, INTEGRATION_TIMEOUT, MAX_FRAME_BYTES, MAX_MESSAGE_BYTES, aws_error};
+use super::{Gateway, INTEGRATION_TIMEOUT, MAX_FRAME_BYTES, MAX_MESSAGE_BYTES};
 use crate::ids::{connection_id, trace_id};
 use wsauth_protocol::host::split_host;
 use wsauth_settings::clock::now_epoch;
@@ -29,7 +29,7 @@ fn refusal(status: u16) -> Response {
         401 => "Unauthorized",
         403 => "Forbidden",
         429 => "Too Many Requests",
-        _ => "Internal server error",
+        _ => super::connection::INTERNAL_SERVER_ERROR,
     };
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     (status, axum::Json(json!({"message": msg}))).into_response()
@@ -168,7 +168,7 @@ pub(super) async fn upgrade(
         .and_then(|h| h.to_str().ok())
         .unwrap_or_default();
     if !gw.reaches_stage(host_header, &stage) {
-        return aws_error(403, "ForbiddenException", "Forbidden");
+        return super::forbidden();
     }
     if gw.shutting_down.load(Ordering::SeqCst) {
         return refusal(500);

@@ -22,12 +22,7 @@ use crate::timefmt::iso8601;
 /// 410 `GoneException`, with an empty body as API Gateway sends it (SDKs read the type from
 /// `x-amzn-ErrorType`).
 fn gone() -> Response {
-    let mut r = StatusCode::GONE.into_response();
-    r.headers_mut().insert(
-        "x-amzn-errortype",
-        axum::http::HeaderValue::from_static("GoneException"),
-    );
-    r
+    super::typed(StatusCode::GONE.into_response(), "GoneException")
 }
 
 /// The refusal of a management request, if it must be refused before looking at the connection:
@@ -48,14 +43,14 @@ fn refuse(
         .and_then(|h| h.to_str().ok())
         .unwrap_or_default();
     if !gw.reaches_stage(host, stage) {
-        return Some(aws_error(403, "ForbiddenException", "Forbidden"));
+        return Some(super::forbidden());
     }
     // Its credentials are well known (`local`/`local` by default): loopback callers only,
     // unless --push-from-anywhere opens wsauth-local's backend endpoints to the network.
     // This machine's own calls (the functions') come from the listen address when it is not a
     // loopback one.
     if !gw.opts.push_from_anywhere && !super::is_loopback(peer) && peer.ip() != gw.listen.ip() {
-        return Some(aws_error(403, "ForbiddenException", "Forbidden"));
+        return Some(super::forbidden());
     }
     // None of these operations takes a query string: one would not be covered by the signature.
     if uri.query().is_some() {
@@ -131,7 +126,7 @@ fn answer(
     }
     // The account's request rate (`--throttle-requests`): checked once the caller is known.
     if !super::throttle::admitted(gw.requests_bucket.as_ref()) {
-        return aws_error(429, "LimitExceededException", "Rate exceeded");
+        return super::limit_exceeded();
     }
     match *method {
         Method::POST => post(gw, id, body),
@@ -143,11 +138,13 @@ fn answer(
             }))
             .into_response()
         }),
-        _ => with_live_connection(gw, id, |c| {
+        Method::DELETE => with_live_connection(gw, id, |c| {
             // The status and reason API Gateway's `$disconnect` reports after DeleteConnection.
             c.close(1000, DELETED_REASON);
             StatusCode::NO_CONTENT.into_response()
         }),
+        // HEAD (which the router serves with GET's handler) and anything else: no such API.
+        _ => super::forbidden(),
     }
 }
 
@@ -161,7 +158,7 @@ fn post(gw: &Gateway, id: &str, body: &[u8]) -> Response {
     };
     with_live_connection(gw, id, |c| match c.post(text) {
         Ok(()) => StatusCode::OK.into_response(),
-        Err(PostError::Full) => aws_error(429, "LimitExceededException", "Rate exceeded"),
+        Err(PostError::Full) => super::limit_exceeded(),
         Err(PostError::Gone) => gone(),
     })
 }

@@ -93,9 +93,9 @@ pub struct GatewayOptions {
     pub lose_disconnects: f64,
     /// `--lambdas DIR`: run the built binaries instead of the linked-in handlers.
     pub lambdas: Option<crate::lambdas::LambdaOptions>,
-    /// Each function's concurrency (`--lambda-concurrency`, both modes): one invocation more
-    /// than this at once is throttled at once, as Lambda throttles (default: 1,000, the
-    /// account's default limit).
+    /// The concurrency the four functions share (`--lambda-concurrency`, both modes): one
+    /// invocation more than this at once is throttled at once, as Lambda throttles (default:
+    /// 1,000, the account's default limit).
     pub concurrency: usize,
     /// How long API Gateway waits for a route's integration: 29 s, as on AWS (then `Endpoint
     /// request timed out`). Shorter only in tests.
@@ -157,8 +157,8 @@ impl std::str::FromStr for CustomDomain {
     }
 }
 
-/// Each function's concurrency unless `--lambda-concurrency` says otherwise: Lambda's default
-/// account limit.
+/// The functions' shared concurrency unless `--lambda-concurrency` says otherwise: Lambda's
+/// default account limit.
 pub const DEFAULT_CONCURRENCY: usize = 1000;
 
 /// The stage wsauth-local serves unless told otherwise (`--stage`).
@@ -228,12 +228,6 @@ pub struct Gateway {
     requests_bucket: Option<throttle::TokenBucket>,
 }
 
-/// The @connections endpoint of this gateway's stage at its own address (what a backend on this
-/// machine calls, as it would call `https://{api-id}.execute-api.{region}.amazonaws.com/{stage}`).
-pub fn local_connections_url(listen: SocketAddr, stage: &str) -> String {
-    format!("{}/{stage}", local_base_url(listen))
-}
-
 /// `http://{ip}:{port}` of this gateway (loopback when it listens on every interface): where the
 /// functions it runs send their @connections calls (`WSAUTH_LOCAL_GATEWAY`), each addressed to
 /// the endpoint it derived or was given.
@@ -246,14 +240,34 @@ pub fn local_base_url(listen: SocketAddr) -> String {
     format!("http://{}", SocketAddr::new(ip, listen.port()))
 }
 
+/// The header naming an AWS error's type (SDKs read the error from it).
+pub(crate) const ERROR_TYPE_HEADER: &str = "x-amzn-errortype";
+
 /// A management-API style error: the status, `x-amzn-errortype`, `{"message": …}`.
 pub(crate) fn aws_error(status: u16, error_type: &str, message: &str) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut r = (status, axum::Json(json!({"message": message}))).into_response();
+    typed(
+        (status, axum::Json(json!({"message": message}))).into_response(),
+        error_type,
+    )
+}
+
+/// API Gateway's 403 for a path, host or caller it does not serve.
+pub(crate) fn forbidden() -> Response {
+    aws_error(403, "ForbiddenException", "Forbidden")
+}
+
+/// API Gateway's 429 of a throttled @connections call or a full outgoing queue.
+pub(crate) fn limit_exceeded() -> Response {
+    aws_error(429, "LimitExceededException", "Rate exceeded")
+}
+
+/// `response` with its AWS error type.
+pub(crate) fn typed(mut response: Response, error_type: &str) -> Response {
     if let Ok(v) = HeaderValue::from_str(error_type) {
-        r.headers_mut().insert("x-amzn-errortype", v);
+        response.headers_mut().insert(ERROR_TYPE_HEADER, v);
     }
-    r
+    response
 }
 
 impl Gateway {
@@ -385,11 +399,10 @@ impl Gateway {
             // The custom domain reaches the stage's paths only, never wsauth-local's own
             // endpoints (push, dev tokens, the demo page): a name someone else's DNS answers for
             // must not open them to a rebinding page.
-            let base = format!("/{}", d.base_path);
-            return path == base
-                || path
-                    .strip_prefix(&base)
-                    .is_some_and(|rest| rest.starts_with("/@connections/"));
+            let rest = path
+                .strip_prefix('/')
+                .and_then(|p| p.strip_prefix(d.base_path.as_str()));
+            return rest.is_some_and(|r| r.is_empty() || r.starts_with("/@connections/"));
         }
         if is_loopback_host(name) {
             return true;
@@ -413,7 +426,7 @@ async fn guard(State(gw): State<Arc<Gateway>>, request: Request, next: Next) -> 
         .unwrap_or_default();
     if !gw.host_allowed(host, request.uri().path()) {
         tracing::info!(host, "request refused: foreign Host");
-        return aws_error(403, "ForbiddenException", "Forbidden");
+        return forbidden();
     }
     next.run(request).await
 }

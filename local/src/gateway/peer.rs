@@ -161,6 +161,7 @@ impl Connected<IncomingStream<'_, Listener>> for Peer {
 
 impl Peer {
     /// A peer with no recorded head (header names then stay lower-case).
+    #[cfg(test)]
     pub fn without_head(addr: SocketAddr) -> Self {
         Self {
             addr,

@@ -7,6 +7,8 @@
 use aws_lc_rs::{digest, hmac};
 use axum::http::HeaderMap;
 
+use crate::ids::hex;
+
 /// The credentials wsauth-local runs with: the same the handlers' SDK clients sign with.
 #[derive(Clone)]
 pub struct Credentials {
@@ -45,7 +47,7 @@ pub enum SignatureError {
     #[error("Credential should be scoped to a valid date: the date of X-Amz-Date. ")]
     WrongDate,
     /// `x-amz-date` more than 5 minutes before the clock.
-    #[error("Signature expired: {signed} is now earlier than {limit} ({now} - 5 min.)")]
+    #[error("Signature expired: {signed} is now earlier than {limit} ({now} - {} min.)", MAX_SKEW_SECONDS / 60)]
     Expired {
         /// The request's `x-amz-date`.
         signed: String,
@@ -55,7 +57,7 @@ pub enum SignatureError {
         now: String,
     },
     /// `x-amz-date` more than 5 minutes after the clock.
-    #[error("Signature not yet current: {signed} is still later than {limit} ({now} + 5 min.)")]
+    #[error("Signature not yet current: {signed} is still later than {limit} ({now} + {} min.)", MAX_SKEW_SECONDS / 60)]
     NotYetCurrent {
         /// The request's `x-amz-date`.
         signed: String,
@@ -103,10 +105,6 @@ fn amz_date_of(epoch: i64) -> String {
         .filter(|c| c.is_ascii_digit() || *c == 'T')
         .collect();
     format!("{digits}Z")
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn sha256_hex(data: &[u8]) -> String {
